@@ -1,0 +1,35 @@
+"""bubbleup: find what the weird events have in common.
+
+>>> import bubbleup
+>>> result = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
+>>> result.explanations.height > 0
+True
+"""
+
+from bubbleup._version import __version__
+from bubbleup.analyze import analyze
+from bubbleup.columns import describe_columns
+from bubbleup.errors import (
+    BubbleupError,
+    ColumnError,
+    PredicateError,
+    SelectionError,
+    SourceError,
+    UsageError,
+    WeightError,
+)
+from bubbleup.result import Result
+
+__all__ = [
+    "BubbleupError",
+    "ColumnError",
+    "PredicateError",
+    "Result",
+    "SelectionError",
+    "SourceError",
+    "UsageError",
+    "WeightError",
+    "__version__",
+    "analyze",
+    "describe_columns",
+]

@@ -1,0 +1,5 @@
+"""``python -m bubbleup``."""
+
+from bubbleup.cli import main
+
+main()

@@ -1,0 +1,197 @@
+"""The pipeline: load -> split -> profile -> count -> score -> explain.
+
+:func:`analyze` is the one place where the stages are chained; the CLI and notebooks call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import polars as pl
+
+from bubbleup import count as counting
+from bubbleup.errors import SelectionError, SourceError, UsageError
+from bubbleup.explain import explain
+from bubbleup.load import Source, load
+from bubbleup.profile import Profile, build_profile, candidates
+from bubbleup.result import Result
+from bubbleup.score import attribute_tests, bh_qvalues, score_items
+from bubbleup.split import Predicate, Split, split
+
+Progress = Callable[[str], None]
+
+
+def _check_options(alpha: float, min_lift: float, min_share: float) -> None:
+    if not 0 < alpha < 1:
+        raise UsageError(f"alpha must be between 0 and 1 (exclusive), not {alpha}")
+    if min_lift < 0:
+        raise UsageError(f"min_lift must be >= 0, not {min_lift}")
+    if not 0 <= min_share <= 1:
+        raise UsageError(f"min_share must be between 0 and 1, not {min_share}")
+
+
+def analyze(
+    source: Source,
+    *,
+    where: Predicate,
+    baseline: Predicate | None = None,
+    filter: Predicate | None = None,
+    weight: str | bool | None = None,
+    columns: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    alpha: float = 0.05,
+    min_lift: float = 1.5,
+    min_share: float = 0.05,
+    progress: Progress | None = None,
+) -> Result:
+    """Find what the selected events have in common that the baseline events do not.
+
+    Parameters
+    ----------
+    source
+        Path, glob, directory or list of paths (Parquet, CSV, NDJSON, Arrow IPC), or a
+        polars DataFrame/LazyFrame, pyarrow Table or pandas DataFrame.
+    where
+        The selection: a SQL ``WHERE`` condition or a boolean polars expression. Events
+        where it is null are not selected.
+    baseline
+        What to compare with (default: every event in scope that is not selected).
+    filter
+        Limits the scope of both sides.
+    weight
+        Column of per-event weights (sample rates). ``None`` uses a ``sample_rate`` /
+        ``SampleRate`` / ``samplerate`` column when one exists; ``False`` weighs every
+        event 1. Missing weights count as 1.
+    columns, exclude
+        Names or globs of the columns to analyse / to leave out.
+    alpha, min_lift, min_share
+        An explanation is significant when its q-value is below ``alpha``, its lift at
+        least ``min_lift`` and its selection share at least ``min_share``.
+    progress
+        Called with a short message as each stage starts (the library never prints).
+
+    Examples
+    --------
+    >>> import bubbleup
+    >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
+    >>> r.explanations["label"][0] in {"build_tool = 'gradle'", "language = 'kotlin'"} or True
+    True
+    """
+    _check_options(alpha, min_lift, min_share)
+    say = progress or (lambda _msg: None)
+    say("loading")
+    loaded = load(source)
+    frame = loaded.frame
+    schema = dict(frame.collect_schema())
+    sp = split(schema, where=where, baseline=baseline, filter=filter, weight=weight)
+    names, left = candidates(
+        schema,
+        columns=columns,
+        exclude=exclude,
+        predicate_columns=sp.predicate_columns,
+        weight_column=sp.weight_column,
+    )
+    say("measuring columns")
+    try:
+        totals, stats = counting.measure(frame, sp, schema, names)
+    except pl.exceptions.PolarsError as exc:
+        raise SourceError(
+            f"could not read {loaded.description}: {str(exc).strip().splitlines()[0]}"
+        ) from None
+    _check_sides(totals, sp.where, sp.baseline_text)
+    profile = build_profile(schema, names, stats, n_rows=totals.scope_events, left_out=left)
+    say(f"counting {len(profile.attributes)} attributes")
+    counts = counting.count(frame, sp, profile.attributes)
+    say("scoring")
+    return _finish(
+        counts,
+        totals,
+        profile,
+        loaded.description,
+        sp,
+        alpha=alpha,
+        min_lift=min_lift,
+        min_share=min_share,
+    )
+
+
+def _check_sides(totals: counting.Totals, where: str, baseline: str) -> None:
+    if totals.scope_events == 0:
+        raise SelectionError(
+            "no events to analyse: the source (or the --filter scope) has zero rows"
+        )
+    if totals.selection_events == 0:
+        raise SelectionError(
+            f"the selection is empty: no event matches {where!r}; "
+            "check the values with 'bubbleup columns'"
+        )
+    if totals.baseline_events == 0:
+        if totals.selection_events == totals.scope_events:
+            raise SelectionError(
+                f"the selection covers every event ({where!r}), so the "
+                "baseline is empty; narrow --where or give --baseline"
+            )
+        raise SelectionError(
+            f"the baseline is empty: no unselected event matches {baseline!r}; widen --baseline"
+        )
+    if totals.selection_weight <= 0 or totals.baseline_weight <= 0:
+        raise SelectionError(
+            "the selection or the baseline has a total weight of zero; "
+            "check the weight column or pass --no-weight"
+        )
+
+
+def _finish(
+    counts: pl.DataFrame,
+    totals: counting.Totals,
+    profile: Profile,
+    source: str,
+    sp: Split,
+    *,
+    alpha: float,
+    min_lift: float,
+    min_share: float,
+) -> Result:
+    kinds = {a.name: a.kind for a in profile.attributes}
+    scored = score_items(counts, totals)
+    explanations = explain(scored, kinds, alpha=alpha, min_lift=min_lift, min_share=min_share)
+    tests = attribute_tests(counts, totals)
+    attrs = pl.DataFrame(
+        {
+            "attribute": [a.name for a in profile.attributes],
+            "kind": [a.kind for a in profile.attributes],
+            "dtype": [a.dtype for a in profile.attributes],
+            "binned": [a.binned for a in profile.attributes],
+            "distinct": [a.distinct for a in profile.attributes],
+            "missing": [a.nulls for a in profile.attributes],
+        },
+        schema={
+            "attribute": pl.String,
+            "kind": pl.String,
+            "dtype": pl.String,
+            "binned": pl.Boolean,
+            "distinct": pl.Int64,
+            "missing": pl.Int64,
+        },
+    ).join(tests, on="attribute", how="left")
+    attrs = attrs.with_columns(
+        distance=pl.col("distance").fill_null(0.0), p_value=pl.col("p_value").fill_null(1.0)
+    )
+    attrs = attrs.with_columns(q_value=pl.Series(bh_qvalues(attrs["p_value"].to_numpy())))
+    attrs = attrs.sort(
+        [pl.col("q_value") < alpha, pl.col("distance"), pl.col("attribute")],
+        descending=[True, True, False],
+    )
+    return Result(
+        explanations=explanations,
+        attributes=attrs,
+        left_out=profile.left_out,
+        totals=totals,
+        source=source,
+        where=sp.where,
+        baseline=sp.baseline_text,
+        filter=sp.filter_text,
+        weight_column=sp.weight_column,
+        weight_auto=sp.weight_auto,
+        parameters={"alpha": alpha, "min_lift": min_lift, "min_share": min_share},
+    )

@@ -1,0 +1,71 @@
+"""``bubbleup columns``: what is in a source, so that a user can write ``--where``."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from bubbleup.errors import SourceError
+from bubbleup.load import Source, load
+from bubbleup.profile import _NESTED, _TEMPORAL, MAX_NUMERIC_CATEGORIES, _kind
+
+
+def describe_columns(source: Source) -> pl.DataFrame:
+    """Each column's type, how bubbleup treats it, distinct values and missing share.
+
+    ``distinct`` is an estimate (HyperLogLog) that counts missing as a value; ``example``
+    is the most common value.
+
+    Examples
+    --------
+    >>> cols = describe_columns("sample_data/builds.parquet")
+    >>> cols.filter(pl.col("column") == "exit_reason")["kind"].item()
+    'categorical'
+    """
+    loaded = load(source)
+    schema = loaded.frame.collect_schema()
+    names = list(schema)
+    simple = [n for n in names if not isinstance(schema[n], _NESTED)]
+    try:
+        stats = (
+            loaded.frame.select(
+                [pl.len().alias("_rows")]
+                + [pl.col(n).approx_n_unique().alias(f"u{i}") for i, n in enumerate(simple)]
+                + [pl.col(n).null_count().alias(f"n{i}") for i, n in enumerate(simple)]
+                + [
+                    pl.col(n).drop_nulls().mode().first().cast(pl.String).alias(f"m{i}")
+                    for i, n in enumerate(simple)
+                ]
+            )
+            .collect(engine="streaming")
+            .row(0, named=True)
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise SourceError(
+            f"could not read {loaded.description}: {str(exc).strip().splitlines()[0]}"
+        ) from None
+    rows = stats["_rows"]
+    out: list[tuple[str, str, str, int | None, float | None, str | None]] = []
+    for name in names:
+        dtype = schema[name]
+        if name not in simple:
+            out.append((name, str(dtype), "nested", None, None, None))
+            continue
+        i = simple.index(name)
+        distinct = int(stats[f"u{i}"])
+        kind = _kind(dtype) or ("time" if isinstance(dtype, _TEMPORAL) else "other")
+        if kind == "numeric" and distinct > MAX_NUMERIC_CATEGORIES:
+            kind = "numeric (ranges)"
+        missing = stats[f"n{i}"] / rows if rows else 0.0
+        out.append((name, str(dtype), kind, distinct, missing, stats[f"m{i}"]))
+    return pl.DataFrame(
+        out,
+        schema={
+            "column": pl.String,
+            "type": pl.String,
+            "kind": pl.String,
+            "distinct": pl.Int64,
+            "missing": pl.Float64,
+            "example": pl.String,
+        },
+        orient="row",
+    )

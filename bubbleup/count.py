@@ -1,0 +1,247 @@
+"""Count stage (polars engine): the only stage that reads every event.
+
+It runs two passes over the events in scope, each a single polars query plan:
+
+1. :func:`measure`: the totals of the selection and the baseline (weighted, raw and with
+   squared weights, for effective sample sizes) and the statistics the profile stage needs.
+2. :func:`count`: one ``group_by`` per attribute, all collected together on the streaming
+   engine, giving the weighted and raw counts of every value (or value range) on each side.
+
+The result of :func:`count` is the *counts table*, the seam between engines and statistics
+(see ``docs/design.md``): one row per item with ``attribute``, ``op``, ``value``, ``low``,
+``high``, ``sel``, ``base``, ``sel_events`` and ``base_events``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from bubbleup.errors import SourceError, WeightError
+from bubbleup.profile import Attribute, stats_exprs
+from bubbleup.split import Split
+
+#: Schema of the counts table every engine returns.
+COUNTS_SCHEMA: dict[str, pl.DataType] = {
+    "attribute": pl.String(),
+    "op": pl.String(),
+    "value": pl.String(),
+    "low": pl.Float64(),
+    "high": pl.Float64(),
+    "sel": pl.Float64(),
+    "base": pl.Float64(),
+    "sel_events": pl.Int64(),
+    "base_events": pl.Int64(),
+}
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Sizes of the scope, the selection and the baseline."""
+
+    scope_events: int
+    selection_events: int
+    baseline_events: int
+    selection_weight: float
+    baseline_weight: float
+    selection_weight_sq: float
+    baseline_weight_sq: float
+
+    @property
+    def selection_eff(self) -> float:
+        """Kish effective sample size of the selection: (sum w)^2 / sum w^2."""
+        return _kish(self.selection_weight, self.selection_weight_sq)
+
+    @property
+    def baseline_eff(self) -> float:
+        """Kish effective sample size of the baseline."""
+        return _kish(self.baseline_weight, self.baseline_weight_sq)
+
+
+def _kish(total: float, total_sq: float) -> float:
+    return total * total / total_sq if total_sq > 0 else 0.0
+
+
+def _collect(frames: list[pl.LazyFrame], what: str) -> list[pl.DataFrame]:
+    try:
+        return pl.collect_all(frames, engine="streaming")
+    except pl.exceptions.ColumnNotFoundError:
+        raise
+    except (pl.exceptions.ComputeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SourceError(f"could not read the events while {what}: {first}") from None
+
+
+def _scoped(frame: pl.LazyFrame, split: Split) -> pl.LazyFrame:
+    return frame if split.scope is None else frame.filter(split.scope)
+
+
+def measure(
+    frame: pl.LazyFrame,
+    split: Split,
+    schema: Mapping[str, pl.DataType],
+    names: Sequence[str],
+    *,
+    n_rows: int | None = None,
+) -> tuple[Totals, dict[str, Any]]:
+    """Return the totals and the per-column statistics, in one pass over the scope."""
+    lf = _scoped(frame, split)
+    if n_rows is None:
+        n_rows = int(_collect([lf.select(pl.len())], "counting events")[0].item())
+    w, s, b = split.weight, split.selection, split.baseline
+    totals = [
+        pl.len().alias("_scope"),
+        s.sum().alias("_sel_n"),
+        b.sum().alias("_base_n"),
+        w.filter(s).sum().alias("_sel_w"),
+        w.filter(b).sum().alias("_base_w"),
+        (w * w).filter(s).sum().alias("_sel_w2"),
+        (w * w).filter(b).sum().alias("_base_w2"),
+        w.min().alias("_w_min"),
+        w.is_nan().sum().alias("_w_nan"),
+    ]
+    row = _collect(
+        [lf.select(totals + stats_exprs(schema, names, n_rows=n_rows, selection=s))],
+        "measuring columns",
+    )[0].row(0, named=True)
+    if split.weight_column is not None:
+        if row["_w_nan"]:
+            raise WeightError(
+                f"weight column '{split.weight_column}' has NaN values; "
+                "fix the data or pass --no-weight"
+            )
+        if row["_w_min"] is not None and row["_w_min"] < 0:
+            raise WeightError(
+                f"weight column '{split.weight_column}' has negative values "
+                f"(minimum {row['_w_min']:g}); weights must be >= 0"
+            )
+    t = Totals(
+        scope_events=int(row["_scope"]),
+        selection_events=int(row["_sel_n"] or 0),
+        baseline_events=int(row["_base_n"] or 0),
+        selection_weight=float(row["_sel_w"] or 0.0),
+        baseline_weight=float(row["_base_w"] or 0.0),
+        selection_weight_sq=float(row["_sel_w2"] or 0.0),
+        baseline_weight_sq=float(row["_base_w2"] or 0.0),
+    )
+    return t, row
+
+
+def key_expr(attr: Attribute) -> pl.Expr:
+    """The grouping key of an attribute: its value, or its bin number when it is binned."""
+    col = pl.col(attr.name)
+    if attr.binned:
+        x = col.cast(pl.Float64)
+        x = pl.when(x.is_nan()).then(None).otherwise(x)
+        index = pl.sum_horizontal([(x > e).cast(pl.Int32) for e in attr.edges])
+        return pl.when(x.is_null()).then(None).otherwise(index).alias("k")
+    if attr.dtype.startswith("Float"):
+        col = pl.when(col.is_nan()).then(None).otherwise(col)
+    if attr.kind == "categorical":
+        col = col.cast(pl.String)
+    return col.alias("k")
+
+
+def _items(attr: Attribute, grouped: pl.DataFrame) -> pl.DataFrame:
+    """Turn one attribute's group-by result into counts-table rows, in a stable order."""
+    k = pl.col("k")
+    if attr.binned:
+        edges = list(attr.edges)
+        last = len(edges)
+        grouped = grouped.sort("k", nulls_last=False)
+        keys = grouped["k"].to_list()
+        ops: list[str] = []
+        values: list[str | None] = []
+        lows: list[float | None] = []
+        highs: list[float | None] = []
+        for key in keys:
+            if key is None:
+                ops.append("is_null")
+                values.append(None)
+                lows.append(None)
+                highs.append(None)
+            elif key == 0:
+                ops.append("<=")
+                values.append(_num_text(edges[0]))
+                lows.append(None)
+                highs.append(edges[0])
+            elif key == last:
+                ops.append(">")
+                values.append(_num_text(edges[-1]))
+                lows.append(edges[-1])
+                highs.append(None)
+            else:
+                ops.append("between")
+                values.append(None)
+                lows.append(edges[key - 1])
+                highs.append(edges[key])
+        labels = pl.DataFrame(
+            {"op": ops, "value": values, "low": lows, "high": highs},
+            schema={"op": pl.String, "value": pl.String, "low": pl.Float64, "high": pl.Float64},
+        )
+        out = pl.concat([grouped.drop("k"), labels], how="horizontal")
+    else:
+        grouped = grouped.sort("k", nulls_last=False)
+        text = k.cast(pl.String)
+        if attr.kind == "boolean":
+            text = pl.when(k).then(pl.lit("true")).otherwise(pl.lit("false"))
+        out = grouped.with_columns(
+            op=pl.when(k.is_null()).then(pl.lit("is_null")).otherwise(pl.lit("=")),
+            value=pl.when(k.is_null()).then(None).otherwise(text),
+            low=pl.lit(None, dtype=pl.Float64),
+            high=pl.lit(None, dtype=pl.Float64),
+        ).drop("k")
+    return out.with_columns(attribute=pl.lit(attr.name)).select(
+        [pl.col(c).cast(t) for c, t in COUNTS_SCHEMA.items()]
+    )
+
+
+def _num_text(x: float) -> str:
+    return str(int(x)) if math.isfinite(x) and x == int(x) and abs(x) < 2**53 else repr(x)
+
+
+def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) -> pl.DataFrame:
+    """Return the counts table: weighted and raw counts of every item on both sides.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from bubbleup.split import split as make_split
+    >>> from bubbleup.profile import Attribute
+    >>> lf = pl.LazyFrame({"k": ["a", "a", "b"], "x": [1, 2, 3]})
+    >>> sp = make_split(lf.collect_schema(), where="x > 1", weight=False)
+    >>> count(lf, sp, [Attribute("k", "categorical", "String", 2, 0)]).select(
+    ...     "value", "sel", "base").rows()
+    [('a', 1.0, 1.0), ('b', 1.0, 0.0)]
+    """
+    lf = _scoped(frame, split)
+    s, b = pl.col("_s"), pl.col("_b")
+    w = pl.col("_w")
+    queries = []
+    for attr in attributes:
+        q = (
+            lf.select(
+                key_expr(attr),
+                split.weight.alias("_w"),
+                split.selection.alias("_s"),
+                split.baseline.alias("_b"),
+            )
+            .filter(s | b)
+            .group_by("k")
+            .agg(
+                sel=(w * s.cast(pl.Float64)).sum(),
+                base=(w * b.cast(pl.Float64)).sum(),
+                sel_events=s.sum().cast(pl.Int64),
+                base_events=b.sum().cast(pl.Int64),
+            )
+        )
+        queries.append(q)
+    if not queries:
+        return pl.DataFrame(schema=COUNTS_SCHEMA)
+    results = _collect(queries, "counting values")
+    parts = [_items(attr, res) for attr, res in zip(attributes, results, strict=True)]
+    return pl.concat(parts, how="vertical")

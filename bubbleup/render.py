@@ -1,0 +1,235 @@
+"""Render stage: a Result as a terminal table, CSV, Markdown or an HTML fragment.
+
+These functions return text or rich renderables; only the CLI prints them.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+
+import polars as pl
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from bubbleup.result import Result
+
+_BLOCKS = " ▏▎▍▌▋▊▉█"
+BAR_WIDTH = 12
+
+
+def bar(share: float, width: int = BAR_WIDTH) -> str:
+    """A horizontal bar of ``share`` (0..1) in eighth-of-a-cell steps.
+
+    Examples
+    --------
+    >>> bar(0.5, 4)
+    '██  '
+    >>> bar(0.0, 3)
+    '   '
+    """
+    share = min(max(share, 0.0), 1.0)
+    eighths = round(share * width * 8)
+    full, part = divmod(eighths, 8)
+    text = "█" * full + (_BLOCKS[part] if part else "")
+    return text.ljust(width)
+
+
+def percent(x: float) -> str:
+    """Format a share as a percentage with sensible precision.
+
+    Examples
+    --------
+    >>> percent(0.9234), percent(0.0004), percent(0.0)
+    ('92.3%', '0.04%', '0%')
+    """
+    if x == 0:
+        return "0%"
+    if x < 0.001:
+        return f"{x * 100:.2g}%"
+    return f"{x * 100:.1f}%"
+
+
+def pvalue(x: float) -> str:
+    """Format a p- or q-value.
+
+    Examples
+    --------
+    >>> pvalue(0.0), pvalue(1.2e-50), pvalue(0.0312), pvalue(1.0)
+    ('<1e-300', '1.2e-50', '0.031', '1')
+    """
+    if x < 1e-300:
+        return "<1e-300"
+    if x < 1e-3:
+        return f"{x:.2g}"
+    return f"{x:.2g}" if x < 1 else "1"
+
+
+def lift_text(x: float) -> str:
+    """Format a lift (prevalence ratio)."""
+    return f"{x:,.0f}x" if x >= 100 else f"{x:.1f}x"
+
+
+def header_lines(result: Result) -> list[tuple[str, str]]:
+    """The (label, text) lines that say what was compared."""
+    t = result.totals
+
+    def events(n: int, w: float) -> str:
+        weighted = f"{w:,.0f}" if w == int(w) else f"{w:,.1f}"
+        return f"{n:,} events ({weighted} weighted)" if result.weight_column else f"{n:,} events"
+
+    lines = [("source", result.source)]
+    if result.filter:
+        lines.append(("scope", f"{result.filter}: {t.scope_events:,} events"))
+    lines.append(("selection", f"{result.where}: {events(t.selection_events, t.selection_weight)}"))
+    lines.append(("baseline", f"{result.baseline}: {events(t.baseline_events, t.baseline_weight)}"))
+    if result.weight_column:
+        how = "auto-detected; --no-weight to ignore" if result.weight_auto else "--weight"
+        lines.append(("weight", f"{result.weight_column} ({how})"))
+    else:
+        lines.append(("weight", "none (every event counts 1)"))
+    if result.left_out:
+        lines.append(("left out", "; ".join(f"{x.column} ({x.reason})" for x in result.left_out)))
+    return lines
+
+
+def _share_cell(share: float, style: str) -> Text:
+    return Text(bar(share), style=style) + f" {percent(share):>6}"
+
+
+def _criteria(result: Result) -> str:
+    p = result.parameters
+    return (
+        f"q < {p['alpha']:g}, lift >= {p['min_lift']:g}, "
+        f"selection share >= {percent(p['min_share'])}"
+    )
+
+
+def table_renderable(result: Result, *, top: int | None = 20) -> RenderableType:
+    """The terminal view: header, explanations with share bars, top attributes."""
+    head = Text()
+    for label, text in header_lines(result):
+        head.append(f"{label:>10}  ", style="bold")
+        head.append(text + "\n")
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("#", justify="right")
+    table.add_column("explanation", overflow="fold", min_width=24, max_width=60)
+    table.add_column("selection", no_wrap=True)
+    table.add_column("baseline", no_wrap=True)
+    table.add_column("lift", justify="right")
+    table.add_column("q", justify="right")
+    table.add_column("", no_wrap=True)
+    rows = result.explanations if top is None else result.explanations.head(top)
+    for r in rows.iter_rows(named=True):
+        style = "" if r["significant"] else "dim"
+        table.add_row(
+            str(r["rank"]),
+            Text(r["label"]),
+            _share_cell(r["selection_share"], "magenta"),
+            _share_cell(r["baseline_share"], "cyan"),
+            lift_text(r["lift"]),
+            pvalue(r["q_value"]),
+            "✔" if r["significant"] else "",
+            style=style,
+        )
+    n_sig = int(result.explanations["significant"].sum())
+    foot = Text(
+        f"{rows.height:,} of {result.explanations.height:,} explanations shown; "
+        f"{n_sig:,} significant ({_criteria(result)}).",
+        style="dim",
+    )
+    attrs = Table(show_edge=False, pad_edge=False, header_style="bold", title_justify="left")
+    attrs.add_column("attribute")
+    attrs.add_column("kind")
+    attrs.add_column("distance", no_wrap=True)
+    attrs.add_column("q", justify="right")
+    for a in result.attributes.head(10).iter_rows(named=True):
+        attrs.add_row(
+            a["attribute"],
+            a["kind"] + (" (ranges)" if a["binned"] else ""),
+            bar(a["distance"], 10) + f" {a['distance']:.2f}",
+            pvalue(a["q_value"]),
+        )
+    return Group(
+        head,
+        table,
+        foot,
+        Text(
+            "\nattributes by distance between selection and baseline (total variation)",
+            style="bold",
+        ),
+        attrs,
+    )
+
+
+def _flat(result: Result, top: int | None) -> pl.DataFrame:
+    rows = result.explanations if top is None else result.explanations.head(top)
+    items = [
+        json.dumps(result.to_dict(top=top)["explanations"][i]["items"]) for i in range(rows.height)
+    ]
+    return rows.drop("items").with_columns(items=pl.Series(items, dtype=pl.String))
+
+
+def to_csv(result: Result, *, top: int | None = None) -> str:
+    """The explanations as CSV (``items`` as a JSON list)."""
+    buf = io.StringIO()
+    _flat(result, top).write_csv(buf)
+    return buf.getvalue()
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(result: Result, *, top: int | None = 20) -> str:
+    """The header and the explanations as a Markdown table."""
+    lines = [f"- **{label}**: {_md_escape(text)}" for label, text in header_lines(result)]
+    lines += [
+        "",
+        "| # | explanation | selection | baseline | lift | q | significant |",
+        "|---:|---|---:|---:|---:|---:|:---:|",
+    ]
+    rows = result.explanations if top is None else result.explanations.head(top)
+    for r in rows.iter_rows(named=True):
+        label = _md_escape(r["label"]).replace("`", "'")
+        lines.append(
+            f"| {r['rank']} | `{label}` | {percent(r['selection_share'])} | "
+            f"{percent(r['baseline_share'])} | {lift_text(r['lift'])} | {pvalue(r['q_value'])} | "
+            f"{'yes' if r['significant'] else ''} |"
+        )
+    lines += ["", f"Significant: {_criteria(result)}."]
+    return "\n".join(lines) + "\n"
+
+
+def to_html_fragment(result: Result, *, top: int | None = 20) -> str:
+    """An HTML table with share bars (Jupyter's view of a Result). Data is escaped."""
+    e = html.escape
+    head = "".join(
+        f"<tr><th style='text-align:right'>{e(k)}</th><td>{e(v)}</td></tr>"
+        for k, v in header_lines(result)
+    )
+
+    def cell(share: float, color: str) -> str:
+        width = max(0.0, min(share, 1.0)) * 100
+        return (
+            f"<td style='min-width:9em'><div style='background:{color};height:0.8em;"
+            f"width:{width:.1f}%;display:inline-block'></div> {e(percent(share))}</td>"
+        )
+
+    rows = result.explanations if top is None else result.explanations.head(top)
+    dim = ' style="opacity:0.55"'
+    body = "".join(
+        f"<tr{'' if r['significant'] else dim}><td>{r['rank']}</td>"
+        f"<td><code>{e(r['label'])}</code></td>{cell(r['selection_share'], '#b0209b')}"
+        f"{cell(r['baseline_share'], '#1f8fb0')}<td>{e(lift_text(r['lift']))}</td>"
+        f"<td>{e(pvalue(r['q_value']))}</td><td>{'✔' if r['significant'] else ''}</td></tr>"
+        for r in rows.iter_rows(named=True)
+    )
+    return (
+        "<div class='bubbleup'><table>" + head + "</table>"
+        "<table><thead><tr><th>#</th><th>explanation</th><th>selection</th><th>baseline</th>"
+        "<th>lift</th><th>q</th><th></th></tr></thead><tbody>" + body + "</tbody></table>"
+        f"<p><small>{e(_criteria(result))}</small></p></div>"
+    )

@@ -1,0 +1,151 @@
+"""The Result of an analysis: data frames, parameters and totals, rendered on demand.
+
+Fields
+------
+explanations
+    polars DataFrame, one row per explanation tested, in ranked order: ``rank``, ``label``
+    (text close to SQL), ``items`` (list of ``{attribute, op, value, low, high}``),
+    ``selection_count`` / ``baseline_count`` (weighted events with the explanation),
+    ``selection_events`` / ``baseline_events`` (raw rows), ``selection_share``,
+    ``baseline_share``, ``difference``, ``lift``, ``selection_rate``, ``p_value``,
+    ``q_value``, ``significant``.
+attributes
+    polars DataFrame, one row per attribute analysed, by decreasing ``distance``:
+    ``attribute``, ``kind``, ``dtype``, ``binned``, ``distinct``, ``missing``, ``distance``
+    (total variation distance between selection and baseline), ``p_value``, ``q_value``.
+left_out
+    The columns that took no part, each with the reason.
+totals
+    Events and weighted events in scope, selection and baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from bubbleup._version import __version__
+from bubbleup.count import Totals
+from bubbleup.profile import LeftOut
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderableType
+
+#: Version of the JSON document produced by :meth:`Result.to_dict`.
+JSON_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Result:
+    """What :func:`bubbleup.analyze` returns."""
+
+    explanations: pl.DataFrame
+    attributes: pl.DataFrame
+    left_out: tuple[LeftOut, ...]
+    totals: Totals
+    source: str
+    where: str
+    baseline: str
+    filter: str | None
+    weight_column: str | None
+    weight_auto: bool
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    # -- conversions -----------------------------------------------------------------
+    def _value(self, attribute: str, text: str | None) -> Any:
+        if text is None:
+            return None
+        dtype = self._dtypes().get(attribute, "String")
+        if dtype == "Boolean":
+            return text == "true"
+        if dtype.startswith(("Int", "UInt")):
+            return int(text)
+        if dtype.startswith(("Float", "Decimal")):
+            return float(text)
+        return text
+
+    def _dtypes(self) -> dict[str, str]:
+        return dict(zip(self.attributes["attribute"], self.attributes["dtype"], strict=True))
+
+    def _item_dict(self, item: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"attribute": item["attribute"], "op": item["op"]}
+        if item["op"] == "=":
+            out["value"] = self._value(item["attribute"], item["value"])
+        elif item["op"] == "<=":
+            out["value"] = item["high"]
+        elif item["op"] == ">":
+            out["value"] = item["low"]
+        elif item["op"] == "between":
+            out["low"], out["high"] = item["low"], item["high"]
+        return out
+
+    def to_dict(self, *, top: int | None = None) -> dict[str, Any]:
+        """Return the result as plain Python data (the JSON document, version 1).
+
+        ``top`` keeps the first ``top`` explanations; ``None`` keeps all of them.
+        """
+        t = self.totals
+        rows = self.explanations if top is None else self.explanations.head(top)
+        explanations = []
+        for r in rows.iter_rows(named=True):
+            items = [self._item_dict(i) for i in r.pop("items")]
+            explanations.append(
+                {"rank": r.pop("rank"), "label": r.pop("label"), "items": items, **r}
+            )
+        return {
+            "version": JSON_VERSION,
+            "bubbleup": __version__,
+            "source": self.source,
+            "scope": {"filter": self.filter, "events": t.scope_events},
+            "selection": {
+                "predicate": self.where,
+                "events": t.selection_events,
+                "weighted_events": t.selection_weight,
+            },
+            "baseline": {
+                "predicate": self.baseline,
+                "events": t.baseline_events,
+                "weighted_events": t.baseline_weight,
+            },
+            "weight": {"column": self.weight_column, "auto": self.weight_auto},
+            "parameters": dict(self.parameters),
+            "left_out": [{"column": x.column, "reason": x.reason} for x in self.left_out],
+            "attributes": self.attributes.to_dicts(),
+            "explanations": explanations,
+        }
+
+    def to_json(self, *, top: int | None = None, indent: int | None = 2) -> str:
+        """Return :meth:`to_dict` as JSON text (deterministic: same input, same bytes)."""
+        return json.dumps(self.to_dict(top=top), indent=indent, ensure_ascii=False, allow_nan=False)
+
+    @property
+    def significant(self) -> pl.DataFrame:
+        """The significant explanations only."""
+        return self.explanations.filter(pl.col("significant"))
+
+    # -- display ---------------------------------------------------------------------
+    def __rich_console__(
+        self, console: Console, options: ConsoleOptions
+    ) -> Iterator[RenderableType]:
+        """Render as the terminal table (rich protocol)."""
+        from bubbleup.render import table_renderable
+
+        yield table_renderable(self, top=self.parameters.get("top", 20))
+
+    def _repr_html_(self) -> str:
+        """Render in Jupyter as an HTML table with share bars."""
+        from bubbleup.render import to_html_fragment
+
+        return to_html_fragment(self, top=self.parameters.get("top", 20))
+
+    def __repr__(self) -> str:
+        t = self.totals
+        return (
+            f"<bubbleup.Result: {t.selection_events:,} selected vs "
+            f"{t.baseline_events:,} baseline events, {self.explanations.height:,} "
+            f"explanations, {int(self.explanations['significant'].sum()):,} significant>"
+        )

@@ -1,0 +1,199 @@
+"""Split stage: compile the scope, selection, baseline and weight into polars expressions.
+
+Predicates are SQL ``WHERE`` clauses parsed by polars' own SQL parser
+(:func:`polars.sql_expr`), or polars expressions; user text is never run as Python. A
+predicate that evaluates to null does not match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from bubbleup.errors import ColumnError, PredicateError, WeightError, did_you_mean
+
+#: Column names taken as the weight when ``weight`` is left to auto-detect.
+AUTO_WEIGHT_COLUMNS = ("sample_rate", "SampleRate", "samplerate", "sampleRate")
+
+Predicate = str | pl.Expr
+
+
+@dataclass(frozen=True)
+class Split:
+    """The compiled predicates and weight of one analysis."""
+
+    selection: pl.Expr
+    baseline: pl.Expr
+    scope: pl.Expr | None
+    weight: pl.Expr
+    where: str
+    baseline_text: str
+    filter_text: str | None
+    weight_column: str | None
+    weight_auto: bool
+    predicate_columns: frozenset[str] = field(default_factory=frozenset)
+
+
+def predicate_text(predicate: Predicate) -> str:
+    """Return the text shown for a predicate (SQL as given, or the expression's repr)."""
+    return predicate if isinstance(predicate, str) else str(predicate)
+
+
+def compile_predicate(
+    predicate: Predicate, schema: Mapping[str, pl.DataType], *, option: str = "--where"
+) -> tuple[pl.Expr, frozenset[str]]:
+    """Compile a predicate into a null-safe boolean expression.
+
+    Parameters
+    ----------
+    predicate
+        A SQL ``WHERE`` clause (``"exit_reason = 'oom'"``) or a boolean polars expression.
+    schema
+        The source's schema, used to check column names and the result type.
+    option
+        The option name used in error messages.
+
+    Returns
+    -------
+    The expression (null results become ``False``) and the set of columns it reads.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> expr, cols = compile_predicate("x > 1", {"x": pl.Int64()})
+    >>> sorted(cols)
+    ['x']
+    >>> pl.DataFrame({"x": [0, 2, None]}).select(expr)["x"].to_list()
+    [False, True, False]
+    """
+    if isinstance(predicate, str):
+        text = predicate.strip()
+        if not text:
+            raise PredicateError(
+                f"{option} is empty; give a SQL condition such as \"exit_reason = 'oom'\""
+            )
+        try:
+            expr = pl.sql_expr(text)
+        except pl.exceptions.PolarsError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
+            raise PredicateError(
+                f"malformed {option} predicate {text!r}: {reason}; use SQL WHERE syntax, "
+                "e.g. \"exit_reason = 'oom' AND duration_ms > 5000\""
+            ) from None
+    elif isinstance(predicate, pl.Expr):
+        text, expr = str(predicate), predicate
+    else:
+        raise PredicateError(
+            f"{option} must be a SQL string or a polars expression, not {type(predicate).__name__}"
+        )
+    try:
+        columns = frozenset(expr.meta.root_names())
+    except pl.exceptions.PolarsError:
+        columns = frozenset()
+    for name in sorted(columns):
+        if name not in schema:
+            hint = did_you_mean(name, schema)
+            if not hint and isinstance(predicate, str) and f'"{name}"' in predicate:
+                hint = "; text values take single quotes in SQL ('oom', not \"oom\")"
+            raise ColumnError(f"column '{name}' in {option} not found{hint}")
+    try:
+        dtype = pl.LazyFrame(schema=dict(schema)).select(expr.alias("_p")).collect_schema()["_p"]
+    except pl.exceptions.PolarsError as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise PredicateError(f"cannot evaluate {option} predicate {text!r}: {reason}") from None
+    if dtype != pl.Boolean:
+        raise PredicateError(
+            f"{option} predicate {text!r} gives {dtype} values, not true/false; "
+            'write a comparison such as "duration_ms > 5000"'
+        )
+    return expr.fill_null(False), columns
+
+
+def resolve_weight(
+    weight: str | bool | None,  # noqa: FBT001 - None/False/name are three distinct modes
+    schema: Mapping[str, pl.DataType],
+) -> tuple[pl.Expr, str | None, bool]:
+    """Pick the weight column.
+
+    ``None`` auto-detects a ``sample_rate``-like column; ``False`` weighs every event 1; a
+    string names the column. Missing weights count as 1.
+
+    Returns
+    -------
+    The Float64 weight expression, the column name (or ``None``) and whether it was
+    auto-detected.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> resolve_weight(None, {"sample_rate": pl.Int64()})[1:]
+    ('sample_rate', True)
+    >>> resolve_weight(False, {"sample_rate": pl.Int64()})[1:]
+    (None, False)
+    """
+    auto = False
+    name: str | None
+    if weight is None:
+        name = next((c for c in AUTO_WEIGHT_COLUMNS if c in schema), None)
+        auto = name is not None
+    elif weight is False:
+        name = None
+    elif weight is True:
+        raise WeightError("weight=True is ambiguous; pass a column name, None (auto) or False")
+    else:
+        name = weight
+    if name is None:
+        return pl.lit(1.0, dtype=pl.Float64), None, False
+    if name not in schema:
+        raise WeightError(f"weight column '{name}' not found{did_you_mean(name, schema)}")
+    dtype = schema[name]
+    if not dtype.is_numeric() or dtype == pl.Boolean:
+        raise WeightError(
+            f"weight column '{name}' is {dtype}, not numeric; "
+            "choose a numeric column or pass --no-weight"
+        )
+    return pl.col(name).cast(pl.Float64).fill_null(1.0), name, auto
+
+
+def split(
+    schema: Mapping[str, pl.DataType],
+    *,
+    where: Predicate,
+    baseline: Predicate | None = None,
+    filter: Predicate | None = None,
+    weight: str | bool | None = None,
+) -> Split:
+    """Compile every predicate and the weight of one analysis against ``schema``.
+
+    The baseline never contains selected events: with ``baseline`` given it is the events
+    that match it and not ``where``; without, every event in scope that is not selected.
+    """
+    sel, sel_cols = compile_predicate(where, schema, option="--where")
+    cols = set(sel_cols)
+    if baseline is not None:
+        base, base_cols = compile_predicate(baseline, schema, option="--baseline")
+        base = base & ~sel
+        cols |= base_cols
+        base_text = predicate_text(baseline)
+    else:
+        base = ~sel
+        base_text = f"NOT ({predicate_text(where)})"
+    scope = None
+    if filter is not None:
+        scope, scope_cols = compile_predicate(filter, schema, option="--filter")
+        cols |= scope_cols
+    wexpr, wname, wauto = resolve_weight(weight, schema)
+    return Split(
+        selection=sel,
+        baseline=base,
+        scope=scope,
+        weight=wexpr,
+        where=predicate_text(where),
+        baseline_text=base_text,
+        filter_text=None if filter is None else predicate_text(filter),
+        weight_column=wname,
+        weight_auto=wauto,
+        predicate_columns=frozenset(cols),
+    )
