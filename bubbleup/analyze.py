@@ -74,8 +74,10 @@ def analyze(
     --------
     >>> import bubbleup
     >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
-    >>> r.explanations["label"][0] in {"build_tool = 'gradle'", "language = 'kotlin'"} or True
-    True
+    >>> r.explanations["label"][0]
+    "kernel_version = '5.15.0-91-generic'"
+    >>> round(r.explanations["selection_share"][0], 3), round(r.explanations["baseline_share"][0], 3)
+    (0.867, 0.063)
     """
     _check_options(alpha, min_lift, min_share)
     say = progress or (lambda _msg: None)

@@ -6,6 +6,7 @@ Errors the library raises (:class:`bubbleup.BubbleupError`) become one line
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import tempfile
@@ -216,10 +217,11 @@ def analyze(
     with errors():
         if fmt is Format.table:
             if output:
-                console = Console(file=None, record=True, width=120, force_terminal=False)
-                with console.capture():
-                    console.print(render.table_renderable(result, top=n))
-                write_atomic(output, console.export_text(), inputs=source)
+                buffer = io.StringIO()
+                Console(file=buffer, width=120, highlight=False).print(
+                    render.table_renderable(result, top=n)
+                )
+                write_atomic(output, buffer.getvalue(), inputs=source)
             else:
                 _stdout().print(render.table_renderable(result, top=n))
             return

@@ -50,6 +50,14 @@ def quote_sql(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _plain(text: str) -> str:
+    """Numbers as they read best (``8192.0`` as ``8192``); other text unchanged."""
+    try:
+        return format_number(float(text)) if text.endswith(".0") else text
+    except ValueError:
+        return text
+
+
 def item_label(
     attribute: str,
     op: str,
@@ -63,7 +71,7 @@ def item_label(
     if op == "is_null":
         return f"{attribute} IS NULL"
     if op == "=":
-        shown = quote_sql(value or "") if quoted else str(value)
+        shown = quote_sql(value or "") if quoted else _plain(str(value))
         return f"{attribute} = {shown}"
     if op == "<=":
         return f"{attribute} <= {format_number(float(high if high is not None else 0))}"

@@ -31,7 +31,7 @@ def make_events(
     mem = rng.choice([2048, 4096, 8192], size=n)
     flag = rng.random(n) < 0.3
     duration = np.round(rng.lognormal(8, 1, size=n), 1)
-    customer = rng.integers(0, 400, size=n).astype(str)
+    customer = np.char.add("cust-", rng.integers(0, 400, size=n).astype(str))
     version = rng.choice(["v1", "v2", "v3"], size=n)
     outcome = np.where(rng.random(n) < 0.05, "error", "ok")
     if planted:

@@ -1,0 +1,86 @@
+"""Statistical behaviour: random selections find nothing; the sample's cause is found."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+import bubbleup
+from bubbleup.score import bh_qvalues, one_sided_pvalues
+from tests.conftest import SAMPLE, make_events
+
+
+def test_random_selections_are_not_significant() -> None:
+    """At alpha 0.05, at least 95% of 60 random selections give no significant explanation."""
+    frame = make_events(6000, seed=99, planted=False)
+    runs = 60
+    hits = 0
+    for seed in range(runs):
+        rng = np.random.default_rng(seed)
+        share = [0.01, 0.05, 0.2, 0.5][seed % 4]
+        picked = frame.with_columns(picked=pl.Series(rng.random(frame.height) < share))
+        result = bubbleup.analyze(picked, where="picked", exclude=["outcome"])
+        hits += int(result.explanations["significant"].any())
+    assert hits <= runs * 0.05, f"{hits} of {runs} random selections had a significant result"
+
+
+def test_random_selection_pvalues_are_not_anticonservative() -> None:
+    """Under the null, P(p <= 0.05) must not exceed 0.05 by much (calibration check)."""
+    frame = make_events(20000, seed=3, planted=False, weights=False)
+    ps = []
+    for seed in range(20):
+        rng = np.random.default_rng(1000 + seed)
+        picked = frame.with_columns(picked=pl.Series(rng.random(frame.height) < 0.1))
+        r = bubbleup.analyze(picked, where="picked", columns=["region", "tier", "version"])
+        ps.extend(r.explanations["p_value"].to_list())
+    ps_arr = np.array(ps)
+    assert ps_arr.size >= 150
+    assert (ps_arr <= 0.05).mean() <= 0.09
+
+
+def test_weights_change_the_answer() -> None:
+    """A value common only among heavily sampled baseline events: weights matter."""
+    rng = np.random.default_rng(5)
+    n = 20000
+    kind = rng.choice(["a", "b"], size=n, p=[0.5, 0.5])
+    error = rng.random(n) < 0.02
+    # successes with kind 'b' were sampled 1 in 20, so they stand for 20 events each
+    rate = np.where(~error & (kind == "b"), 20, 1)
+    keep = error | (kind == "a") | (rng.random(n) < 0.05)
+    frame = pl.DataFrame({"kind": kind[keep], "error": error[keep], "sample_rate": rate[keep]})
+    weighted = bubbleup.analyze(frame, where="error")
+    unweighted = bubbleup.analyze(frame, where="error", weight=False)
+    top_w = weighted.explanations.row(0, named=True)
+    top_u = unweighted.explanations.row(0, named=True)
+    assert top_u["label"] == "kind = 'b'" and top_u["significant"]
+    assert not weighted.explanations.filter(pl.col("label") == "kind = 'b'")["significant"].item()
+    assert top_w["label"] != "kind = 'b'" or not top_w["significant"]
+
+
+def test_sample_finds_the_incident() -> None:
+    result = bubbleup.analyze(SAMPLE, where="exit_reason = 'oom'")
+    top3 = result.explanations["label"].head(3).to_list()
+    assert "kernel_version = '5.15.0-91-generic'" in top3
+    assert "build_tool = 'gradle'" in top3
+    assert result.explanations["significant"].head(5).all()
+    noise = result.explanations.filter(pl.col("label").str.starts_with("customer_id"))
+    assert not noise["significant"].any()
+    assert result.attributes["attribute"].head(2).to_list() == ["kernel_version", "build_tool"]
+    assert result.weight_column == "sample_rate" and result.weight_auto
+
+
+def test_pvalue_edge_cases() -> None:
+    p = one_sided_pvalues(np.array([0.0, 10.0, 5.0]), 10.0, np.array([10.0, 0.0, 5.0]), 10.0)
+    assert p[0] == pytest.approx(1.0)
+    assert p[1] < 1e-4
+    assert 0.3 < p[2] <= 1.0
+    assert bh_qvalues(np.array([])).size == 0
+
+
+def test_deterministic_json() -> None:
+    frame = make_events(3000, seed=8, planted=True)
+    a = bubbleup.analyze(frame, where="outcome = 'error'").to_json()
+    b = bubbleup.analyze(frame.sample(fraction=1.0, shuffle=True, seed=1),
+                         where="outcome = 'error'").to_json()
+    assert a.replace("DataFrame", "") == b.replace("DataFrame", "")
