@@ -76,7 +76,8 @@ def analyze(
     >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
     >>> r.explanations["label"][0]
     "kernel_version = '5.15.0-91-generic'"
-    >>> round(r.explanations["selection_share"][0], 3), round(r.explanations["baseline_share"][0], 3)
+    >>> top = r.explanations.row(0, named=True)
+    >>> round(top["selection_share"], 3), round(top["baseline_share"], 3)
     (0.867, 0.063)
     """
     _check_options(alpha, min_lift, min_share)

@@ -106,7 +106,8 @@ def test_table_output_to_file_is_atomic(runner: CliRunner, tiny: dict[str, Path]
     assert out.exit_code == 0, out.stderr
     assert out.stdout == ""
     text = target.read_text()
-    assert "selection" in text and "version = 'v3'" in text
+    assert "selection" in text
+    assert "version = 'v3'" in text
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
 
@@ -153,5 +154,6 @@ def test_rich_and_html_views(tiny: dict[str, Path]) -> None:
     console.print(result)
     assert "selection" in console.export_text()
     page = result._repr_html_()
-    assert page.startswith("<div class='bubbleup'>") and "<table>" in page
+    assert page.startswith("<div class='bubbleup'>")
+    assert "<table>" in page
     assert "bubbleup.Result" in repr(result)

@@ -53,7 +53,8 @@ def test_weights_change_the_answer() -> None:
     unweighted = bubbleup.analyze(frame, where="error", weight=False)
     top_w = weighted.explanations.row(0, named=True)
     top_u = unweighted.explanations.row(0, named=True)
-    assert top_u["label"] == "kind = 'b'" and top_u["significant"]
+    assert top_u["label"] == "kind = 'b'"
+    assert top_u["significant"]
     assert not weighted.explanations.filter(pl.col("label") == "kind = 'b'")["significant"].item()
     assert top_w["label"] != "kind = 'b'" or not top_w["significant"]
 
@@ -67,7 +68,8 @@ def test_sample_finds_the_incident() -> None:
     noise = result.explanations.filter(pl.col("label").str.starts_with("customer_id"))
     assert not noise["significant"].any()
     assert result.attributes["attribute"].head(2).to_list() == ["kernel_version", "build_tool"]
-    assert result.weight_column == "sample_rate" and result.weight_auto
+    assert result.weight_column == "sample_rate"
+    assert result.weight_auto
 
 
 def test_pvalue_edge_cases() -> None:
