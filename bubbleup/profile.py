@@ -20,7 +20,10 @@ MAX_NUMERIC_CATEGORIES = 24
 #: Quantile levels that place the bin edges of numeric columns with many values.
 SCOPE_QUANTILES = tuple(i / 16 for i in range(1, 16))
 SELECTION_QUANTILES = tuple(i / 8 for i in range(1, 8))
-#: Numeric quantiles are estimated on an evenly spaced sample of about this many events.
+#: Up to this many events in scope, quantiles are exact (linear interpolation, the same
+#: definition as Spark's ``percentile``); above, they are estimated on an evenly spaced
+#: sample of about ``QUANTILE_SAMPLE`` events.
+EXACT_QUANTILE_ROWS = 1_000_000
 QUANTILE_SAMPLE = 200_000
 
 _TEMPORAL = (pl.Date, pl.Datetime, pl.Time, pl.Duration)
@@ -145,7 +148,7 @@ def stats_exprs(
     schema: Mapping[str, pl.DataType], names: Sequence[str], *, n_rows: int, selection: pl.Expr
 ) -> list[pl.Expr]:
     """Aggregations measuring each candidate column, for one ``select`` over the scope."""
-    stride = max(1, n_rows // QUANTILE_SAMPLE)
+    stride = 1 if n_rows <= EXACT_QUANTILE_ROWS else max(1, n_rows // QUANTILE_SAMPLE)
     exprs: list[pl.Expr] = []
     for i, name in enumerate(names):
         col = pl.col(name)
@@ -157,8 +160,12 @@ def stats_exprs(
             x = col.cast(pl.Float64)
             x = pl.when(x.is_nan()).then(None).otherwise(x)
             exprs += [
-                x.gather_every(stride).quantile(list(SCOPE_QUANTILES)).alias(f"q{i}"),
-                x.filter(selection).quantile(list(SELECTION_QUANTILES)).alias(f"s{i}"),
+                (x if stride == 1 else x.gather_every(stride))
+                .quantile(list(SCOPE_QUANTILES), interpolation="linear")
+                .alias(f"q{i}"),
+                x.filter(selection)
+                .quantile(list(SELECTION_QUANTILES), interpolation="linear")
+                .alias(f"s{i}"),
             ]
     return exprs
 
