@@ -17,7 +17,7 @@ from scipy import stats
 from scipy.stats.contingency import expected_freq
 
 import bubbleup
-from tests.conftest import make_events
+from tests.conftest import items_mask, make_events
 
 
 def _text(v: object) -> str:
@@ -76,7 +76,7 @@ def label_key(label: str) -> tuple[str, str]:
 def test_every_single_item_matches_reference(seed: int, weighted: bool) -> None:
     frame = make_events(4000, seed, planted=seed % 2 == 1)
     result = bubbleup.analyze(frame, where="outcome = 'error'", weight=None if weighted else False,
-                              exclude=["duration_ms"])
+                              exclude=["duration_ms"], max_order=1)
     ex = result.explanations
     checked = 0
     all_p = []
@@ -85,7 +85,10 @@ def test_every_single_item_matches_reference(seed: int, weighted: bool) -> None:
         t = ref.attrs
         assert result.totals.selection_weight == pytest.approx(t["n_s"])
         assert result.totals.baseline_weight == pytest.approx(t["n_b"])
-        rows = ex.filter(pl.col("items").list.first().struct.field("attribute") == column)
+        first = pl.col("items").list.first().struct
+        rows = ex.filter(
+            (first.field("attribute") == column) & first.field("op").is_in(["=", "is_null"])
+        )
         # every value present in the selection is reported, and nothing else
         assert set(ref.index[ref["sel"] > 0]) == {label_key(lbl)[1] for lbl in rows["label"]}
         for r in rows.iter_rows(named=True):
@@ -115,31 +118,34 @@ def test_every_single_item_matches_reference(seed: int, weighted: bool) -> None:
     assert (ex["significant"] == sig).all()
 
 
-def test_binned_numeric_items_match_reference() -> None:
+def test_numeric_ranges_match_reference() -> None:
     frame = make_events(5000, 11, planted=True)
-    result = bubbleup.analyze(frame, where="outcome = 'error'", columns=["duration_ms"])
+    result = bubbleup.analyze(frame, where="outcome = 'error'",
+                              columns=["duration_ms", "memory_mb"])
     rows = result.explanations
     df = frame.to_pandas()
     sel = df["outcome"] == "error"
     w = df["sample_rate"].astype(float)
     n_s = w[sel].sum()
-    assert rows.height > 5
+    eff_s = n_s**2 / (w[sel] ** 2).sum()
+    eff_b = w[~sel].sum() ** 2 / (w[~sel] ** 2).sum()
+    ops = set()
     for r in rows.iter_rows(named=True):
         item = r["items"][0]
-        x = df["duration_ms"]
-        if item["op"] == "<=":
-            mask = x <= item["high"]
-        elif item["op"] == ">":
-            mask = x > item["low"]
-        elif item["op"] == "between":
-            mask = (x > item["low"]) & (x <= item["high"])
-        else:
-            mask = x.isna()
+        ops.add(item["op"])
+        mask = items_mask(df, r["items"])
         assert r["selection_count"] == pytest.approx(w[sel & mask].sum())
         assert r["baseline_count"] == pytest.approx(w[~sel & mask].sum())
         assert r["selection_share"] == pytest.approx(w[sel & mask].sum() / n_s)
-    # bins are disjoint and cover every selected event
-    assert rows["selection_count"].sum() == pytest.approx(n_s)
+        if len(r["items"]) == 1 and item["op"] in ("<=", ">", "between"):
+            # a range is chosen among m(m+1)/2 - 1 runs: its p-value carries that factor
+            p = reference_p(w[sel & mask].sum() * eff_s / n_s, eff_s,
+                            w[~sel & mask].sum() * eff_b / w[~sel].sum(), eff_b)
+            assert r["p_value"] >= min(1.0, p * 2)
+    assert ops & {"<=", ">", "between"}
+    # duration_ms (binned) is reported through one range and its missing values only
+    duration = rows.filter(pl.col("label").str.contains("duration_ms"))
+    assert duration.filter(pl.col("items").list.len() == 1).height == 2
 
 
 def test_attribute_distance_and_test_match_reference() -> None:
