@@ -15,7 +15,7 @@ from bubbleup.combine import Patterns
 from bubbleup.errors import SelectionError, SourceError, UsageError
 from bubbleup.explain import explain
 from bubbleup.load import Source, load
-from bubbleup.profile import Profile, build_profile, candidates
+from bubbleup.profile import Profile, build_profile, candidates, finalize
 from bubbleup.result import Result
 from bubbleup.score import attribute_tests, bh_qvalues
 from bubbleup.split import Predicate, Split, split
@@ -118,6 +118,12 @@ def analyze(
     profile = build_profile(schema, names, stats, n_rows=totals.scope_events, left_out=left)
     say(f"counting {len(profile.attributes)} attributes")
     counts = counting.count(frame, sp, profile.attributes)
+    profile, counts = finalize(
+        profile,
+        counts,
+        baseline_weight=totals.baseline_weight,
+        baseline_events=totals.baseline_events,
+    )
     attrs_by_name = {a.name: a for a in profile.attributes}
 
     def patterns(items: list[dict[str, Any]]) -> pl.DataFrame:

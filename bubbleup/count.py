@@ -205,8 +205,28 @@ def _num_text(x: float) -> str:
     return str(int(x)) if math.isfinite(x) and x == int(x) and abs(x) < 2**53 else repr(x)
 
 
+def _value_counts(lf: pl.LazyFrame, split: Split, key: pl.Expr) -> pl.LazyFrame:
+    s, b, w = pl.col("_s"), pl.col("_b"), pl.col("_w")
+    q = lf.select(
+        key, split.weight.alias("_w"), split.selection.alias("_s"), split.baseline.alias("_b")
+    )
+    if not split.complement:
+        q = q.filter(s | b)
+    return q.group_by("k").agg(
+        sel=(w * s.cast(pl.Float64)).sum(),
+        base=(w * b.cast(pl.Float64)).sum(),
+        sel_events=s.sum().cast(pl.Int64),
+        base_events=b.sum().cast(pl.Int64),
+    )
+
+
 def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) -> pl.DataFrame:
     """Return the counts table: weighted and raw counts of every item on both sides.
+
+    Attributes marked ``two_phase`` (many distinct values) are counted in two passes: the
+    values present in the selection first, then those values (and missing) only, so a
+    column with a million distinct ids costs a lookup per event instead of a huge group-by.
+    Their other values are summarised later by :func:`bubbleup.profile.finalize`.
 
     Examples
     --------
@@ -219,30 +239,25 @@ def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) ->
     ...     "value", "sel", "base").rows()
     [('a', 1.0, 1.0), ('b', 1.0, 0.0)]
     """
+    if not attributes:
+        return pl.DataFrame(schema=COUNTS_SCHEMA)
     lf = _scoped(frame, split)
-    s, b = pl.col("_s"), pl.col("_b")
-    w = pl.col("_w")
+    two_phase = [a for a in attributes if a.two_phase]
+    seen: dict[str, pl.Series] = {}
+    if two_phase:
+        selected = lf.filter(split.selection)
+        found = _collect(
+            [selected.select(key_expr(a)).unique() for a in two_phase], "finding selected values"
+        )
+        seen = {a.name: res["k"] for a, res in zip(two_phase, found, strict=True)}
     queries = []
     for attr in attributes:
-        q = (
-            lf.select(
-                key_expr(attr),
-                split.weight.alias("_w"),
-                split.selection.alias("_s"),
-                split.baseline.alias("_b"),
-            )
-            .filter(s | b)
-            .group_by("k")
-            .agg(
-                sel=(w * s.cast(pl.Float64)).sum(),
-                base=(w * b.cast(pl.Float64)).sum(),
-                sel_events=s.sum().cast(pl.Int64),
-                base_events=b.sum().cast(pl.Int64),
-            )
-        )
-        queries.append(q)
-    if not queries:
-        return pl.DataFrame(schema=COUNTS_SCHEMA)
+        source = lf
+        if attr.two_phase:
+            values = seen[attr.name].drop_nulls()
+            keep = pl.col(attr.name).cast(pl.String).is_in(values.implode())
+            source = lf.filter(keep | pl.col(attr.name).is_null())
+        queries.append(_value_counts(source, split, key_expr(attr)))
     results = _collect(queries, "counting values")
     parts = [_items(attr, res) for attr, res in zip(attributes, results, strict=True)]
     return pl.concat(parts, how="vertical")
