@@ -176,3 +176,32 @@ def test_hand_checked_tiny_table() -> None:
     assert r["lift"] == pytest.approx(4.5)
     # Fisher: P(A >= 3), A ~ Hypergeom(10, 4, 4) = (C(4,3)C(6,1) + C(4,4)C(6,0)) / C(10,4)
     assert r["p_value"] == pytest.approx((4 * 6 + 1) / math.comb(10, 4))
+
+
+def test_high_cardinality_two_phase_counts_match_reference() -> None:
+    """A column with many values is counted in two phases; figures must not change."""
+    rng = np.random.default_rng(21)
+    n = 30_000
+    frame = pl.DataFrame({
+        "session": [f"s{v}" for v in rng.integers(0, 12_000, size=n)],
+        "region": rng.choice(["a", "b", "c"], size=n).tolist(),
+        "outcome": np.where(rng.random(n) < 0.03, "error", "ok").tolist(),
+        "sample_rate": rng.choice([1, 4], size=n),
+    }).with_columns(
+        session=pl.when(pl.int_range(pl.len()) % 97 == 0).then(None).otherwise(pl.col("session"))
+    )
+    result = bubbleup.analyze(frame, where="outcome = 'error'", max_order=1)
+    attrs = {r["attribute"]: r for r in result.attributes.iter_rows(named=True)}
+    assert attrs["session"]["distinct"] > 2_000  # counted in two phases
+    ref = reference(frame, "session", weighted=True)
+    rows = result.explanations.filter(pl.col("label").str.starts_with("session"))
+    assert rows.height == int((ref["sel"] > 0).sum())
+    for r in rows.iter_rows(named=True):
+        want = ref.loc[label_key(r["label"])[1]]
+        assert (r["selection_count"], r["baseline_count"]) == (want["sel"], want["base"])
+        assert (r["selection_events"], r["baseline_events"]) == (
+            want["sel_events"], want["base_events"])
+    p_s = ref["sel"] / ref.attrs["n_s"]
+    p_b = ref["base"] / ref.attrs["n_b"]
+    assert attrs["session"]["distance"] == pytest.approx(0.5 * (p_s - p_b).abs().sum())
+    assert attrs["session"]["missing"] == int(frame["session"].null_count())
