@@ -5,8 +5,8 @@ An explanation is a conjunction of items; each item is one condition on one attr
 q-values over every explanation tested (single values, numeric ranges and conjunctions
 together), decides which are significant, keeps the minimal answers and orders them:
 significant explanations not explained by a reported conjunction first, then the ones
-that are, then the rest; within each tier by difference (selection share minus baseline
-share), ties broken by label so that the same input always gives the same order.
+that are, both by difference (selection share minus baseline share); then the rest, by
+q-value and difference. Ties break by label, so the same input always gives the same order.
 """
 
 from __future__ import annotations
@@ -203,8 +203,11 @@ def explain(
         .then(1)
         .otherwise(2)
     )
+    # within the last tier (not significant) the nearest to significance come first
+    near = pl.when(tier == 2).then(pl.col("q_value")).otherwise(0.0)
     out = out.sort(
-        [tier, pl.col("difference"), pl.col("label")], descending=[False, True, False]
+        [tier, near, pl.col("difference"), pl.col("label")],
+        descending=[False, False, True, False],
     ).with_row_index("rank", offset=1)
     out = out.rename(
         {
