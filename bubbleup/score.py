@@ -126,7 +126,11 @@ def attribute_tests(counts: pl.DataFrame, totals: Totals) -> pl.DataFrame:
 
     ``distance = 1/2 * sum_v |p_S(v) - p_B(v)|`` over all values (missing included; value
     ranges for binned numbers). The test runs on effective counts; values whose expected
-    count is below 5 on either side are pooled into one cell first.
+    count is below 5 on either side are pooled into one cell first. For attributes counted
+    in two phases, the ``other`` row (baseline events with values never seen in the
+    selection) is pooled too: it stands for many small cells, and keeping it apart would
+    make the attribute look dependent on the side merely because the listed values were
+    chosen from the selection.
     """
     n_s, n_b = totals.selection_weight, totals.baseline_weight
     f_s = totals.selection_eff / n_s if n_s > 0 else 0.0
@@ -136,7 +140,8 @@ def attribute_tests(counts: pl.DataFrame, totals: Totals) -> pl.DataFrame:
         sel = group["sel"].to_numpy()
         base = group["base"].to_numpy()
         tvd = 0.5 * float(np.abs(sel / n_s - base / n_b).sum()) if n_s and n_b else 0.0
-        rows.append((str(name), tvd, _independence_p(sel * f_s, base * f_b)))
+        pooled = (group["op"] == "other").to_numpy()
+        rows.append((str(name), tvd, _independence_p(sel * f_s, base * f_b, pooled)))
     return pl.DataFrame(
         rows,
         schema={"attribute": pl.String, "distance": pl.Float64, "p_value": pl.Float64},
@@ -144,13 +149,13 @@ def attribute_tests(counts: pl.DataFrame, totals: Totals) -> pl.DataFrame:
     )
 
 
-def _independence_p(sel: np.ndarray, base: np.ndarray) -> float:
+def _independence_p(sel: np.ndarray, base: np.ndarray, pooled: np.ndarray) -> float:
     n_s, n_b = float(sel.sum()), float(base.sum())
     n = n_s + n_b
     if n_s <= 0 or n_b <= 0:
         return 1.0
     row = sel + base
-    small = np.minimum(row * n_s / n, row * n_b / n) < MIN_EXPECTED
+    small = (np.minimum(row * n_s / n, row * n_b / n) < MIN_EXPECTED) | pooled
     if small.any():
         sel = np.append(sel[~small], sel[small].sum())
         base = np.append(base[~small], base[small].sum())

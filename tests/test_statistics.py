@@ -86,3 +86,11 @@ def test_deterministic_json() -> None:
     b = bubbleup.analyze(frame.sample(fraction=1.0, shuffle=True, seed=1),
                          where="outcome = 'error'").to_json()
     assert a.replace("DataFrame", "") == b.replace("DataFrame", "")
+
+
+def test_high_cardinality_noise_attribute_is_not_significant() -> None:
+    """customer_id (22,000 values, counted in two phases) is noise in the sample."""
+    result = bubbleup.analyze(SAMPLE, where="exit_reason = 'oom'")
+    row = result.attributes.filter(pl.col("attribute") == "customer_id").row(0, named=True)
+    assert row["distinct"] > 2_000
+    assert row["q_value"] > 0.05
