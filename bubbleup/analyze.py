@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import polars as pl
@@ -13,10 +14,12 @@ from bubbleup import count as counting
 from bubbleup.errors import SelectionError, SourceError, UsageError
 from bubbleup.explain import explain
 from bubbleup.load import Source, load
+from bubbleup.origin import Origin
 from bubbleup.profile import Profile, build_profile, candidates
 from bubbleup.result import Result
 from bubbleup.score import attribute_tests, bh_qvalues, score_items
 from bubbleup.split import Predicate, Split, split
+from bubbleup.timerange import time_ranges
 
 Progress = Callable[[str], None]
 
@@ -80,6 +83,7 @@ def analyze(
     >>> round(top["selection_share"], 3), round(top["baseline_share"], 3)
     (0.867, 0.063)
     """
+    call = dict(locals())  # the arguments as given, for Result.origin
     _check_options(alpha, min_lift, min_share)
     say = progress or (lambda _msg: None)
     say("loading")
@@ -106,7 +110,7 @@ def analyze(
     say(f"counting {len(profile.attributes)} attributes")
     counts = counting.count(frame, sp, profile.attributes)
     say("scoring")
-    return _finish(
+    result = _finish(
         counts,
         totals,
         profile,
@@ -115,6 +119,13 @@ def analyze(
         alpha=alpha,
         min_lift=min_lift,
         min_share=min_share,
+    )
+    options = {k: v for k, v in call.items() if k not in ("source", "progress")}
+    return dataclasses.replace(
+        result,
+        counts=counts,
+        origin=Origin(source, options),
+        time_ranges=time_ranges(frame, sp, schema),
     )
 
 
