@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import polars as pl
 
 from bubbleup import count as counting
+from bubbleup.charts import keep_counts
 from bubbleup.errors import SelectionError, SourceError, UsageError
 from bubbleup.explain import explain
 from bubbleup.load import Source, load
@@ -123,7 +124,7 @@ def analyze(
     options = {k: v for k, v in call.items() if k not in ("source", "progress")}
     return dataclasses.replace(
         result,
-        counts=counts,
+        counts=keep_counts(counts, totals),
         origin=Origin(source, options),
         time_ranges=time_ranges(frame, sp, schema),
     )

@@ -22,6 +22,7 @@ from bubbleup.errors import ColumnError, UsageError, did_you_mean
 from bubbleup.explain import format_number
 
 if TYPE_CHECKING:
+    from bubbleup.count import Totals
     from bubbleup.result import Result
 
 #: Colours of the two sides, everywhere (terminal styles are magenta and cyan).
@@ -31,6 +32,9 @@ BASELINE_COLOR = "#1f8fb0"
 TOP_VALUES = 8
 #: Attributes named in the error for an attribute that was not analysed.
 MAX_NAMED = 40
+
+#: Values of one attribute kept on a Result; the rest are summed into one ``other`` row.
+KEPT_VALUES = 500
 
 HISTOGRAM_SCHEMA: dict[str, pl.DataType] = {
     "value": pl.String(),
@@ -42,6 +46,61 @@ HISTOGRAM_SCHEMA: dict[str, pl.DataType] = {
     "selection_share": pl.Float64(),
     "baseline_share": pl.Float64(),
 }
+
+
+def keep_counts(counts: pl.DataFrame, totals: Totals, *, keep: int = KEPT_VALUES) -> pl.DataFrame:
+    """The part of the counts table a Result keeps for its charts.
+
+    Per attribute, the ``keep`` values most common on either side (at least 32, so numeric
+    attributes, with at most 25 values or ranges, are always whole); the others are summed
+    into one row with ``op`` ``other`` and the number of values folded as its ``value``,
+    so each side's shares still add up to 1 while a column with a million values costs a
+    few hundred rows. Extra columns (other engines' or combinations') are dropped.
+
+    Examples
+    --------
+    >>> import bubbleup
+    >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
+    >>> r.counts.filter(pl.col("attribute") == "customer_id").height
+    501
+    >>> r.counts.filter(pl.col("op") == "other").select("value", "sel").row(0)
+    ('20250', 850.0)
+    """
+    columns = ["attribute", "op", "value", "low", "high", "sel", "base"]
+    columns += ["sel_events", "base_events"]
+    if counts.is_empty() or not set(columns) <= set(counts.columns):
+        return counts.select([c for c in columns if c in counts.columns])
+    keep = max(keep, 32)
+    n_s = totals.selection_weight or 1.0
+    n_b = totals.baseline_weight or 1.0
+    ranked = (
+        counts.select(columns)
+        .with_row_index("_order")
+        .with_columns(
+            _rank=pl.max_horizontal(pl.col("sel") / n_s, pl.col("base") / n_b)
+            .rank("ordinal", descending=True)
+            .over("attribute")
+        )
+    )
+    kept = ranked.filter(pl.col("_rank") <= keep).sort("_order").drop("_order", "_rank")
+    rest = ranked.filter(pl.col("_rank") > keep)
+    if rest.is_empty():
+        return kept
+    folded = (
+        rest.group_by("attribute", maintain_order=True)
+        .agg(
+            value=pl.len().cast(pl.String),
+            sel=pl.col("sel").sum(),
+            base=pl.col("base").sum(),
+            sel_events=pl.col("sel_events").sum(),
+            base_events=pl.col("base_events").sum(),
+        )
+        .with_columns(
+            op=pl.lit("other"), low=pl.lit(None, pl.Float64), high=pl.lit(None, pl.Float64)
+        )
+        .select(columns)
+    )
+    return pl.concat([kept, folded.cast(kept.schema)])
 
 
 def _attribute_row(result: Result, attribute: str) -> dict[str, Any]:
@@ -115,7 +174,12 @@ def histogram(result: Result, attribute: str, *, top: int = TOP_VALUES) -> pl.Da
     n_b = t.baseline_weight or 1.0
     rows: list[tuple[str, str, float | None, float | None, float, float]] = []
     binned = bool(meta["binned"])
+    folded, other_row = 0, (0.0, 0.0)  # values already summed into one row by keep_counts
     for r in counts.iter_rows(named=True):
+        if r["op"] == "other":
+            folded = int(r["value"])
+            other_row = (r["sel"], r["base"])
+            continue
         if r["op"] == "is_null":
             rows.append(("(missing)", "missing", None, None, r["sel"], r["base"]))
         elif binned or r["op"] in ("<=", ">", "between"):
@@ -146,16 +210,26 @@ def histogram(result: Result, attribute: str, *, top: int = TOP_VALUES) -> pl.Da
         "selection_share", "baseline_share", "value", descending=[True, True, False]
     )
     rest = ranked.slice(top)
-    if rest.height:
-        other = rest.select(
-            value=pl.lit(f"other ({rest.height:,} value{'' if rest.height == 1 else 's'})"),
-            type=pl.lit("other"),
-            low=pl.lit(None, dtype=pl.Float64),
-            high=pl.lit(None, dtype=pl.Float64),
-            selection_count=pl.col("selection_count").sum(),
-            baseline_count=pl.col("baseline_count").sum(),
-            selection_share=pl.col("selection_share").sum(),
-            baseline_share=pl.col("baseline_share").sum(),
+    values = rest.height + folded
+    if values:
+        sel, base = float(rest["selection_count"].sum()), float(rest["baseline_count"].sum())
+        if folded:
+            sel, base = sel + other_row[0], base + other_row[1]
+        other = pl.DataFrame(
+            [
+                (
+                    f"other ({values:,} value{'' if values == 1 else 's'})",
+                    "other",
+                    None,
+                    None,
+                    sel,
+                    base,
+                    sel / n_s,
+                    base / n_b,
+                )
+            ],
+            schema=HISTOGRAM_SCHEMA,
+            orient="row",
         )
         keep = pl.concat([keep, other])
     return keep

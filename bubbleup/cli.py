@@ -326,16 +326,9 @@ def _cell(value: object) -> Text:
     return Text(text if len(text) <= 40 else text[:39] + "…")
 
 
-def _rows_table(frame: pl.DataFrame, side: str, title: str) -> Table:
+def _rows_table(frame: pl.DataFrame, side: str) -> Table:
     part = frame.filter(pl.col(frame.columns[0]) == side).drop(frame.columns[0])
-    table = Table(
-        title=Text(title),
-        title_justify="left",
-        title_style="bold",
-        show_edge=False,
-        pad_edge=False,
-        header_style="bold",
-    )
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("column", style="bold")
     for i in range(part.height):
         table.add_column(f"#{i + 1}", overflow="fold", max_width=40)
@@ -359,7 +352,7 @@ def _rows_tables(
     for side, predicate in (("selection", result.where), ("baseline", result.baseline)):
         shown = frame.filter(pl.col(side_column) == side).height
         title = f"{side}: {predicate}{inside}: {shown} of {totals[side]:,} events"
-        out += [_rows_table(frame, side, title), Text("")]
+        out += [Text(title, style="bold"), _rows_table(frame, side), Text("")]
     return out
 
 

@@ -7,22 +7,33 @@ and no network access, saves straight to PNG, SVG or PDF for a post-mortem
 restyle. Altair's charts need the Vega JavaScript libraries in the front end, and a
 separate converter package to make an image file.
 
-matplotlib is an optional dependency: ``pip install 'bubbleup[notebook]'``. The Figure is
-made with the object-oriented API (not ``pyplot``), so it is shown once, when it is the
-value of a notebook cell, and no global figure state is touched.
+matplotlib is an optional dependency: ``pip install 'bubbleup[notebook]'``. The figure is
+made with the object-oriented API (not ``pyplot``): no global figure state is touched, and
+it is shown once, as a PNG, when it is the value of a notebook cell (:class:`Chart` adds
+the ``_repr_png_`` that a figure made without ``pyplot`` lacks).
 """
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING
 
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
+
 from bubbleup import charts
-from bubbleup.errors import UsageError
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from bubbleup.result import Result
+
+
+class Chart(Figure):
+    """A matplotlib Figure that shows itself in Jupyter (as PNG) without ``pyplot``."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
 
 
 def _text(value: object, n: int = 28) -> str:
@@ -30,7 +41,7 @@ def _text(value: object, n: int = 28) -> str:
     return charts._short(str(value), n).replace("$", r"\$")
 
 
-def plot(result: Result, attribute: str, *, top: int = charts.TOP_VALUES) -> Figure:
+def plot(result: Result, attribute: str, *, top: int = charts.TOP_VALUES) -> Chart:
     """Draw one attribute's distribution in the selection beside the baseline's.
 
     Categorical and boolean attributes are paired horizontal bars (the ``top`` values,
@@ -47,20 +58,13 @@ def plot(result: Result, attribute: str, *, top: int = charts.TOP_VALUES) -> Fig
     """
     hist = charts.histogram(result, attribute, top=top)
     meta = charts._attribute_row(result, attribute)
-    try:
-        from matplotlib.figure import Figure
-        from matplotlib.ticker import PercentFormatter
-    except ImportError:
-        raise UsageError(
-            "Result.plot needs matplotlib; install it with: pip install 'bubbleup[notebook]'"
-        ) from None
     sel = hist["selection_share"].to_list()
     base = hist["baseline_share"].to_list()
     labels = [_text(v) for v in hist["value"]]
     n = hist.height
     kind = str(meta["kind"]) + (" ranges" if meta["binned"] else "")
     if meta["kind"] == "numeric":
-        fig = Figure(figsize=(8, 3.6), layout="constrained")
+        fig = Chart(figsize=(8, 3.6), layout="constrained")
         ax = fig.subplots()
         xs = list(range(n))
         ax.bar(
@@ -86,7 +90,7 @@ def plot(result: Result, attribute: str, *, top: int = charts.TOP_VALUES) -> Fig
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_ylabel("share of events")
     else:
-        fig = Figure(figsize=(8, 1.2 + 0.42 * n), layout="constrained")
+        fig = Chart(figsize=(8, 1.2 + 0.42 * n), layout="constrained")
         ax = fig.subplots()
         ys = list(range(n))
         height = 0.4

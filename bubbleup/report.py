@@ -149,8 +149,8 @@ def compared_html(result: Result, *, compact: bool = False) -> str:
         facts.append(("significant", _criteria(result)))
     fact_rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
     return (
-        f"<table>{fact_rows}</table>"
-        f"<table style='margin-top:8px'><thead><tr>{head}</tr></thead>"
+        f"<table class='compared'>{fact_rows}</table>"
+        f"<table class='sides' style='margin-top:8px'><thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table>"
     )
 
@@ -180,7 +180,8 @@ def explanations_html(result: Result, *, top: int | None = 20) -> str:
         f"({_criteria(result)}).</p>"
     )
     return (
-        "<table><thead><tr><th>#</th><th>explanation</th><th>selection</th><th>baseline</th>"
+        "<table class='explanations'><thead><tr><th>#</th><th>explanation</th>"
+        "<th>selection</th><th>baseline</th>"
         "<th style='text-align:right'>lift</th><th style='text-align:right'>q</th><th></th>"
         f"</tr></thead><tbody>{''.join(out)}</tbody></table>{foot}"
     )
@@ -199,7 +200,7 @@ def attributes_html(result: Result, *, top: int = 15) -> str:
     more = result.attributes.height - min(top, result.attributes.height)
     foot = f"<p class='notes'>and {more:,} more attributes.</p>" if more > 0 else ""
     return (
-        "<table><thead><tr><th>attribute</th><th>kind</th><th>distance</th>"
+        "<table class='attributes'><thead><tr><th>attribute</th><th>kind</th><th>distance</th>"
         f"<th style='text-align:right'>q</th></tr></thead><tbody>{''.join(out)}</tbody>"
         f"</table>{foot}"
     )

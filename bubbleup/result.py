@@ -30,6 +30,7 @@ time_ranges
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,13 +40,15 @@ import polars as pl
 
 from bubbleup._version import __version__
 from bubbleup.count import Totals
+from bubbleup.errors import UsageError
 from bubbleup.origin import Origin
 from bubbleup.profile import LeftOut
 from bubbleup.timerange import TimeRange
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
     from rich.console import Console, ConsoleOptions, RenderableType
+
+    from bubbleup.plot import Chart
 
 #: Version of the JSON document produced by :meth:`Result.to_dict`.
 JSON_VERSION = 1
@@ -175,11 +178,16 @@ class Result:
 
         return histogram(self, attribute, top=top)
 
-    def plot(self, attribute: str, *, top: int = 8) -> Figure:
+    def plot(self, attribute: str, *, top: int = 8) -> Chart:
         """A matplotlib Figure of one attribute: selection vs baseline.
 
-        See :func:`bubbleup.plot.plot`.
+        Needs matplotlib (``pip install 'bubbleup[notebook]'``). See
+        :func:`bubbleup.plot.plot`.
         """
+        if importlib.util.find_spec("matplotlib") is None:
+            raise UsageError(
+                "Result.plot needs matplotlib; install it with: pip install 'bubbleup[notebook]'"
+            )
         from bubbleup.plot import plot
 
         return plot(self, attribute, top=top)
