@@ -12,6 +12,7 @@ Used by the report and notebook tests, and by ``docs/make_screenshot.py``.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
@@ -19,7 +20,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,12 @@ def find_chromium() -> str | None:
         if found:
             return found
     return None
+
+
+def _high(fd: int) -> int:
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return moved
 
 
 @dataclass
@@ -135,11 +142,14 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="bubbleup-chromium-")
         to_child, self._write = os.pipe()
         self._read, from_child = os.pipe()
+        # move the child's ends above 9, so that the redirections below cannot clobber them
+        to_child, from_child = (_high(fd) for fd in (to_child, from_child))
         args = [executable, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"]
-        # the DevTools pipe must be file descriptors 3 (commands in) and 4 (replies out)
+        # the DevTools pipe must be file descriptors 3 (commands in) and 4 (replies out);
+        # bash, unlike dash, redirects from descriptors above 9
         shell = f'exec "$@" 3<&{to_child} 4>&{from_child}'
         self.process = subprocess.Popen(
-            ["/bin/sh", "-c", shell, "sh", *args],
+            ["bash", "-c", shell, "bash", *args],
             pass_fds=(to_child, from_child),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -206,10 +216,8 @@ class Browser:
 
     def close(self) -> None:
         """Close the browser and remove its profile."""
-        try:
+        with suppress(RuntimeError):
             self.call("Browser.close")
-        except RuntimeError:
-            pass
         try:
             self.process.wait(timeout=HANG_GUARD_SECONDS)
         except subprocess.TimeoutExpired:
