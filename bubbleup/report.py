@@ -149,7 +149,7 @@ def compared_html(result: Result, *, compact: bool = False) -> str:
         facts.append(("significant", _criteria(result)))
     fact_rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
     return (
-        f"<table class='compared'>{fact_rows}</table>"
+        f"<table>{fact_rows}</table>"
         f"<table class='sides' style='margin-top:8px'><thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table>"
     )
