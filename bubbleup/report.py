@@ -62,14 +62,15 @@ def _num(x: float) -> str:
     return f"{x:,.0f}" if x == int(x) else f"{x:,.1f}"
 
 
-def _bar(share: float, color: str, note: str = "") -> str:
+def _bar(share: float, color: str, note: str = "", *, text: str | None = None) -> str:
     width = max(0.0, min(share, 1.0)) * 100
     title = f" title='{_e(note)}'" if note else ""
+    shown = percent(share) if text is None else text
     return (
         f"<td style='min-width:11em;white-space:nowrap'{title}>"
         f"<span style='display:inline-block;width:6em;background:#8882;height:0.8em;"
         f"vertical-align:-1px'><span style='display:block;background:{color};height:100%;"
-        f"width:{width:.1f}%'></span></span> {_e(percent(share))}</td>"
+        f"width:{width:.1f}%'></span></span> {_e(shown)}</td>"
     )
 
 
@@ -192,9 +193,10 @@ def attributes_html(result: Result, *, top: int = 15) -> str:
     out = []
     for a in result.attributes.head(top).iter_rows(named=True):
         kind = str(a["kind"]) + (" (ranges)" if a["binned"] else "")
+        distance = float(a["distance"])
         out.append(
             f"<tr><td><code>{_bdi(a['attribute'])}</code></td><td>{_e(kind)}</td>"
-            f"{_bar(float(a['distance']), '#777')}"
+            f"{_bar(distance, '#777', text=f'{distance:.2f}')}"
             f"<td style='text-align:right'>{_e(pvalue(a['q_value']))}</td></tr>"
         )
     more = result.attributes.height - min(top, result.attributes.height)
