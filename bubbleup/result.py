@@ -18,9 +18,10 @@ left_out
 totals
     Events and weighted events in scope, selection and baseline.
 counts
-    polars DataFrame, the counts table of every attribute: one row per value (or value
-    range) with weighted (``sel``, ``base``) and raw counts on each side; the value
-    distributions that the histograms draw (see ``docs/design.md``).
+    polars DataFrame, the counts table of every attribute kept for charts: one row per
+    value (or value range) with weighted (``sel``, ``base``) and raw counts on each side
+    (see ``docs/design.md``); beyond the 500 values most common on either side, the rest
+    of an attribute is summed into one row with ``op`` ``other``.
 origin
     The source and options of the analysis (:class:`bubbleup.origin.Origin`), so that the
     Result can read example rows, drill down and say which command reproduces it.

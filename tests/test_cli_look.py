@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from bubbleup import cli
 from bubbleup.cli import app
-from tests.conftest import SAMPLE
+from tests.conftest import ROOT, SAMPLE
 from tests.test_cli_errors import assert_error, run
 
 OOM = "exit_reason = 'oom'"
@@ -212,3 +212,37 @@ def test_progress_only_on_a_terminal(runner: CliRunner, monkeypatch: pytest.Monk
     code, _, _ = analyze(runner, "--format", "json", "--quiet")
     assert code == 0
     assert buffer.getvalue() == ""
+
+
+def _readme_block(after: str) -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("```text", text.index(after)) + len("```text\n")
+    return [line.rstrip() for line in text[start : text.index("```", start)].splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("--drill 1 --top 5\n", ["analyze", "--drill", "1", "--top", "5"]),
+        ("--explanation 1 --limit 2\n", ["rows", "--explanation", "1", "--limit", "2"]),
+    ],
+)
+def test_readme_examples_are_real(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, command: str, args: list[str]
+) -> None:
+    monkeypatch.chdir(ROOT)
+    code, out, err = run(runner, args[0], "sample_data/builds.parquet", "--where", OOM, *args[1:])
+    assert code == 0, err
+    shown = _readme_block(command)
+    assert shown[-1] == "..."  # the start of the output
+    assert shown[:-1] == [x.rstrip() for x in out.splitlines()][: len(shown) - 1]
+
+
+def test_rows_command_has_help_and_docs(runner: CliRunner) -> None:
+    out = runner.invoke(app, ["rows", "--help"])
+    assert out.exit_code == 0
+    assert "--explanation" in out.stdout
+    readme = (ROOT / "README.md").read_text()
+    assert "bubbleup rows" in readme
+    assert "--drill N" in readme
+    assert "--histograms" in readme
