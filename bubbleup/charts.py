@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bubbleup.errors import ColumnError, UsageError, did_you_mean
-from bubbleup.explain import format_number
+from bubbleup.items import format_number
 
 if TYPE_CHECKING:
     from bubbleup.count import Totals
@@ -53,9 +53,10 @@ def keep_counts(counts: pl.DataFrame, totals: Totals, *, keep: int = KEPT_VALUES
 
     Per attribute, the ``keep`` values most common on either side (at least 32, so numeric
     attributes, with at most 25 values or ranges, are always whole); the others are summed
-    into one row with ``op`` ``other`` and the number of values folded as its ``value``,
-    so each side's shares still add up to 1 while a column with a million values costs a
-    few hundred rows. Extra columns (other engines' or combinations') are dropped.
+    into one row with ``op`` ``other``, so each side's shares still add up to 1 while a
+    column with a million values costs a few hundred rows. The ``other`` row's ``value`` is
+    the number of values it stands for, or null when that is not known (the count stage
+    sums the baseline values it did not list into such a row). Extra columns are dropped.
 
     Examples
     --------
@@ -63,8 +64,11 @@ def keep_counts(counts: pl.DataFrame, totals: Totals, *, keep: int = KEPT_VALUES
     >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
     >>> r.counts.filter(pl.col("attribute") == "customer_id").height
     501
-    >>> r.counts.filter(pl.col("op") == "other").select("value", "sel").row(0)
-    ('20250', 850.0)
+    >>> customers = r.counts.filter(pl.col("attribute") == "customer_id")
+    >>> customers["op"][-1], customers["value"][-1]  # how many values: unknown here
+    ('other', None)
+    >>> customers["sel"].sum() == r.totals.selection_weight
+    True
     """
     columns = ["attribute", "op", "value", "low", "high", "sel", "base"]
     columns += ["sel_events", "base_events"]
@@ -73,30 +77,42 @@ def keep_counts(counts: pl.DataFrame, totals: Totals, *, keep: int = KEPT_VALUES
     keep = max(keep, 32)
     n_s = totals.selection_weight or 1.0
     n_b = totals.baseline_weight or 1.0
+    is_other = pl.col("op") == "other"
+    share = pl.max_horizontal(pl.col("sel") / n_s, pl.col("base") / n_b)
     ranked = (
         counts.select(columns)
         .with_row_index("_order")
         .with_columns(
-            _rank=pl.max_horizontal(pl.col("sel") / n_s, pl.col("base") / n_b)
+            _rank=pl.when(is_other)
+            .then(-1.0)  # rows that already sum other values are folded, whatever their size
+            .otherwise(share)
             .rank("ordinal", descending=True)
             .over("attribute")
         )
     )
-    kept = ranked.filter(pl.col("_rank") <= keep).sort("_order").drop("_order", "_rank")
-    rest = ranked.filter(pl.col("_rank") > keep)
+    fold = (pl.col("_rank") > keep) | is_other
+    kept = ranked.filter(~fold).sort("_order").drop("_order", "_rank")
+    rest = ranked.filter(fold)
     if rest.is_empty():
         return kept
     folded = (
         rest.group_by("attribute", maintain_order=True)
         .agg(
-            value=pl.len().cast(pl.String),
+            _listed=(~is_other).sum(),
+            _known=pl.col("value").filter(is_other).cast(pl.Int64, strict=False).sum(),
+            _unknown=(is_other & pl.col("value").is_null()).any(),
             sel=pl.col("sel").sum(),
             base=pl.col("base").sum(),
             sel_events=pl.col("sel_events").sum(),
             base_events=pl.col("base_events").sum(),
         )
         .with_columns(
-            op=pl.lit("other"), low=pl.lit(None, pl.Float64), high=pl.lit(None, pl.Float64)
+            op=pl.lit("other"),
+            value=pl.when(pl.col("_unknown"))
+            .then(None)
+            .otherwise((pl.col("_listed") + pl.col("_known")).cast(pl.String)),
+            low=pl.lit(None, pl.Float64),
+            high=pl.lit(None, pl.Float64),
         )
         .select(columns)
     )
@@ -174,11 +190,13 @@ def histogram(result: Result, attribute: str, *, top: int = TOP_VALUES) -> pl.Da
     n_b = t.baseline_weight or 1.0
     rows: list[tuple[str, str, float | None, float | None, float, float]] = []
     binned = bool(meta["binned"])
-    folded, other_row = 0, (0.0, 0.0)  # values already summed into one row by keep_counts
+    # values already summed into one row (by keep_counts or the count stage)
+    folded: int | None = 0
+    other_row = (0.0, 0.0)
     for r in counts.iter_rows(named=True):
         if r["op"] == "other":
-            folded = int(r["value"])
-            other_row = (r["sel"], r["base"])
+            folded = None if r["value"] is None else int(r["value"])
+            other_row = (float(r["sel"]), float(r["base"]))
             continue
         if r["op"] == "is_null":
             rows.append(("(missing)", "missing", None, None, r["sel"], r["base"]))
@@ -210,24 +228,17 @@ def histogram(result: Result, attribute: str, *, top: int = TOP_VALUES) -> pl.Da
         "selection_share", "baseline_share", "value", descending=[True, True, False]
     )
     rest = ranked.slice(top)
-    values = rest.height + folded
-    if values:
-        sel, base = float(rest["selection_count"].sum()), float(rest["baseline_count"].sum())
-        if folded:
-            sel, base = sel + other_row[0], base + other_row[1]
+    has_other = folded is None or folded > 0
+    if rest.height or has_other:
+        sel = float(rest["selection_count"].sum()) + other_row[0]
+        base = float(rest["baseline_count"].sum()) + other_row[1]
+        if folded is None:
+            label = "other values"
+        else:
+            values = rest.height + folded
+            label = f"other ({values:,} value{'' if values == 1 else 's'})"
         other = pl.DataFrame(
-            [
-                (
-                    f"other ({values:,} value{'' if values == 1 else 's'})",
-                    "other",
-                    None,
-                    None,
-                    sel,
-                    base,
-                    sel / n_s,
-                    base / n_b,
-                )
-            ],
+            [(label, "other", None, None, sel, base, sel / n_s, base / n_b)],
             schema=HISTOGRAM_SCHEMA,
             orient="row",
         )

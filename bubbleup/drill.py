@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from bubbleup.errors import UsageError
-from bubbleup.explain import quote_sql
+from bubbleup.items import quote_sql
 
 if TYPE_CHECKING:
     from bubbleup.analyze import Progress
@@ -126,14 +126,15 @@ def explanation(result: Result, n: int, *, purpose: str = "") -> dict[str, Any]:
 
     Examples
     --------
-    >>> import bubbleup
-    >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
+    >>> import bubbleup, polars as pl
+    >>> events = pl.DataFrame({"bad": [True, False] * 50, "k": ["a", "b"] * 50})
+    >>> r = bubbleup.analyze(events, where="bad")
     >>> explanation(r, 1)["label"]
-    "kernel_version = '5.15.0-91-generic'"
-    >>> explanation(r, 5000)
+    "k = 'a'"
+    >>> explanation(r, 7)
     Traceback (most recent call last):
     ...
-    bubbleup.errors.UsageError: there is no explanation 5000; they are numbered 1 to 1851
+    bubbleup.errors.UsageError: there is no explanation 7; they are numbered 1 to 1
     """
     count = result.explanations.height
     if count == 0:
@@ -152,7 +153,7 @@ def explanation_sql(result: Result, n: int, *, purpose: str = "") -> str:
     >>> import bubbleup
     >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
     >>> print(explanation_sql(r, 1))
-    kernel_version = '5.15.0-91-generic'
+    kernel_version = '5.15.0-91-generic' AND build_tool = 'gradle'
     """
     row = explanation(result, n, purpose=purpose)
     return items_sql(row["items"], result._dtypes())
@@ -177,7 +178,9 @@ def drill(result: Result, n: int, *, progress: Progress | None = None) -> Result
     --------
     >>> import bubbleup
     >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
-    >>> inside = drill(r, 1)
+    >>> r.explanations["label"][1]
+    "kernel_version = '5.15.0-91-generic'"
+    >>> inside = drill(r, 2)
     >>> print(inside.filter)
     kernel_version = '5.15.0-91-generic'
     >>> inside.explanations["label"][0]

@@ -24,7 +24,7 @@ class _Namespace:
         >>> import polars as pl
         >>> import bubbleup
         >>> df = pl.read_parquet("sample_data/builds.parquet")
-        >>> df.bubbleup.analyze(where="exit_reason = 'oom'").explanations["label"][0]
+        >>> df.bubbleup.analyze(where="exit_reason = 'oom'").explanations["label"][1]
         "kernel_version = '5.15.0-91-generic'"
         """
         from bubbleup.analyze import analyze

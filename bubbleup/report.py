@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from bubbleup import charts
 from bubbleup._version import __version__
-from bubbleup.render import lift_text, percent, pvalue
+from bubbleup.render import lift_text, percent, pvalue, summary_line
 
 if TYPE_CHECKING:
     from bubbleup.result import Result
@@ -156,30 +156,51 @@ def compared_html(result: Result, *, compact: bool = False) -> str:
     )
 
 
+def _label_html(row: dict[str, object], ranks: dict[str, int]) -> str:
+    out = f"<code>{_bdi(row['label'])}</code>"
+    aliases = row.get("aliases") or []
+    if isinstance(aliases, list | tuple) and aliases:
+        same = ", ".join(f"<code>{_bdi(a)}</code>" for a in aliases)
+        out += f"<br><small style='color:#777'>same events as: {same}</small>"
+    by = row.get("explained_by")
+    if by:
+        rank = ranks.get(str(by))
+        where = f"#{rank}" if rank else f"<code>{_bdi(by)}</code>"
+        out += f"<br><small style='color:#777'>explained by {where}</small>"
+    return out
+
+
 def explanations_html(result: Result, *, top: int | None = 20) -> str:
-    """The explanations table with selection and baseline share bars."""
-    rows = result.explanations if top is None else result.explanations.head(top)
+    """The explanations table with selection and baseline share bars.
+
+    Explanations that are not significant, or that another explanation accounts for
+    (``explained_by``), are dimmed; ``aliases`` (the same events) are listed under a label.
+    """
+    ex = result.explanations
+    rows = ex if top is None else ex.head(top)
+    ranks = dict(zip(ex["label"], ex["rank"], strict=True))
     t = result.totals
     out = []
     for r in rows.iter_rows(named=True):
-        dim = "" if r["significant"] else " style='opacity:0.6'"
+        lead = r["significant"] and not r.get("explained_by")
+        dim = "" if lead else " style='opacity:0.6'"
         sel_note = f"{_num(r['selection_count'])} of {_num(t.selection_weight)} selected"
         base_note = f"{_num(r['baseline_count'])} of {_num(t.baseline_weight)} baseline"
         out.append(
             f"<tr{dim}><td style='text-align:right'>{r['rank']}</td>"
-            f"<td style='overflow-wrap:anywhere;max-width:36em'><code>{_bdi(r['label'])}</code>"
-            f"</td>{_bar(r['selection_share'], charts.SELECTION_COLOR, sel_note)}"
+            f"<td style='overflow-wrap:anywhere;max-width:36em'>{_label_html(r, ranks)}</td>"
+            f"{_bar(r['selection_share'], charts.SELECTION_COLOR, sel_note)}"
             f"{_bar(r['baseline_share'], charts.BASELINE_COLOR, base_note)}"
             f"<td style='text-align:right'>{_e(lift_text(r['lift']))}</td>"
             f"<td style='text-align:right'>{_e(pvalue(r['q_value']))}</td>"
             f"<td>{'✔' if r['significant'] else ''}</td></tr>"
         )
-    n_sig = int(result.explanations["significant"].sum())
-    foot = (
-        f"<p class='notes' style='margin:6px 0'>{rows.height:,} of "
-        f"{result.explanations.height:,} explanations shown; {n_sig:,} significant "
-        f"({_criteria(result)}).</p>"
-    )
+    if "explained_by" in ex.columns:
+        summary = summary_line(result, shown=rows.height)
+    else:
+        n_sig = int(ex["significant"].sum())
+        summary = f"{rows.height:,} of {ex.height:,} explanations shown; {n_sig:,} significant."
+    foot = f"<p class='notes' style='margin:6px 0'>{_e(summary)}</p>"
     return (
         "<table class='explanations'><thead><tr><th>#</th><th>explanation</th>"
         "<th>selection</th><th>baseline</th>"

@@ -21,6 +21,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+import bubbleup
 from bubbleup import cli
 from bubbleup.cli import app
 from tests.conftest import ROOT, SAMPLE
@@ -31,6 +32,18 @@ OOM = "exit_reason = 'oom'"
 
 def analyze(runner: CliRunner, *args: str | Path) -> tuple[int, str, str]:
     return run(runner, "analyze", SAMPLE, "--where", OOM, *(str(a) for a in args))
+
+
+@pytest.fixture(scope="module")
+def sample() -> bubbleup.Result:
+    return bubbleup.analyze(SAMPLE, where=OOM)
+
+
+def _rank(result: bubbleup.Result, label: str) -> int:
+    return int(result.explanations.filter(pl.col("label") == label)["rank"].item())
+
+
+KERNEL = "kernel_version = '5.15.0-91-generic'"
 
 
 def test_html_to_a_terminal_is_refused(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,32 +136,33 @@ def test_html_output_without_write_permission(tmp_path: Path) -> None:
         shutil.rmtree(shared)
 
 
-def test_drill_from_the_command_line(runner: CliRunner) -> None:
-    code, out, err = analyze(runner, "--drill", "1", "--top", "3")
+def test_drill_from_the_command_line(runner: CliRunner, sample: bubbleup.Result) -> None:
+    kernel = _rank(sample, KERNEL)
+    code, out, err = analyze(runner, "--drill", kernel, "--top", "3")
     assert code == 0, err
-    assert "scope  kernel_version = '5.15.0-91-generic': 14,276 events" in out
+    assert f"scope  {KERNEL}: 14,276 events" in out
     first = next(line for line in out.splitlines() if line.startswith("1 "))
     assert "build_tool = 'gradle'" in first
     assert "99.2%" in first
-    code, out, err = analyze(runner, "--drill", "1", "--drill", "1", "--format", "json")
+    code, out, err = analyze(runner, "--drill", kernel, "--drill", "1", "--format", "json")
     assert code == 0, err
-    assert json.loads(out)["scope"]["filter"] == (
-        "(kernel_version = '5.15.0-91-generic') AND (build_tool = 'gradle')"
-    )
+    assert json.loads(out)["scope"]["filter"] == f"({KERNEL}) AND (build_tool = 'gradle')"
 
 
-def test_drill_out_of_range(runner: CliRunner) -> None:
+def test_drill_out_of_range(runner: CliRunner, sample: bubbleup.Result) -> None:
     code, _, err = analyze(runner, "--drill", "5000")
-    assert_error(code, err, 2, "there is no explanation 5000 to drill into; they are numbered "
-                 "1 to 1851")  # fmt: skip
+    count = sample.explanations.height
+    assert_error(code, err, 2, f"there is no explanation 5000 to drill into; they are numbered "
+                 f"1 to {count}")  # fmt: skip
 
 
-def test_histograms(runner: CliRunner) -> None:
+def test_histograms(runner: CliRunner, sample: bubbleup.Result) -> None:
     code, out, err = analyze(runner, "--histograms", "--top", "3")
     assert code == 0, err
     assert "value distributions, selection vs baseline" in out
-    assert "kernel_version  (categorical, distance 0.80)" in out
-    assert "cpu_count  (numeric, distance 0.34)" in out
+    for a in sample.attributes.head(6).iter_rows(named=True):
+        kind = a["kind"] + (" ranges" if a["binned"] else "")
+        assert f"{a['attribute']}  ({kind}, distance {a['distance']:.2f})" in out
     line = next(x for x in out.splitlines() if x.startswith("5.15.0-91-generic "))
     assert "86.7%" in line
     assert "6.3%" in line
@@ -156,16 +170,17 @@ def test_histograms(runner: CliRunner) -> None:
     assert_error(code, err, 2, "--histograms draws in the table format")
 
 
-def test_rows_command(runner: CliRunner) -> None:
+def test_rows_command(runner: CliRunner, sample: bubbleup.Result) -> None:
     code, out, err = run(runner, "rows", SAMPLE, "--where", OOM, "--explanation", "1",
                          "--limit", "2")  # fmt: skip
     assert code == 0, err
-    assert "selection: exit_reason = 'oom' AND kernel_version = '5.15.0-91-generic': 2 of " \
-        "2,099 events" in out  # fmt: skip
-    assert "baseline: NOT (exit_reason = 'oom') AND kernel_version = '5.15.0-91-generic': 2 of " \
-        "12,177 events" in out  # fmt: skip
+    first = sample.explanations.row(0, named=True)
+    label = first["label"]
+    assert f"selection: {OOM} AND {label}: 2 of {first['selection_events']:,} events" in out
+    assert f"baseline: NOT ({OOM}) AND {label}: 2 of {first['baseline_events']:,} events" in out
     lines = out.splitlines()
-    assert lines[3].startswith("kernel_version ")  # the explanation's attribute first
+    assert lines[3].startswith("kernel_version ")  # the explanation's attributes first
+    assert lines[4].startswith("build_tool ")
     code, out, err = run(runner, "rows", SAMPLE, "--where", OOM, "--format", "json", "-n", "3")
     assert code == 0, err
     records = json.loads(out)
@@ -177,9 +192,10 @@ def test_rows_command(runner: CliRunner) -> None:
     assert frame["side"].to_list() == ["selection", "baseline"]
 
 
-def test_rows_bad_explanation(runner: CliRunner) -> None:
+def test_rows_bad_explanation(runner: CliRunner, sample: bubbleup.Result) -> None:
     code, _, err = run(runner, "rows", SAMPLE, "--where", OOM, "--explanation", "0")
-    assert_error(code, err, 2, "there is no explanation 0; they are numbered 1 to 1851")
+    count = sample.explanations.height
+    assert_error(code, err, 2, f"there is no explanation 0; they are numbered 1 to {count}")
     out = runner.invoke(app, ["rows", str(SAMPLE), "--where", OOM, "--limit", "0"])
     assert out.exit_code == 2
 
@@ -207,7 +223,9 @@ def test_progress_only_on_a_terminal(runner: CliRunner, monkeypatch: pytest.Monk
     assert code == 0
     shown = buffer.getvalue()
     # which intermediate stages get painted depends on timing; the last one always is
-    assert "bubbleup: scoring" in shown
+    stages: list[str] = []
+    bubbleup.analyze(SAMPLE, where=OOM, progress=stages.append)
+    assert f"bubbleup: {stages[-1]}" in shown
     buffer = _terminal(monkeypatch)
     code, _, _ = analyze(runner, "--format", "json", "--quiet")
     assert code == 0
@@ -223,7 +241,7 @@ def _readme_block(after: str) -> list[str]:
 @pytest.mark.parametrize(
     ("command", "args"),
     [
-        ("--drill 1 --top 5\n", ["analyze", "--drill", "1", "--top", "5"]),
+        ("--drill 2 --top 5\n", ["analyze", "--drill", "2", "--top", "5"]),
         ("--explanation 1 --limit 2\n", ["rows", "--explanation", "1", "--limit", "2"]),
     ],
 )

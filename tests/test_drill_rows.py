@@ -45,6 +45,18 @@ def test_every_explanation_as_sql_selects_exactly_its_events(
         ops.update(i["op"] for i in r["items"])
         condition = items_sql(r["items"], result._dtypes())
         assert _side_counts(frame, condition) == (r["selection_events"], r["baseline_events"])
+    assert len(ops) >= 3
+    assert result.explanations["items"].list.len().max() >= 2  # conjunctions too
+
+
+def test_every_counted_item_as_sql_selects_exactly_its_events(
+    frame: pl.DataFrame, result: bubbleup.Result
+) -> None:
+    ops = set()
+    for r in result.counts.filter(pl.col("op") != "other").iter_rows(named=True):
+        ops.add(r["op"])
+        condition = items_sql([r], result._dtypes())
+        assert _side_counts(frame, condition) == (r["sel_events"], r["base_events"]), condition
     assert ops == {"=", "is_null", "<=", ">", "between"}
 
 
@@ -81,7 +93,8 @@ def test_drill_adds_the_explanation_to_the_scope(result: bubbleup.Result) -> Non
         assert inside.totals.selection_events == row["selection_events"]
         assert inside.totals.baseline_events == row["baseline_events"]
         assert inside.totals.scope_events == row["selection_events"] + row["baseline_events"]
-        assert inside.parameters == result.parameters
+        for key in ("alpha", "min_lift", "min_share", "max_order"):
+            assert inside.parameters[key] == result.parameters[key]
         attribute = row["items"][0]["attribute"]
         assert attribute not in set(inside.attributes["attribute"])  # now in a predicate
 
@@ -109,12 +122,17 @@ def test_drill_out_of_range_names_the_valid_range(result: bubbleup.Result) -> No
 
 def test_drill_tells_the_sample_story() -> None:
     result = bubbleup.analyze(SAMPLE, where="exit_reason = 'oom'")
-    inside = result.drill(1)  # kernel 5.15: what else do the OOM-killed builds share?
+    ranks = dict(zip(result.explanations["label"], result.explanations["rank"], strict=True))
+    kernel = ranks["kernel_version = '5.15.0-91-generic'"]
+    inside = result.drill(kernel)  # kernel 5.15: what else do the OOM-killed builds share?
     top = inside.explanations.row(0, named=True)
     assert top["label"] == "build_tool = 'gradle'"
     assert top["selection_share"] > 0.99
     assert top["baseline_share"] < 0.06
     assert inside.time_ranges[0].scope[0].startswith("2026-11-20 14:00")  # the rollout
+    both = result.drill(ranks["kernel_version = '5.15.0-91-generic' AND build_tool = 'gradle'"])
+    causes = both.significant.filter(pl.col("explained_by").is_null())["label"].to_list()
+    assert all(label.startswith("duration_ms") for label in causes)  # nothing else: dying early
 
 
 def test_the_reproducing_command_reproduces(runner: CliRunner) -> None:
@@ -155,17 +173,28 @@ def test_rows_come_from_each_side(frame: pl.DataFrame, result: bubbleup.Result) 
     assert frame.join(sel.drop("side"), on=frame.columns, how="semi", nulls_equal=True).height == 4
 
 
+def _holds(item: dict, value: object) -> bool:
+    if item["op"] == "is_null":
+        return value is None
+    if value is None:
+        return False
+    if item["op"] == "=":
+        return str(value).lower() == item["value"] or str(value) == item["value"]
+    x = float(value)  # type: ignore[arg-type]
+    if item["op"] == "<=":
+        return x <= item["high"]
+    if item["op"] == ">":
+        return x > item["low"]
+    return item["low"] < x <= item["high"]
+
+
 def test_rows_inside_an_explanation(frame: pl.DataFrame, result: bubbleup.Result) -> None:
-    n = next(
-        i + 1
-        for i, r in enumerate(result.explanations.iter_rows(named=True))
-        if r["items"][0]["op"] == "between"
-    )
-    item = result.explanations["items"][n - 1][0]
-    rows = result.rows(explanation=n, limit=3)
-    assert rows.columns[1] == item["attribute"]
-    values = rows[item["attribute"]].to_list()
-    assert all(item["low"] < v <= item["high"] for v in values)
+    for n in range(1, min(result.explanations.height, 12) + 1):
+        items = result.explanations["items"][n - 1].to_list()
+        rows = result.rows(explanation=n, limit=3)
+        assert rows.columns[1 : 1 + len(items)] == [i["attribute"] for i in items]
+        for item in items:
+            assert all(_holds(item, v) for v in rows[item["attribute"]].to_list()), item
 
 
 def test_rows_are_repeatable(result: bubbleup.Result) -> None:
