@@ -8,6 +8,7 @@ The source is kept as given (a path, or a reference to the in-memory frame, not 
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import shlex
@@ -24,8 +25,10 @@ _FLAGS = {
     "alpha": "--alpha",
     "min_lift": "--min-lift",
     "min_share": "--min-share",
+    "max_order": "--max-order",
 }
-_DEFAULTS: dict[str, Any] = {"alpha": 0.05, "min_lift": 1.5, "min_share": 0.05}
+_DEFAULTS: dict[str, Any] = {"alpha": 0.05, "min_lift": 1.5, "min_share": 0.05, "max_order": 3}
+_HANDLED = {"source", "where", "baseline", "filter", "weight", "columns", "exclude", *_DEFAULTS}
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,9 @@ class Origin:
     def command(self, *, extra: tuple[str, ...] = ()) -> str | None:
         """The ``bubbleup analyze`` command line that reproduces the analysis, or ``None``.
 
-        ``None`` when the source is an in-memory frame or a predicate is a polars
-        expression: no command line can express those.
+        ``None`` when the source is an in-memory frame, a predicate is a polars expression,
+        or an option the command line cannot give differs from its default: no command
+        line reproduces those.
 
         Examples
         --------
@@ -59,6 +63,8 @@ class Origin:
             return None
         opts = self.options
         if any(isinstance(opts.get(k), pl.Expr) for k in ("where", "baseline", "filter")):
+            return None
+        if any(not _is_default(k, v) for k, v in opts.items() if k not in _HANDLED):
             return None
         args = ["bubbleup", "analyze", *paths, "--where", str(opts.get("where", ""))]
         for key in ("baseline", "filter"):
@@ -97,6 +103,18 @@ def shell_quote(text: str) -> str:
     if not any(c in text for c in '"$`\\!'):
         return f'"{text}"'
     return shlex.quote(text)
+
+
+def _is_default(name: str, value: Any) -> bool:
+    from bubbleup.analyze import analyze
+
+    parameter = inspect.signature(analyze).parameters.get(name)
+    if parameter is None:
+        return value is None
+    default = parameter.default
+    if value is default:
+        return True
+    return isinstance(value, (bool, int, float, str)) and value == default
 
 
 def _paths(source: Any) -> list[str] | None:

@@ -136,7 +136,9 @@ def test_drill_tells_the_sample_story() -> None:
 
 
 def test_the_reproducing_command_reproduces(runner: CliRunner) -> None:
-    inside = bubbleup.analyze(SAMPLE, where="exit_reason = 'oom'", min_lift=2.0).drill(2)
+    inside = bubbleup.analyze(
+        SAMPLE, where="exit_reason = 'oom'", min_lift=2.0, max_order=2, exclude=["branch"]
+    ).drill(2)
     assert inside.origin is not None
     command = inside.origin.command()
     assert command is not None
@@ -149,6 +151,16 @@ def test_the_reproducing_command_reproduces(runner: CliRunner) -> None:
     assert doc["scope"] == want["scope"]
     assert doc["parameters"] == want["parameters"]
     assert doc["explanations"] == want["explanations"]
+
+
+def test_no_command_when_none_reproduces() -> None:
+    from bubbleup.origin import Origin
+
+    assert Origin("e.parquet", {"where": "a = 1", "engine": "spark"}).command() is None
+    assert Origin("e.parquet", {"where": pl.col("a") == 1}).command() is None
+    assert Origin(pl.DataFrame({"a": [1]}), {"where": "a = 1"}).command() is None
+    command = Origin(["a b.parquet", "c.parquet"], {"where": "s = 'x'", "weight": "w"}).command()
+    assert command == "bubbleup analyze 'a b.parquet' c.parquet --where \"s = 'x'\" --weight w"
 
 
 def test_result_pickles_and_drills_after(tmp_path: Path) -> None:
