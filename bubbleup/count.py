@@ -23,7 +23,7 @@ import polars as pl
 
 from bubbleup.errors import SourceError, WeightError
 from bubbleup.items import Item, item_condition
-from bubbleup.profile import Attribute, stats_exprs
+from bubbleup.profile import Attribute, stats_queries
 from bubbleup.split import Split
 
 #: Schema of the counts table every engine returns.
@@ -89,7 +89,7 @@ def measure(
     *,
     n_rows: int | None = None,
 ) -> tuple[Totals, dict[str, Any]]:
-    """Return the totals and the per-column statistics, in one pass over the scope."""
+    """Return the totals and the per-column statistics (see :func:`stats_queries`)."""
     lf = _scoped(frame, split)
     if n_rows is None:
         n_rows = int(_collect([lf.select(pl.len())], "counting events")[0].item())
@@ -105,10 +105,11 @@ def measure(
         w.min().alias("_w_min"),
         w.is_nan().sum().alias("_w_nan"),
     ]
-    row = _collect(
-        [lf.select(totals + stats_exprs(schema, names, n_rows=n_rows, selection=s))],
-        "measuring columns",
-    )[0].row(0, named=True)
+    queries = [lf.select(totals)]
+    queries += stats_queries(lf, schema, names, n_rows=n_rows, selection=s)
+    row: dict[str, Any] = {}
+    for result in _collect(queries, "measuring columns"):
+        row.update(result.row(0, named=True))
     if split.weight_column is not None:
         if row["_w_nan"]:
             raise WeightError(

@@ -5,8 +5,8 @@ An explanation is a conjunction of items; each item is one condition on one attr
 q-values over every explanation tested (single values, numeric ranges and conjunctions
 together), decides which are significant, keeps the minimal answers and orders them:
 significant explanations not explained by a reported conjunction first, then the ones
-that are, then the rest; within each tier by difference (selection share minus baseline
-share), ties broken by label so that the same input always gives the same order.
+that are, both by difference (selection share minus baseline share); then the rest, by
+q-value and difference. Ties break by label, so the same input always gives the same order.
 """
 
 from __future__ import annotations
@@ -62,12 +62,40 @@ def single_items(
 
 
 def _with_labels(frame: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
-    labels = [
-        item_label(r, quoted=kinds.get(r["attribute"]) == "categorical")
-        for r in frame.select("attribute", "op", "value", "low", "high").iter_rows(named=True)
-    ]
+    """Add ``label`` and ``items``; values are labelled in bulk, ranges one by one."""
+    quoted = [name for name, kind in kinds.items() if kind == "categorical"]
+    attr, op, value = pl.col("attribute"), pl.col("op"), pl.col("value")
+    plain = (
+        pl.when(value.str.ends_with(".0"))
+        .then(value.str.slice(0, value.str.len_chars() - 2))
+        .otherwise(value)
+    )
+    shown = (
+        pl.when(attr.is_in(quoted))
+        .then(pl.lit("'") + value.str.replace_all("'", "''", literal=True) + pl.lit("'"))
+        .otherwise(plain)
+    )
+    bulk = (
+        pl.when(op == "is_null")
+        .then(attr + pl.lit(" IS NULL"))
+        .when(op == "=")
+        .then(attr + pl.lit(" = ") + shown)
+        .otherwise(None)
+    )
+    frame = frame.with_columns(label=bulk)
+    ranges = frame.filter(pl.col("label").is_null())
+    if ranges.height:
+        labels = [item_label(r, quoted=False) for r in ranges.iter_rows(named=True)]
+        fill = dict(zip(ranges["attribute"] + "\x00" + ranges["op"], labels, strict=True))
+        frame = frame.with_columns(
+            label=pl.coalesce(
+                pl.col("label"),
+                (attr + pl.lit("\x00") + op).replace_strict(
+                    fill, default=None, return_dtype=pl.String
+                ),
+            )
+        )
     return frame.with_columns(
-        label=pl.Series(labels, dtype=pl.String),
         items=pl.concat_list(
             pl.struct(
                 pl.col("attribute"), pl.col("op"), pl.col("value"), pl.col("low"), pl.col("high")
@@ -132,10 +160,13 @@ def explain(
         )
     index = {g["label"]: i for i, g in enumerate(mined.gated)} if mined else {}
     singles = singles.with_columns(
-        members=pl.Series(
-            [[index[lbl]] if lbl in index else None for lbl in singles["label"]],
-            dtype=pl.List(pl.Int64),
+        members=pl.when(pl.col("label").is_in(list(index)))
+        .then(
+            pl.concat_list(
+                pl.col("label").replace_strict(index, default=None, return_dtype=pl.Int64)
+            )
         )
+        .otherwise(None)
     )
     columns = [*_FIGURES, "label", "items", "members"]
     frames = [singles.select(columns)]
@@ -148,16 +179,22 @@ def explain(
         & (pl.col("lift") >= min_lift)
         & (pl.col("selection_share") >= min_share)
     )
-    rows = tested.to_dicts()
     aliases: dict[str, list[str]] = {}
     explained: dict[str, str] = {}
+    dropped: set[str] = set()
     if mined is not None:
-        rows, aliases, explained = _minimal(
-            rows, mined, Stats(totals), alpha=alpha, min_lift=min_lift, min_share=min_share
+        mined_rows = tested.filter(pl.col("members").is_not_null()).to_dicts()
+        dropped, aliases, explained = _minimal(
+            mined_rows, mined, Stats(totals), alpha=alpha, min_lift=min_lift, min_share=min_share
         )
-    out = pl.DataFrame(rows, schema=tested.schema).with_columns(
-        aliases=pl.Series([aliases.get(r["label"], []) for r in rows], dtype=pl.List(pl.String)),
-        explained_by=pl.Series([explained.get(r["label"]) for r in rows], dtype=pl.String),
+    label = pl.col("label")
+    out = tested.filter(~label.is_in(list(dropped))).with_columns(
+        aliases=(
+            label.replace_strict(aliases, default=[], return_dtype=pl.List(pl.String))
+            if aliases
+            else pl.lit([], dtype=pl.List(pl.String))
+        ),
+        explained_by=label.replace_strict(explained, default=None, return_dtype=pl.String),
     )
     tier = (
         pl.when(pl.col("significant") & pl.col("explained_by").is_null())
@@ -166,8 +203,11 @@ def explain(
         .then(1)
         .otherwise(2)
     )
+    # within the last tier (not significant) the nearest to significance come first
+    near = pl.when(tier == 2).then(pl.col("q_value")).otherwise(0.0)
     out = out.sort(
-        [tier, pl.col("difference"), pl.col("label")], descending=[False, True, False]
+        [tier, near, pl.col("difference"), pl.col("label")],
+        descending=[False, False, True, False],
     ).with_row_index("rank", offset=1)
     out = out.rename(
         {
@@ -202,8 +242,14 @@ def _minimal(
     alpha: float,
     min_lift: float,
     min_share: float,
-) -> tuple[list[dict[str, Any]], dict[str, list[str]], dict[str, str]]:
-    """Drop non-minimal conjunctions and alias rows; find what reported conjunctions explain."""
+) -> tuple[set[str], dict[str, list[str]], dict[str, str]]:
+    """Decide which mined rows are reported, their aliases and what explains what.
+
+    ``rows`` are the tested explanations made of gated items (singles and conjunctions).
+    Returns the labels not to report (aliases, conjunctions that are not minimal or are
+    near-duplicates of a better one), the aliases of each representative, and
+    ``explained_by`` for the rest.
+    """
 
     @cache
     def counts(members: tuple[int, ...]) -> tuple[float, float, int, int]:
@@ -211,28 +257,29 @@ def _minimal(
 
     reported: list[dict[str, Any]] = []
     aliases: dict[str, list[str]] = {}
+    dropped: set[str] = set()
     for r in rows:
         members = r["members"]
-        if members is None or len(members) == 1:
-            if members and mined.representative[members[0]] != members[0]:
-                rep = mined.gated[mined.representative[members[0]]]["label"]
-                aliases.setdefault(rep, []).append(r["label"])
-                continue
-            reported.append(r)
-            continue
-        combo = tuple(members)
-        if r["significant"] and clearly_better(
-            combo, (r["sel"], r["base"], 0, 0), mined, stats, alpha=alpha, counts=counts
+        if len(members) == 1:
+            rep = mined.representative[members[0]]
+            if rep != members[0]:
+                aliases.setdefault(mined.gated[rep]["label"], []).append(r["label"])
+                dropped.add(r["label"])
+            else:
+                reported.append(r)
+        elif r["significant"] and clearly_better(
+            tuple(members), (r["sel"], r["base"], 0, 0), mined, stats, alpha=alpha, counts=counts
         ):
             reported.append(r)
+        else:
+            dropped.add(r["label"])
     # Greedy, best first: an explanation is explained by a better one already kept when its
     # events outside that one are no longer significantly over-represented.
     n_s = stats.totals.selection_weight
     leaders: list[dict[str, Any]] = []
     explained: dict[str, str] = {}
     ordered = sorted(
-        (r for r in reported if r["members"] is not None and r["significant"]),
-        key=lambda r: (-r["difference"], r["label"]),
+        (r for r in reported if r["significant"]), key=lambda r: (-r["difference"], r["label"])
     )
     for r in ordered:
         own = tuple(sorted(r["members"]))
@@ -249,13 +296,9 @@ def _minimal(
             )
             if not still:
                 explained[r["label"]] = c["label"]
+                if len(own) > 1:  # an explained conjunction is a near-duplicate
+                    dropped.add(r["label"])
                 break
         else:
             leaders.append(r)
-    # a conjunction explained by a better explanation is a near-duplicate: not reported
-    reported = [
-        r
-        for r in reported
-        if not (r["label"] in explained and r["members"] is not None and len(r["members"]) > 1)
-    ]
-    return reported, aliases, explained
+    return dropped, aliases, explained

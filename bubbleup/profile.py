@@ -154,32 +154,38 @@ def sample_stride(n_rows: int) -> int:
     return 1 if n_rows <= EXACT_QUANTILE_ROWS else max(1, n_rows // QUANTILE_SAMPLE)
 
 
-def stats_exprs(
-    schema: Mapping[str, pl.DataType], names: Sequence[str], *, n_rows: int, selection: pl.Expr
-) -> list[pl.Expr]:
-    """Aggregations measuring each candidate column, for one ``select`` over the scope.
+def stats_queries(
+    frame: pl.LazyFrame,
+    schema: Mapping[str, pl.DataType],
+    names: Sequence[str],
+    *,
+    n_rows: int,
+    selection: pl.Expr,
+) -> list[pl.LazyFrame]:
+    """Queries measuring each candidate column; each returns one row.
 
-    ``u{i}``: distinct values (missing counts as one) in the sample; ``q{i}`` and ``s{i}``:
-    quantiles of numbers in the sample and in the selection.
+    The first runs on an evenly spaced sample of the scope (every event up to
+    ``EXACT_QUANTILE_ROWS``): ``u{i}``, distinct values (missing counts as one), and
+    ``q{i}``, quantiles of numbers. The second runs on the selection: ``s{i}``, quantiles of
+    numbers. Sampling whole rows (not one column at a time) lets polars stream the scan.
     """
     stride = sample_stride(n_rows)
-    exprs: list[pl.Expr] = []
+    sample = frame if stride == 1 else frame.gather_every(stride)
+    on_sample: list[pl.Expr] = [pl.len().alias("_sample")]
+    on_selection: list[pl.Expr] = [pl.len().alias("_selected")]
     for i, name in enumerate(names):
         col = pl.col(name)
-        sampled = col if stride == 1 else col.gather_every(stride)
-        exprs.append(sampled.approx_n_unique().alias(f"u{i}"))
+        on_sample.append(col.approx_n_unique().alias(f"u{i}"))
         if _kind(schema[name]) == "numeric":
             x = col.cast(pl.Float64)
             x = pl.when(x.is_nan()).then(None).otherwise(x)
-            exprs += [
-                (x if stride == 1 else x.gather_every(stride))
-                .quantile(list(SCOPE_QUANTILES), interpolation="linear")
-                .alias(f"q{i}"),
-                x.filter(selection)
-                .quantile(list(SELECTION_QUANTILES), interpolation="linear")
-                .alias(f"s{i}"),
-            ]
-    return exprs
+            on_sample.append(
+                x.quantile(list(SCOPE_QUANTILES), interpolation="linear").alias(f"q{i}")
+            )
+            on_selection.append(
+                x.quantile(list(SELECTION_QUANTILES), interpolation="linear").alias(f"s{i}")
+            )
+    return [sample.select(on_sample), frame.filter(selection).select(on_selection)]
 
 
 def _edges(
@@ -204,8 +210,7 @@ def build_profile(
     """
     attrs: list[Attribute] = []
     left = list(left_out)
-    stride = sample_stride(n_rows)
-    sample = -(-n_rows // stride)
+    sample = int(stats.get("_sample") or 0)  # type: ignore[call-overload]
     for i, name in enumerate(names):
         dtype = schema[name]
         kind = _kind(dtype)
