@@ -1,7 +1,7 @@
 # The dev loop. `make check` is what CI runs (in a fresh environment: see .ci/run).
 PY ?= .venv/bin/python
 
-.PHONY: install test lint fmt check sample bench ci
+.PHONY: install test lint fmt check sample bench ci screenshot
 
 install:
 	python3 -m venv .venv && $(PY) -m pip install -q -e '.[dev]'
@@ -22,6 +22,9 @@ check: lint test
 
 sample:
 	$(PY) sample_data/generate.py
+
+screenshot:
+	$(PY) tools/make_screenshot.py
 
 bench:
 	$(PY) bench/bench_core.py bench/data/events_1m_50.parquet

@@ -18,7 +18,10 @@ from bubbleup.errors import (
     UsageError,
     WeightError,
 )
+from bubbleup.namespace import DataFrameNamespace as _DataFrameNamespace  # df.bubbleup
 from bubbleup.result import Result
+
+del _DataFrameNamespace  # imported for its side effect: registering the namespace
 
 __all__ = [
     "BubbleupError",

@@ -5,20 +5,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
 
 from bubbleup import count as counting
+from bubbleup.charts import keep_counts
 from bubbleup.combine import Patterns
 from bubbleup.errors import SelectionError, SourceError, UsageError
 from bubbleup.explain import explain
 from bubbleup.load import Source, load
+from bubbleup.origin import Origin
 from bubbleup.profile import Profile, build_profile, candidates, finalize
 from bubbleup.result import Result
 from bubbleup.score import attribute_tests, bh_qvalues
 from bubbleup.split import Predicate, Split, split
+from bubbleup.timerange import time_ranges
 
 Progress = Callable[[str], None]
 
@@ -93,6 +97,7 @@ def analyze(
     >>> round(top["selection_share"], 3), round(top["baseline_share"], 4)
     (0.86, 0.0033)
     """
+    call = dict(locals())  # the arguments as given, for Result.origin
     _check_options(alpha, min_lift, min_share, max_order)
     say = progress or (lambda _msg: None)
     say("loading")
@@ -131,7 +136,7 @@ def analyze(
         return counting.count_patterns(frame, sp, items, attrs_by_name)
 
     say("scoring")
-    return _finish(
+    result = _finish(
         counts,
         patterns,
         totals,
@@ -142,6 +147,13 @@ def analyze(
         min_lift=min_lift,
         min_share=min_share,
         max_order=max_order,
+    )
+    options = {k: v for k, v in call.items() if k not in ("source", "progress")}
+    return dataclasses.replace(
+        result,
+        counts=keep_counts(counts, totals),
+        origin=Origin(source, options),
+        time_ranges=time_ranges(frame, sp, schema),
     )
 
 

@@ -11,17 +11,21 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import polars as pl
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
-from bubbleup import render
+from bubbleup import charts, render, report
 from bubbleup._version import __version__
 from bubbleup.errors import BubbleupError, UsageError
+from bubbleup.result import Result
 
 app = typer.Typer(
     name="bubbleup",
@@ -43,6 +47,7 @@ class Format(StrEnum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+    html = "html"
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -85,9 +90,12 @@ def write_atomic(path: str, text: str, *, inputs: list[str]) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, target)
-    except OSError as exc:
-        os.unlink(tmp)
-        raise BubbleupError(f"cannot write {path}: {exc.strerror}") from None
+    except BaseException as exc:  # never leave a partial file behind
+        with suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise BubbleupError(f"cannot write {path}: {exc.strerror}") from None
+        raise
 
 
 @contextmanager
@@ -97,6 +105,10 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None] | None]:
         return
     with err.status("bubbleup: starting") as status:
         yield lambda msg: status.update(f"bubbleup: {msg}")
+
+
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
 
 
 def _stdout() -> Console:
@@ -201,6 +213,21 @@ def analyze(
         ),
     ] = 3,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    histograms: Annotated[
+        bool,
+        typer.Option(
+            "--histograms",
+            help="Also draw the top attributes' values, selection vs baseline (table format).",
+        ),
+    ] = False,
+    drill: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--drill",
+            metavar="N",
+            help="Analyse again inside explanation N (add it to the scope); repeat to go deeper.",
+        ),
+    ] = None,
 ) -> None:
     """Rank what is more common in the selected events than in the baseline."""
     from bubbleup.analyze import analyze as run
@@ -209,6 +236,10 @@ def analyze(
         fail(f"--max-order must be 1, 2 or 3 (items per explanation), not {max_order}", 2)
     if weight is not None and no_weight:
         fail("--weight and --no-weight exclude each other; give one", 2)
+    if fmt is Format.html and not output and _stdout_is_terminal():
+        fail("--format html writes a whole page; give --output report.html or redirect stdout", 2)
+    if histograms and fmt not in (Format.table, Format.html):
+        fail(f"--histograms draws in the table format (the html report has them); not {fmt}", 2)
     with errors(), _progress(quiet) as progress:
         result = run(
             source if len(source) > 1 else source[0],
@@ -224,22 +255,26 @@ def analyze(
             max_order=max_order,
             progress=progress,
         )
+        for number in drill or []:
+            result = result.drill(number, progress=progress)
     n = top or None
     with errors():
         if fmt is Format.table:
+            views = [render.table_renderable(result, top=n)]
+            if histograms:
+                views.append(charts.histograms_renderable(result))
             if output:
                 buffer = io.StringIO()
-                Console(file=buffer, width=120, highlight=False).print(
-                    render.table_renderable(result, top=n)
-                )
+                Console(file=buffer, width=120, highlight=False).print(*views)
                 write_atomic(output, buffer.getvalue(), inputs=source)
             else:
-                _stdout().print(render.table_renderable(result, top=n))
+                _stdout().print(*views)
             return
         text = {
             Format.json: lambda: result.to_json(top=n) + "\n",
             Format.csv: lambda: render.to_csv(result, top=n),
             Format.markdown: lambda: render.to_markdown(result, top=n),
+            Format.html: lambda: report.to_html(result, top=n, output=output or "report.html"),
         }[fmt]()
         if output:
             write_atomic(output, text, inputs=source)
@@ -283,6 +318,134 @@ def columns(
                 "" if r["example"] is None else r["example"][:40],
             )
         _stdout().print(table)
+
+
+class RowsFormat(StrEnum):
+    """Output formats of ``rows``."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _cell(value: object) -> Text:
+    if value is None:
+        return Text("null", style="dim")
+    if isinstance(value, bool):
+        return Text(str(value).lower())
+    text = str(value)
+    return Text(text if len(text) <= 40 else text[:39] + "…")
+
+
+def _rows_table(frame: pl.DataFrame, side: str) -> Table:
+    part = frame.filter(pl.col(frame.columns[0]) == side).drop(frame.columns[0])
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("column", style="bold")
+    for i in range(part.height):
+        table.add_column(f"#{i + 1}", overflow="fold", max_width=40)
+    for name in part.columns:
+        table.add_row(Text(name), *(_cell(v) for v in part[name].to_list()))
+    return table
+
+
+def _rows_tables(
+    result: Result, frame: pl.DataFrame, explanation: int | None
+) -> list[Table | Text]:
+    t = result.totals
+    totals = {"selection": t.selection_events, "baseline": t.baseline_events}
+    inside = ""
+    if explanation is not None:
+        row = result.explanations.row(explanation - 1, named=True)
+        totals = {"selection": row["selection_events"], "baseline": row["baseline_events"]}
+        inside = f" AND {row['label']}"
+    side_column = frame.columns[0]
+    out: list[Table | Text] = []
+    for side, predicate in (("selection", result.where), ("baseline", result.baseline)):
+        shown = frame.filter(pl.col(side_column) == side).height
+        title = f"{side}: {predicate}{inside}: {shown} of {totals[side]:,} events"
+        out += [Text(title, style="bold"), _rows_table(frame, side), Text("")]
+    return out
+
+
+@app.command()
+def rows(
+    source: SourceArg,
+    where: Annotated[
+        str, typer.Option("--where", "-w", help="SQL condition that selects the weird events.")
+    ],
+    explanation: Annotated[
+        int | None,
+        typer.Option(
+            "--explanation", "-e", metavar="N", help="Only events that match explanation N."
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Events per side.", min=1)] = 5,
+    baseline: Annotated[
+        str | None,
+        typer.Option(help="SQL condition for the events to compare with (default: all others)."),
+    ] = None,
+    filter_: Annotated[
+        str | None,
+        typer.Option("--filter", help="SQL condition that limits the scope of both sides."),
+    ] = None,
+    weight: Annotated[
+        str | None, typer.Option(help="Column of per-event weights (as for analyze).")
+    ] = None,
+    no_weight: Annotated[
+        bool, typer.Option("--no-weight", help="Count every event once (as for analyze).")
+    ] = False,
+    columns: Annotated[
+        list[str] | None,
+        typer.Option("--columns", "-c", help="Columns to analyse (as for analyze)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", "-x", help="Columns to leave out of the analysis."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Which example events (same seed, same rows).")] = 0,
+    fmt: Annotated[
+        RowsFormat, typer.Option("--format", "-f", help="table, json or csv.")
+    ] = RowsFormat.table,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Show example events from the selection and the baseline, top attributes first."""
+    from bubbleup.analyze import analyze as run
+
+    if weight is not None and no_weight:
+        fail("--weight and --no-weight exclude each other; give one", 2)
+    with errors(), _progress(quiet) as progress:
+        result = run(
+            source if len(source) > 1 else source[0],
+            where=where,
+            baseline=baseline,
+            filter=filter_,
+            weight=False if no_weight else weight,
+            columns=_split_names(columns),
+            exclude=_split_names(exclude),
+            progress=progress,
+        )
+        if progress:
+            progress("reading example events")
+        frame = result.rows(explanation=explanation, limit=limit, seed=seed)
+    with errors():
+        if fmt is RowsFormat.table:
+            tables = _rows_tables(result, frame, explanation)
+            if output:
+                buffer = io.StringIO()
+                Console(file=buffer, width=160, highlight=False).print(*tables)
+                write_atomic(output, buffer.getvalue(), inputs=source)
+            else:
+                _stdout().print(*tables)
+            return
+        text = frame.write_json() + "\n" if fmt is RowsFormat.json else frame.write_csv()
+        if output:
+            write_atomic(output, text, inputs=source)
+        else:
+            sys.stdout.write(text)
 
 
 def main() -> None:

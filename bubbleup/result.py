@@ -17,12 +17,23 @@ left_out
     The columns that took no part, each with the reason.
 totals
     Events and weighted events in scope, selection and baseline.
+counts
+    polars DataFrame, the counts table of every attribute kept for charts: one row per
+    value (or value range) with weighted (``sel``, ``base``) and raw counts on each side
+    (see ``docs/design.md``); beyond the 500 values most common on either side, the rest
+    of an attribute is summed into one row with ``op`` ``other``.
+origin
+    The source and options of the analysis (:class:`bubbleup.origin.Origin`), so that the
+    Result can read example rows, drill down and say which command reproduces it.
+time_ranges
+    First and last value of the time columns on each side.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +41,15 @@ import polars as pl
 
 from bubbleup._version import __version__
 from bubbleup.count import Totals
+from bubbleup.errors import UsageError
+from bubbleup.origin import Origin
 from bubbleup.profile import LeftOut
+from bubbleup.timerange import TimeRange
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType
+
+    from bubbleup.plot import Chart
 
 #: Version of the JSON document produced by :meth:`Result.to_dict`.
 JSON_VERSION = 1
@@ -54,6 +70,9 @@ class Result:
     weight_column: str | None
     weight_auto: bool
     parameters: dict[str, Any] = field(default_factory=dict)
+    counts: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
+    origin: Origin | None = field(default=None, repr=False)
+    time_ranges: tuple[TimeRange, ...] = ()
 
     # -- conversions -----------------------------------------------------------------
     def _value(self, attribute: str, text: str | None) -> Any:
@@ -137,10 +156,10 @@ class Result:
         yield table_renderable(self, top=self.parameters.get("top", 20))
 
     def _repr_html_(self) -> str:
-        """Render in Jupyter as an HTML table with share bars."""
-        from bubbleup.render import to_html_fragment
+        """Render in Jupyter: the comparison, explanations with bars, the top charts."""
+        from bubbleup.report import view_html
 
-        return to_html_fragment(self, top=self.parameters.get("top", 20))
+        return view_html(self, top=self.parameters.get("top", 10))
 
     def __repr__(self) -> str:
         t = self.totals
@@ -149,3 +168,53 @@ class Result:
             f"{t.baseline_events:,} baseline events, {self.explanations.height:,} "
             f"explanations, {int(self.explanations['significant'].sum()):,} significant>"
         )
+
+    # -- looking further: charts, report, example rows, drill-down -------------------
+    def histogram(self, attribute: str, *, top: int = 8) -> pl.DataFrame:
+        """One attribute's value distribution in the selection and in the baseline.
+
+        See :func:`bubbleup.charts.histogram`.
+        """
+        from bubbleup.charts import histogram
+
+        return histogram(self, attribute, top=top)
+
+    def plot(self, attribute: str, *, top: int = 8) -> Chart:
+        """A matplotlib Figure of one attribute: selection vs baseline.
+
+        Needs matplotlib (``pip install 'bubbleup[notebook]'``). See
+        :func:`bubbleup.plot.plot`.
+        """
+        if importlib.util.find_spec("matplotlib") is None:
+            raise UsageError(
+                "Result.plot needs matplotlib; install it with: pip install 'bubbleup[notebook]'"
+            )
+        from bubbleup.plot import plot
+
+        return plot(self, attribute, top=top)
+
+    def to_html(self, *, top: int | None = 20, attributes: int = 6) -> str:
+        """The self-contained HTML report. See :func:`bubbleup.report.to_html`."""
+        from bubbleup.report import to_html
+
+        return to_html(self, top=top, attributes=attributes)
+
+    def rows(
+        self, *, explanation: int | None = None, limit: int = 5, seed: int = 0
+    ) -> pl.DataFrame:
+        """Example events from the selection and the baseline.
+
+        See :func:`bubbleup.rows.example_rows`.
+        """
+        from bubbleup.rows import example_rows
+
+        return example_rows(self, explanation=explanation, limit=limit, seed=seed)
+
+    def drill(self, n: int, *, progress: Callable[[str], None] | None = None) -> Result:
+        """Analyse again with explanation ``n`` added to the scope.
+
+        See :func:`bubbleup.drill.drill`.
+        """
+        from bubbleup.drill import drill
+
+        return drill(self, n, progress=progress)

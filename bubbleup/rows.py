@@ -1,0 +1,123 @@
+"""Example events: a few rows from the selection and from the baseline.
+
+Figures say *that* kernel 5.15 is over-represented; rows show what such an event looks
+like. :func:`example_rows` reads the source of a Result again and returns up to ``limit``
+events from each side (inside explanation N, if given), with the columns in the order of
+the analysis: the explanation's attributes, then the attributes by distance, then the rest.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from bubbleup.drill import explanation_sql
+from bubbleup.errors import SourceError, UsageError
+from bubbleup.load import load
+from bubbleup.split import compile_predicate, split
+
+if TYPE_CHECKING:
+    from bubbleup.result import Result
+
+_ROW = "__bubbleup_row"
+_KEY = "__bubbleup_key"
+
+
+def column_order(result: Result, schema_names: list[str], explanation: int | None) -> list[str]:
+    """Columns in the analysis' order: explanation items, attributes by rank, the rest."""
+    first: list[str] = []
+    if explanation is not None:
+        row = result.explanations.row(explanation - 1, named=True)
+        first = [str(i["attribute"]) for i in row["items"]]
+    ranked = [str(a) for a in result.attributes["attribute"]]
+    order: list[str] = []
+    for name in [*first, *ranked, *schema_names]:
+        if name in schema_names and name not in order:
+            order.append(name)
+    return order
+
+
+def example_rows(
+    result: Result, *, explanation: int | None = None, limit: int = 5, seed: int = 0
+) -> pl.DataFrame:
+    """Up to ``limit`` example events from the selection and from the baseline.
+
+    Parameters
+    ----------
+    result
+        A Result of :func:`bubbleup.analyze` (it knows its source and predicates).
+    explanation
+        Rank of an explanation: only events that match it, on both sides (the selected
+        events with kernel 5.15 beside the baseline events with kernel 5.15).
+    limit
+        Events per side.
+    seed
+        Which events: a pseudo-random choice (by a hash of the row number) that is the
+        same for the same seed and data; shown in source order.
+
+    Returns
+    -------
+    A DataFrame with a first column ``side`` (``selection`` or ``baseline``; named
+    ``bubbleup_side`` if the source has a ``side`` column), then every column of the
+    source, the explanation's and the top attributes first.
+
+    Examples
+    --------
+    >>> import bubbleup
+    >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
+    >>> rows = example_rows(r, explanation=1, limit=3)
+    >>> rows.columns[:3]
+    ['side', 'kernel_version', 'build_tool']
+    >>> rows["side"].to_list()
+    ['selection', 'selection', 'selection', 'baseline', 'baseline', 'baseline']
+    >>> rows["kernel_version"].unique().to_list()
+    ['5.15.0-91-generic']
+    """
+    if limit < 1:
+        raise UsageError(f"limit must be at least 1, not {limit}")
+    condition = None
+    if explanation is not None:
+        condition = explanation_sql(result, explanation)
+    if result.origin is None:
+        raise UsageError(
+            "this Result does not know its source; make it with bubbleup.analyze() to read rows"
+        )
+    opts = result.origin.options
+    loaded = load(result.origin.source)
+    frame = loaded.frame
+    schema = dict(frame.collect_schema())
+    sp = split(
+        schema,
+        where=opts["where"],
+        baseline=opts.get("baseline"),
+        filter=opts.get("filter"),
+        weight=opts.get("weight"),
+    )
+    match = pl.lit(True)
+    if condition is not None:
+        match, _ = compile_predicate(condition, schema, option="explanation")
+    if sp.scope is not None:
+        match = match & sp.scope
+    base = frame.with_row_index(_ROW)
+    queries = [
+        base.filter(match & side)
+        .with_columns(pl.col(_ROW).hash(seed=seed).alias(_KEY))
+        .bottom_k(limit, by=[_KEY, _ROW])
+        .sort(_ROW)
+        .drop(_ROW, _KEY)
+        for side in (sp.selection, sp.baseline)
+    ]
+    try:
+        selected, baseline = pl.collect_all(queries, engine="streaming")
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SourceError(f"could not read {loaded.description}: {first}") from None
+    order = column_order(result, list(schema), explanation)
+    side = "bubbleup_side" if "side" in schema else "side"
+    return pl.concat(
+        [
+            selected.select(pl.lit("selection").alias(side), *order),
+            baseline.select(pl.lit("baseline").alias(side), *order),
+        ]
+    )
