@@ -127,7 +127,8 @@ def _main(
 SourceArg = Annotated[
     list[str],
     typer.Argument(
-        help="Event file(s): Parquet, CSV, NDJSON or Arrow, a glob or a directory.",
+        help="Event file(s): Parquet, CSV, NDJSON, OTLP JSON or Arrow (CSV and NDJSON may "
+        "be .gz or .zst), globs or directories.",
         show_default=False,
     ),
 ]
@@ -137,13 +138,15 @@ SourceArg = Annotated[
 def analyze(
     source: SourceArg,
     where: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--where",
             "-w",
-            help="SQL condition that selects the weird events, e.g. \"exit_reason = 'oom'\".",
+            help="SQL condition that selects the weird events, e.g. \"exit_reason = 'oom'\"; "
+            "names with dots take double quotes: '\"http.route\" = '/checkout''.",
+            show_default=False,
         ),
-    ],
+    ] = None,
     baseline: Annotated[
         str | None,
         typer.Option(help="SQL condition for the events to compare with (default: all others)."),
@@ -193,6 +196,26 @@ def analyze(
         typer.Option(help="Minimum share of the selection to call an explanation significant."),
     ] = 0.05,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    time_column: Annotated[
+        str | None,
+        typer.Option(help="The events' time column (default: detected)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only events at or after this time (ISO 8601: 2026-11-20T14:00)."),
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Only events before this time.")] = None,
+    after: Annotated[
+        str | None,
+        typer.Option(
+            help="Before/after: select the events after this time (and --where, if given); "
+            "the baseline is the same length of time before it."
+        ),
+    ] = None,
+    skip_bad_lines: Annotated[
+        bool,
+        typer.Option("--skip-bad-lines", help="Skip malformed JSON lines, and report them."),
+    ] = False,
 ) -> None:
     """Rank what is more common in the selected events than in the baseline."""
     from bubbleup.analyze import analyze as run
@@ -212,7 +235,14 @@ def analyze(
             min_lift=min_lift,
             min_share=min_share,
             progress=progress,
+            skip_bad_lines=skip_bad_lines,
+            time_column=time_column,
+            since=since,
+            until=until,
+            after=after,
         )
+    if result.skipped_lines:
+        err.print(f"Warning: skipped {render.skipped_text(result.skipped_lines)}", markup=False)
     n = top or None
     with errors():
         if fmt is Format.table:
@@ -242,12 +272,18 @@ def columns(
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="table, json, csv or markdown.")
     ] = Format.table,
+    skip_bad_lines: Annotated[
+        bool, typer.Option("--skip-bad-lines", help="Skip malformed JSON lines.")
+    ] = False,
 ) -> None:
-    """List each column's type, kind, distinct values and missing share."""
+    """List each column (nested fields as dotted names): type, kind, distinct values,
+    missing share and most common value."""
     from bubbleup.columns import describe_columns
 
     with errors():
-        frame = describe_columns(source if len(source) > 1 else source[0])
+        frame = describe_columns(
+            source if len(source) > 1 else source[0], skip_bad_lines=skip_bad_lines
+        )
     if fmt is Format.json:
         sys.stdout.write(frame.write_json() + "\n")
     elif fmt is Format.csv:

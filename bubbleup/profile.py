@@ -26,6 +26,12 @@ SELECTION_QUANTILES = tuple(i / 8 for i in range(1, 8))
 EXACT_QUANTILE_ROWS = 1_000_000
 QUANTILE_SAMPLE = 200_000
 
+#: Why list columns are left out.
+LIST_REASON = (
+    "list: not ranked yet (an event holds several values); "
+    "select on it with array_contains(name, 'value')"
+)
+
 _TEMPORAL = (pl.Date, pl.Datetime, pl.Time, pl.Duration)
 _NESTED = (pl.List, pl.Array, pl.Struct, pl.Binary, pl.Object)
 
@@ -133,6 +139,8 @@ def candidates(
             left.append(LeftOut(name, "used in a predicate"))
         elif isinstance(dtype, _TEMPORAL):
             left.append(LeftOut(name, "time column, not ranked"))
+        elif isinstance(dtype, (pl.List, pl.Array)):
+            left.append(LeftOut(name, LIST_REASON))
         elif isinstance(dtype, _NESTED):
             left.append(LeftOut(name, f"nested type {dtype}, not supported yet"))
         elif dtype == pl.Null:

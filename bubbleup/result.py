@@ -15,6 +15,11 @@ attributes
     (total variation distance between selection and baseline), ``p_value``, ``q_value``.
 left_out
     The columns that took no part, each with the reason.
+skipped_lines
+    Malformed lines skipped per file (``skip_bad_lines=True``).
+timeline
+    Weighted selected and baseline events per time bucket, and the time window used
+    (:class:`bubbleup.timewindow.Timeline`), or ``None`` without a time column.
 totals
     Events and weighted events in scope, selection and baseline.
 """
@@ -35,6 +40,8 @@ from bubbleup.profile import LeftOut
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType
 
+    from bubbleup.timewindow import Timeline
+
 #: Version of the JSON document produced by :meth:`Result.to_dict`.
 JSON_VERSION = 1
 
@@ -54,6 +61,8 @@ class Result:
     weight_column: str | None
     weight_auto: bool
     parameters: dict[str, Any] = field(default_factory=dict)
+    skipped_lines: dict[str, int] = field(default_factory=dict)
+    timeline: Timeline | None = None
 
     # -- conversions -----------------------------------------------------------------
     def _value(self, attribute: str, text: str | None) -> Any:
@@ -113,6 +122,8 @@ class Result:
             },
             "weight": {"column": self.weight_column, "auto": self.weight_auto},
             "parameters": dict(self.parameters),
+            "skipped_lines": dict(self.skipped_lines),
+            "timeline": None if self.timeline is None else self.timeline.to_dict(),
             "left_out": [{"column": x.column, "reason": x.reason} for x in self.left_out],
             "attributes": self.attributes.to_dicts(),
             "explanations": explanations,
