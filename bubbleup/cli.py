@@ -242,7 +242,11 @@ def analyze(
             after=after,
         )
     if result.skipped_lines:
-        err.print(f"Warning: skipped {render.skipped_text(result.skipped_lines)}", markup=False)
+        err.print(
+            f"Warning: skipped {render.skipped_text(result.skipped_lines)}",
+            markup=False,
+            soft_wrap=True,
+        )
     n = top or None
     with errors():
         if fmt is Format.table:

@@ -121,12 +121,11 @@ class Timeline:
             bounds += [f"until {show(self.until)}"] if self.until else []
             lines.append(("time", f"{self.column}: {', '.join(bounds)}"))
         if self.starts:
-            last = self.starts[-1]
             lines.append(
                 (
                     "timeline",
-                    f"{sparkline(self.selection)}  selection per {self.every}, "
-                    f"{show(self.starts[0])} to {show(last)} ({self.column})",
+                    f"{sparkline(self.selection)}  selection per {self.every} from "
+                    f"{show(self.starts[0])} ({self.column})",
                 )
             )
         return lines

@@ -91,8 +91,25 @@ def check_line(line: bytes) -> str | None:
     return None
 
 
+def excerpt(text: str, column: int | None, width: int = 60) -> str:
+    """The part of a long line around ``column`` (from 1), elided with ``...``.
+
+    Examples
+    --------
+    >>> excerpt('{"a": 1, "b": oops, "c": 3}', 15, width=20)
+    '..."a": 1, "b": oops...'
+    """
+    if len(text) <= width:
+        return text
+    at = (column or 1) - 1
+    lo = max(0, at - width * 2 // 3)
+    hi = min(len(text), lo + width)
+    return ("..." if lo else "") + text[lo:hi] + ("..." if hi < len(text) else "")
+
+
 def _bad_line_error(kind: FileKind, bad: BadLine) -> SourceError:
-    shown = bad.text if len(bad.text) <= 40 else bad.text[:37] + "..."
+    col = bad.reason.rsplit("column ", 1)[-1]
+    shown = excerpt(bad.text, int(col) if col.isdigit() else None)
     return SourceError(
         f"{kind.path} line {bad.number} is not valid NDJSON ({bad.reason}): {shown!r}; "
         "fix the line or pass --skip-bad-lines to skip such lines"
