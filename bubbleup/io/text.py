@@ -24,6 +24,7 @@ from bubbleup.io.paths import FileKind, text_head
 
 #: Rows read to guess the type of each column.
 INFER_ROWS = 10_000
+_ISO_START = r"^\d{4}-\d{2}-\d{2}"
 
 
 @dataclass(frozen=True)
@@ -173,16 +174,47 @@ def read_ndjson(kind: FileKind, *, skip_bad_lines: bool = False) -> tuple[pl.Dat
         raise SourceError(f"could not read {kind.path}: {first_line(exc)}") from None
 
 
+def parse_dates(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text columns whose values are ISO 8601 dates or times, as Date or Datetime.
+
+    A column is converted when its first :data:`INFER_ROWS` values all read as dates
+    (``2026-11-20``) or as times (``2026-11-20T14:00:00``; with an offset the column is in
+    UTC). Later values that do not read become missing. Parsing after reading is several
+    times faster than polars' ``try_parse_dates`` while reading.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"d": ["2026-11-20"], "t": ["2026-11-20T14:00:00Z"], "s": ["x"]})
+    >>> parse_dates(df).schema
+    Schema([('d', Date), ('t', Datetime(time_unit='us', time_zone='UTC')), ('s', String)])
+    """
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if dtype != pl.String:
+            continue
+        sample = frame[name].drop_nulls().head(INFER_ROWS)
+        if sample.is_empty() or not sample.str.contains(_ISO_START).all():
+            continue
+        if sample.str.len_chars().max() == 10:
+            exprs.append(pl.col(name).str.to_date("%Y-%m-%d", strict=False))
+            continue
+        try:
+            parsed = sample.str.to_datetime(time_unit="us", strict=False)
+        except pl.exceptions.PolarsError:
+            continue
+        if parsed.null_count():
+            continue
+        zone = "UTC" if getattr(parsed.dtype, "time_zone", None) else None
+        exprs.append(pl.col(name).str.to_datetime(time_unit="us", time_zone=zone, strict=False))
+    return frame.with_columns(exprs) if exprs else frame
+
+
 def read_csv(kind: FileKind) -> pl.DataFrame:
     """Read one CSV or TSV file (dates and times in ISO 8601 are parsed)."""
     try:
-        return pl.read_csv(
-            kind.path,
-            separator=kind.separator,
-            infer_schema_length=INFER_ROWS,
-            try_parse_dates=True,
-        )
+        frame = pl.read_csv(kind.path, separator=kind.separator, infer_schema_length=INFER_ROWS)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise SourceError(
             f"could not read {kind.path}: {first_line(exc)}; is it a valid, complete file?"
         ) from None
+    return parse_dates(frame)
