@@ -1,5 +1,8 @@
 """CSV and NDJSON files, plain or compressed (gzip, zstd), read by polars' own readers.
 
+Text values that are ISO 8601 dates or times become Date or Datetime columns
+(:func:`parse_dates`), in both formats.
+
 Text files are parsed once, into memory: the later stages read the events more than once,
 and parsing text again each time costs more than keeping the parsed columns. Convert data
 larger than memory to Parquet, which is scanned lazily.
@@ -147,6 +150,8 @@ def _read_ndjson(source: str | io.BytesIO) -> pl.DataFrame:
 def read_ndjson(kind: FileKind, *, skip_bad_lines: bool = False) -> tuple[pl.DataFrame, int]:
     """Read one NDJSON file (or a ``.json`` file holding one array of objects).
 
+    ISO 8601 dates and times in text values are parsed, as in CSV files.
+
     Returns
     -------
     The events and the number of malformed lines skipped.
@@ -154,8 +159,8 @@ def read_ndjson(kind: FileKind, *, skip_bad_lines: bool = False) -> tuple[pl.Dat
     head = text_head(kind, 4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     try:
         if head.startswith(b"["):
-            return pl.read_json(io.BytesIO(read_bytes(kind))), 0
-        return _read_ndjson(kind.path), 0
+            return parse_dates(pl.read_json(io.BytesIO(read_bytes(kind)))), 0
+        return parse_dates(_read_ndjson(kind.path)), 0
     except (pl.exceptions.PolarsError, OSError) as exc:
         fast_error = exc
     good, bad = _scan_lines(kind, keep=skip_bad_lines)
@@ -169,7 +174,7 @@ def read_ndjson(kind: FileKind, *, skip_bad_lines: bool = False) -> tuple[pl.Dat
             f"line {bad[0].number}: {bad[0].reason}); is it NDJSON?"
         )
     try:
-        return _read_ndjson(io.BytesIO(b"\n".join(good))), len(bad)
+        return parse_dates(_read_ndjson(io.BytesIO(b"\n".join(good)))), len(bad)
     except pl.exceptions.PolarsError as exc:
         raise SourceError(f"could not read {kind.path}: {first_line(exc)}") from None
 
