@@ -241,3 +241,27 @@ def test_otlp_with_unknown_structure(tmp_path: Path, runner: CliRunner) -> None:
     assert out.stderr.strip() == (
         f"Error: {path} line 2 has an unknown OTLP structure: resourceSpans[0].scopeSpans[0]"
         ".spans is a dict, not a list; is it an OTLP JSON export (one request per line)?")
+
+
+def test_truncated_last_line_and_pretty_printed_request(
+    traces: tuple[Path, list[ReadableSpan]], tmp_path: Path, runner: CliRunner,
+) -> None:
+    """A collector killed mid-write leaves half a line: an error, or skipped on request."""
+    path, _ = traces
+    lines = path.read_text().splitlines()
+    cut = tmp_path / "cut.json"
+    cut.write_text("\n".join(lines[:3]) + "\n" + lines[3][:500] + "\n")
+    out = runner.invoke(app, ["columns", str(cut)])
+    assert out.exit_code == 1
+    assert out.stderr.startswith(f"Error: {cut} line 4 is not valid JSON (")
+    assert out.stderr.strip().endswith("fix the line or pass --skip-bad-lines to skip such lines")
+    kept = load(cut, skip_bad_lines=True)
+    expected = sum(len(s["spans"]) for x in lines[:3]
+                   for r in json.loads(x)["resourceSpans"] for s in r["scopeSpans"])
+    assert kept.frame.collect().height == expected
+    assert kept.skipped_lines == {str(cut): 1}
+    pretty = tmp_path / "one.json"
+    pretty.write_text(json.dumps(json.loads(lines[0]), indent=2))
+    first = sum(len(s["spans"]) for r in json.loads(lines[0])["resourceSpans"]
+                for s in r["scopeSpans"])
+    assert load(pretty).frame.collect().height == first
