@@ -13,8 +13,9 @@ Usage::
     python bench/bench_read.py --rows 1000000 --repeat 3
     python bench/bench_read.py --rows 10000000 --repeat 1 --formats ndjson,csv
 
-It prints one Markdown row per format and reader: seconds (best of ``--repeat``), the ratio
-to polars, and the peak resident memory of the process.
+It prints one Markdown row per format and reader: seconds (best of ``--repeat``; the runs
+alternate between the two readers), the ratio to polars, the peak resident memory of the
+process and every run's time, with the machine's load average before and after.
 """
 
 from __future__ import annotations
@@ -112,17 +113,28 @@ def _child(reader: str, fmt: str, path: str) -> None:
                       "peak_mib": peak}))
 
 
-def measure(reader: str, fmt: str, path: Path, repeat: int) -> dict[str, float]:
-    runs = []
+def _run(reader: str, fmt: str, path: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", reader, fmt, str(path)],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def measure(fmt: str, path: Path, repeat: int) -> dict[str, dict[str, float]]:
+    """Best time and largest peak memory of each reader; runs alternate between readers so
+    that a busy machine slows both alike."""
+    runs: dict[str, list[dict[str, float]]] = {"polars": [], "bubbleup": []}
     for _ in range(repeat):
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", reader, fmt, str(path)],
-            capture_output=True, text=True, check=True,
-        )
-        runs.append(json.loads(out.stdout))
-    best = min(runs, key=lambda r: r["seconds"])
-    best["peak_mib"] = max(r["peak_mib"] for r in runs)
-    return best
+        for reader, done in runs.items():
+            done.append(_run(reader, fmt, path))
+    out = {}
+    for reader, done in runs.items():
+        best = dict(min(done, key=lambda r: r["seconds"]))
+        best["peak_mib"] = max(r["peak_mib"] for r in done)
+        best["all"] = [round(r["seconds"], 2) for r in done]  # type: ignore[assignment]
+        out[reader] = best
+    return out
 
 
 def main() -> None:
@@ -139,19 +151,21 @@ def main() -> None:
         return
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     paths = write_files(args.rows, formats)
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"| format | rows | file | reader | seconds (best of {args.repeat}) | vs polars "
-          "| peak RSS |")
-    print("|---|---:|---:|---|---:|---:|---:|")
+          "| peak RSS | every run (s) |")
+    print("|---|---:|---:|---|---:|---:|---:|---|")
     for fmt in formats:
         path = paths[fmt]
         size = f"{path.stat().st_size / 1e9:.2f} GB"
-        base = measure("polars", fmt, path, args.repeat)
-        ours = measure("bubbleup", fmt, path, args.repeat)
-        assert base["rows"] == ours["rows"] == args.rows, (base, ours)
-        for name, r in (("polars", base), ("bubbleup", ours)):
+        res = measure(fmt, path, args.repeat)
+        base = res["polars"]
+        assert base["rows"] == res["bubbleup"]["rows"] == args.rows, res
+        for name, r in res.items():
             print(f"| {fmt} | {args.rows:,} | {size} | {name} | {r['seconds']:.2f} | "
-                  f"{r['seconds'] / base['seconds']:.2f}x | {r['peak_mib'] / 1024:.2f} GiB |",
-                  flush=True)
+                  f"{r['seconds'] / base['seconds']:.2f}x | {r['peak_mib'] / 1024:.2f} GiB | "
+                  f"{', '.join(map(str, r['all']))} |", flush=True)
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

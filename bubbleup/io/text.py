@@ -182,7 +182,8 @@ def read_ndjson(kind: FileKind, *, skip_bad_lines: bool = False) -> tuple[pl.Dat
 def parse_dates(frame: pl.DataFrame) -> pl.DataFrame:
     """Text columns whose values are ISO 8601 dates or times, as Date or Datetime.
 
-    A column is converted when its first :data:`INFER_ROWS` values all read as dates
+    A column is converted when its values in the first :data:`INFER_ROWS` rows (at least
+    one) all read as dates
     (``2026-11-20``) or as times (``2026-11-20T14:00:00``; with an offset the column is in
     UTC). Later values that do not read become missing. Parsing after reading is several
     times faster than polars' ``try_parse_dates`` while reading.
@@ -197,7 +198,7 @@ def parse_dates(frame: pl.DataFrame) -> pl.DataFrame:
     for name, dtype in frame.schema.items():
         if dtype != pl.String:
             continue
-        sample = frame[name].drop_nulls().head(INFER_ROWS)
+        sample = frame[name].head(INFER_ROWS).drop_nulls()  # not the whole column
         if sample.is_empty() or not sample.str.contains(_ISO_START).all():
             continue
         if sample.str.len_chars().max() == 10:
