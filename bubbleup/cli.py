@@ -195,6 +195,14 @@ def analyze(
         float,
         typer.Option(help="Minimum share of the selection to call an explanation significant."),
     ] = 0.05,
+    max_order: Annotated[
+        int,
+        typer.Option(
+            "--max-order",
+            help="Most items per explanation: 1 = single values and ranges; 2 or 3 add "
+            "conjunctions (one extra pass over the events).",
+        ),
+    ] = 3,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     time_column: Annotated[
         str | None,
@@ -220,6 +228,8 @@ def analyze(
     """Rank what is more common in the selected events than in the baseline."""
     from bubbleup.analyze import analyze as run
 
+    if max_order not in (1, 2, 3):
+        fail(f"--max-order must be 1, 2 or 3 (items per explanation), not {max_order}", 2)
     if weight is not None and no_weight:
         fail("--weight and --no-weight exclude each other; give one", 2)
     with errors(), _progress(quiet) as progress:
@@ -234,6 +244,7 @@ def analyze(
             alpha=alpha,
             min_lift=min_lift,
             min_share=min_share,
+            max_order=max_order,
             progress=progress,
             skip_bad_lines=skip_bad_lines,
             time_column=time_column,

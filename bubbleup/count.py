@@ -22,7 +22,8 @@ from typing import Any
 import polars as pl
 
 from bubbleup.errors import SourceError, WeightError
-from bubbleup.profile import Attribute, stats_exprs
+from bubbleup.items import Item, item_condition
+from bubbleup.profile import Attribute, stats_queries
 from bubbleup.split import Split
 
 #: Schema of the counts table every engine returns.
@@ -88,7 +89,7 @@ def measure(
     *,
     n_rows: int | None = None,
 ) -> tuple[Totals, dict[str, Any]]:
-    """Return the totals and the per-column statistics, in one pass over the scope."""
+    """Return the totals and the per-column statistics (see :func:`stats_queries`)."""
     lf = _scoped(frame, split)
     if n_rows is None:
         n_rows = int(_collect([lf.select(pl.len())], "counting events")[0].item())
@@ -104,10 +105,11 @@ def measure(
         w.min().alias("_w_min"),
         w.is_nan().sum().alias("_w_nan"),
     ]
-    row = _collect(
-        [lf.select(totals + stats_exprs(schema, names, n_rows=n_rows, selection=s))],
-        "measuring columns",
-    )[0].row(0, named=True)
+    queries = [lf.select(totals)]
+    queries += stats_queries(lf, schema, names, n_rows=n_rows, selection=s)
+    row: dict[str, Any] = {}
+    for result in _collect(queries, "measuring columns"):
+        row.update(result.row(0, named=True))
     if split.weight_column is not None:
         if row["_w_nan"]:
             raise WeightError(
@@ -204,8 +206,28 @@ def _num_text(x: float) -> str:
     return str(int(x)) if math.isfinite(x) and x == int(x) and abs(x) < 2**53 else repr(x)
 
 
+def _value_counts(lf: pl.LazyFrame, split: Split, key: pl.Expr) -> pl.LazyFrame:
+    s, b, w = pl.col("_s"), pl.col("_b"), pl.col("_w")
+    q = lf.select(
+        key, split.weight.alias("_w"), split.selection.alias("_s"), split.baseline.alias("_b")
+    )
+    if not split.complement:
+        q = q.filter(s | b)
+    return q.group_by("k").agg(
+        sel=(w * s.cast(pl.Float64)).sum(),
+        base=(w * b.cast(pl.Float64)).sum(),
+        sel_events=s.sum().cast(pl.Int64),
+        base_events=b.sum().cast(pl.Int64),
+    )
+
+
 def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) -> pl.DataFrame:
     """Return the counts table: weighted and raw counts of every item on both sides.
+
+    Attributes marked ``two_phase`` (many distinct values) are counted in two passes: the
+    values present in the selection first, then those values (and missing) only, so a
+    column with a million distinct ids costs a lookup per event instead of a huge group-by.
+    Their other values are summarised later by :func:`bubbleup.profile.finalize`.
 
     Examples
     --------
@@ -218,30 +240,91 @@ def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) ->
     ...     "value", "sel", "base").rows()
     [('a', 1.0, 1.0), ('b', 1.0, 0.0)]
     """
+    if not attributes:
+        return pl.DataFrame(schema=COUNTS_SCHEMA)
     lf = _scoped(frame, split)
-    s, b = pl.col("_s"), pl.col("_b")
-    w = pl.col("_w")
+    two_phase = [a for a in attributes if a.two_phase]
+    seen: dict[str, pl.Series] = {}
+    if two_phase:
+        selected = lf.filter(split.selection)
+        found = _collect(
+            [selected.select(key_expr(a)).unique() for a in two_phase], "finding selected values"
+        )
+        seen = {a.name: res["k"] for a, res in zip(two_phase, found, strict=True)}
     queries = []
     for attr in attributes:
-        q = (
-            lf.select(
-                key_expr(attr),
-                split.weight.alias("_w"),
-                split.selection.alias("_s"),
-                split.baseline.alias("_b"),
-            )
-            .filter(s | b)
-            .group_by("k")
-            .agg(
-                sel=(w * s.cast(pl.Float64)).sum(),
-                base=(w * b.cast(pl.Float64)).sum(),
-                sel_events=s.sum().cast(pl.Int64),
-                base_events=b.sum().cast(pl.Int64),
-            )
-        )
-        queries.append(q)
-    if not queries:
-        return pl.DataFrame(schema=COUNTS_SCHEMA)
+        source = lf
+        if attr.two_phase:
+            values = seen[attr.name].drop_nulls()
+            keep = pl.col(attr.name).cast(pl.String).is_in(values.implode())
+            source = lf.filter(keep | pl.col(attr.name).is_null())
+        queries.append(_value_counts(source, split, key_expr(attr)))
     results = _collect(queries, "counting values")
     parts = [_items(attr, res) for attr, res in zip(attributes, results, strict=True)]
     return pl.concat(parts, how="vertical")
+
+
+#: Schema of the pattern table returned by :func:`count_patterns`.
+PATTERNS_SCHEMA: dict[str, pl.DataType] = {
+    "mask": pl.UInt64(),
+    "sel": pl.Float64(),
+    "base": pl.Float64(),
+    "sel_events": pl.Int64(),
+    "base_events": pl.Int64(),
+}
+
+#: At most this many items can be combined in one pattern pass (bits of a UInt64).
+MAX_PATTERN_ITEMS = 63
+
+
+def count_patterns(
+    frame: pl.LazyFrame,
+    split: Split,
+    items: Sequence[Item],
+    attributes: Mapping[str, Attribute],
+) -> pl.DataFrame:
+    """Count every combination of ``items`` that occurs, in one pass over the events.
+
+    Each event gets a bit mask (bit ``i`` set when item ``i`` holds); the result has one
+    row per distinct mask with the weighted and raw counts on both sides. The counts of
+    any conjunction of the items follow by summing the rows whose mask contains its bits.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from bubbleup.split import split as make_split
+    >>> from bubbleup.profile import Attribute
+    >>> lf = pl.LazyFrame({"k": ["a", "a", "b"], "x": [1, 2, 3]})
+    >>> sp = make_split(lf.collect_schema(), where="x > 1", weight=False)
+    >>> attrs = {"k": Attribute("k", "categorical", "String", 2, 0)}
+    >>> item = {"attribute": "k", "op": "=", "value": "a", "low": None, "high": None}
+    >>> count_patterns(lf, sp, [item], attrs).sort("mask").select("mask", "sel", "base").rows()
+    [(0, 1.0, 0.0), (1, 1.0, 1.0)]
+    """
+    if not 0 < len(items) <= MAX_PATTERN_ITEMS:
+        raise ValueError(f"count_patterns takes 1 to {MAX_PATTERN_ITEMS} items")
+    bits = [
+        item_condition(item, attributes[item["attribute"]]).cast(pl.UInt64)
+        * pl.lit(1 << i, dtype=pl.UInt64)
+        for i, item in enumerate(items)
+    ]
+    s, b, w = pl.col("_s"), pl.col("_b"), pl.col("_w")
+    query = (
+        _scoped(frame, split)
+        .select(
+            pl.sum_horizontal(bits).cast(pl.UInt64).alias("mask"),
+            split.weight.alias("_w"),
+            split.selection.alias("_s"),
+            split.baseline.alias("_b"),
+        )
+        .filter(s | b)
+        .group_by("mask")
+        .agg(
+            sel=(w * s.cast(pl.Float64)).sum(),
+            base=(w * b.cast(pl.Float64)).sum(),
+            sel_events=s.sum().cast(pl.Int64),
+            base_events=b.sum().cast(pl.Int64),
+        )
+    )
+    result = _collect([query], "counting combinations")[0]
+    return result.select([pl.col(c).cast(t) for c, t in PATTERNS_SCHEMA.items()]).sort("mask")

@@ -2,141 +2,303 @@
 
 An explanation is a conjunction of items; each item is one condition on one attribute
 (``=``, ``is_null``, ``<=``, ``>``, ``between``). This stage adds Benjamini-Hochberg
-q-values over every explanation tested, decides which are significant, and orders them:
-significant first, then by difference (selection share minus baseline share), ties broken
-by attribute and value so that the same input always gives the same order.
+q-values over every explanation tested (single values, numeric ranges and conjunctions
+together), decides which are significant, keeps the minimal answers and orders them:
+significant explanations not explained by a reported conjunction first, then the ones
+that are, both by difference (selection share minus baseline share); then the rest, by
+q-value and difference. Ties break by label, so the same input always gives the same order.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
 
 import polars as pl
 
-from bubbleup.score import bh_qvalues
+from bubbleup.combine import Mined, Patterns, Stats, clearly_better, mine
+from bubbleup.count import Totals
+from bubbleup.items import ITEM_DTYPE, item_label
+from bubbleup.profile import Attribute
+from bubbleup.ranges import range_items
+from bubbleup.score import bh_qvalues, score_items
 
-ITEM_DTYPE = pl.Struct(
-    {
-        "attribute": pl.String,
-        "op": pl.String,
-        "value": pl.String,
-        "low": pl.Float64,
-        "high": pl.Float64,
-    }
+#: Columns of ``Result.explanations``, in order.
+COLUMNS = (
+    "rank",
+    "label",
+    "items",
+    "aliases",
+    "explained_by",
+    "selection_count",
+    "baseline_count",
+    "selection_events",
+    "baseline_events",
+    "selection_share",
+    "baseline_share",
+    "difference",
+    "lift",
+    "selection_rate",
+    "p_value",
+    "q_value",
+    "significant",
 )
 
 
-def format_number(x: float) -> str:
-    """Format a bin edge compactly and exactly enough to read and to paste into SQL.
-
-    Examples
-    --------
-    >>> format_number(4096.0), format_number(0.25), format_number(1234.5678)
-    ('4096', '0.25', '1234.5678')
-    """
-    if math.isfinite(x) and x == int(x) and abs(x) < 1e15:
-        return str(int(x))
-    return f"{x:.6g}" if abs(x) >= 1e6 or abs(x) < 1e-3 else f"{x:.10g}"
-
-
-def quote_sql(text: str) -> str:
-    """Quote a string as a SQL literal.
-
-    Examples
-    --------
-    >>> quote_sql("it's")
-    "'it''s'"
-    """
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _plain(text: str) -> str:
-    """Numbers as they read best (``8192.0`` as ``8192``); other text unchanged."""
-    try:
-        return format_number(float(text)) if text.endswith(".0") else text
-    except ValueError:
-        return text
-
-
-def item_label(
-    attribute: str,
-    op: str,
-    value: str | None,
-    low: float | None,
-    high: float | None,
-    *,
-    quoted: bool,
-) -> str:
-    """Render one item as text close to SQL (``kernel = '5.15'``, ``x IS NULL``...)."""
-    if op == "is_null":
-        return f"{attribute} IS NULL"
-    if op == "=":
-        shown = quote_sql(value or "") if quoted else _plain(str(value))
-        return f"{attribute} = {shown}"
-    if op == "<=":
-        return f"{attribute} <= {format_number(float(high if high is not None else 0))}"
-    if op == ">":
-        return f"{attribute} > {format_number(float(low if low is not None else 0))}"
-    return f"{format_number(float(low or 0))} < {attribute} <= {format_number(float(high or 0))}"
-
-
-def explain(
-    scored: pl.DataFrame,
-    kinds: dict[str, str],
-    *,
-    alpha: float,
-    min_lift: float,
-    min_share: float,
+def single_items(
+    counts: pl.DataFrame, attributes: Sequence[Attribute], totals: Totals
 ) -> pl.DataFrame:
-    """Rank single-item explanations and mark the significant ones.
+    """The single-item candidates: values, missing values and one best range per number.
 
-    ``significant`` means ``q_value < alpha``, ``lift >= min_lift`` and
-    ``selection_share >= min_share``.
+    Binned numbers take part through their best range (see :mod:`bubbleup.ranges`) and
+    their missing values, not bin by bin.
     """
-    q = bh_qvalues(scored["p_value"].to_numpy())
-    labels = [
-        item_label(
-            r["attribute"],
-            r["op"],
-            r["value"],
-            r["low"],
-            r["high"],
-            quoted=kinds.get(r["attribute"]) == "categorical",
+    binned = [a.name for a in attributes if a.binned]
+    values = counts.filter(
+        ~(pl.col("attribute").is_in(binned) & (pl.col("op") != "is_null"))
+    ).with_columns(candidates=pl.lit(1, dtype=pl.Int64))
+    return pl.concat([values, range_items(counts, attributes, totals)], how="vertical")
+
+
+def _with_labels(frame: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
+    """Add ``label`` and ``items``; values are labelled in bulk, ranges one by one."""
+    quoted = [name for name, kind in kinds.items() if kind == "categorical"]
+    attr, op, value = pl.col("attribute"), pl.col("op"), pl.col("value")
+    plain = (
+        pl.when(value.str.ends_with(".0"))
+        .then(value.str.slice(0, value.str.len_chars() - 2))
+        .otherwise(value)
+    )
+    shown = (
+        pl.when(attr.is_in(quoted))
+        .then(pl.lit("'") + value.str.replace_all("'", "''", literal=True) + pl.lit("'"))
+        .otherwise(plain)
+    )
+    bulk = (
+        pl.when(op == "is_null")
+        .then(attr + pl.lit(" IS NULL"))
+        .when(op == "=")
+        .then(attr + pl.lit(" = ") + shown)
+        .otherwise(None)
+    )
+    frame = frame.with_columns(label=bulk)
+    ranges = frame.filter(pl.col("label").is_null())
+    if ranges.height:
+        labels = [item_label(r, quoted=False) for r in ranges.iter_rows(named=True)]
+        fill = dict(zip(ranges["attribute"] + "\x00" + ranges["op"], labels, strict=True))
+        frame = frame.with_columns(
+            label=pl.coalesce(
+                pl.col("label"),
+                (attr + pl.lit("\x00") + op).replace_strict(
+                    fill, default=None, return_dtype=pl.String
+                ),
+            )
         )
-        for r in scored.select("attribute", "op", "value", "low", "high").iter_rows(named=True)
-    ]
-    out = scored.with_columns(
-        q_value=pl.Series(q, dtype=pl.Float64),
-        label=pl.Series(labels, dtype=pl.String),
+    return frame.with_columns(
         items=pl.concat_list(
             pl.struct(
                 pl.col("attribute"), pl.col("op"), pl.col("value"), pl.col("low"), pl.col("high")
             )
         ).cast(pl.List(ITEM_DTYPE)),
-    ).with_columns(
+    )
+
+
+def _combo_frame(mined: Mined) -> pl.DataFrame:
+    rows = []
+    for combo, (sel, base, sel_n, base_n) in zip(mined.combos, mined.combo_counts, strict=True):
+        parts = [mined.gated[i] for i in combo]
+        rows.append(
+            {
+                "label": " AND ".join(p["label"] for p in parts),
+                "items": [p["items"][0] for p in parts],
+                "sel": sel,
+                "base": base,
+                "sel_events": sel_n,
+                "base_events": base_n,
+                "members": list(combo),
+            }
+        )
+    schema: dict[str, pl.DataType] = {
+        "label": pl.String(),
+        "items": pl.List(ITEM_DTYPE),
+        "sel": pl.Float64(),
+        "base": pl.Float64(),
+        "sel_events": pl.Int64(),
+        "base_events": pl.Int64(),
+        "members": pl.List(pl.Int64()),
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def explain(
+    counts: pl.DataFrame,
+    totals: Totals,
+    attributes: Sequence[Attribute],
+    *,
+    patterns: Patterns | None,
+    max_order: int,
+    alpha: float,
+    min_lift: float,
+    min_share: float,
+) -> tuple[pl.DataFrame, int]:
+    """Rank the explanations and mark the significant ones.
+
+    ``significant`` means ``q_value < alpha``, ``lift >= min_lift`` and
+    ``selection_share >= min_share``. Returns the explanations and the number of
+    explanations tested (the size of the Benjamini-Hochberg family).
+    """
+    kinds = {a.name: a.kind for a in attributes}
+    singles = score_items(single_items(counts, attributes, totals), totals)
+    singles = _with_labels(singles, kinds).with_columns(
+        p_value=(pl.col("p_value") * pl.col("candidates")).clip(upper_bound=1.0)
+    )
+    mined = None
+    if max_order >= 2 and patterns is not None:
+        mined = mine(
+            singles, totals, patterns, max_order=max_order, gate_share=max(min_share / 2, 0.01)
+        )
+    index = {g["label"]: i for i, g in enumerate(mined.gated)} if mined else {}
+    singles = singles.with_columns(
+        members=pl.when(pl.col("label").is_in(list(index)))
+        .then(
+            pl.concat_list(
+                pl.col("label").replace_strict(index, default=None, return_dtype=pl.Int64)
+            )
+        )
+        .otherwise(None)
+    )
+    columns = [*_FIGURES, "label", "items", "members"]
+    frames = [singles.select(columns)]
+    if mined and mined.combos:
+        frames.append(score_items(_combo_frame(mined), totals).select(columns))
+    tested = pl.concat(frames, how="vertical")
+    q = bh_qvalues(tested["p_value"].to_numpy())
+    tested = tested.with_columns(q_value=pl.Series(q, dtype=pl.Float64)).with_columns(
         significant=(pl.col("q_value") < alpha)
         & (pl.col("lift") >= min_lift)
-        & (pl.col("selection_share") >= min_share),
+        & (pl.col("selection_share") >= min_share)
     )
+    aliases: dict[str, list[str]] = {}
+    explained: dict[str, str] = {}
+    dropped: set[str] = set()
+    if mined is not None:
+        mined_rows = tested.filter(pl.col("members").is_not_null()).to_dicts()
+        dropped, aliases, explained = _minimal(
+            mined_rows, mined, Stats(totals), alpha=alpha, min_lift=min_lift, min_share=min_share
+        )
+    label = pl.col("label")
+    out = tested.filter(~label.is_in(list(dropped))).with_columns(
+        aliases=(
+            label.replace_strict(aliases, default=[], return_dtype=pl.List(pl.String))
+            if aliases
+            else pl.lit([], dtype=pl.List(pl.String))
+        ),
+        explained_by=label.replace_strict(explained, default=None, return_dtype=pl.String),
+    )
+    tier = (
+        pl.when(pl.col("significant") & pl.col("explained_by").is_null())
+        .then(0)
+        .when(pl.col("significant"))
+        .then(1)
+        .otherwise(2)
+    )
+    # within the last tier (not significant) the nearest to significance come first
+    near = pl.when(tier == 2).then(pl.col("q_value")).otherwise(0.0)
     out = out.sort(
-        ["significant", "difference", "attribute", "label"],
-        descending=[True, True, False, False],
-        maintain_order=True,
+        [tier, near, pl.col("difference"), pl.col("label")],
+        descending=[False, False, True, False],
     ).with_row_index("rank", offset=1)
-    return out.select(
-        pl.col("rank").cast(pl.Int64),
-        "label",
-        "items",
-        pl.col("sel").alias("selection_count"),
-        pl.col("base").alias("baseline_count"),
-        pl.col("sel_events").alias("selection_events"),
-        pl.col("base_events").alias("baseline_events"),
-        "selection_share",
-        "baseline_share",
-        "difference",
-        "lift",
-        "selection_rate",
-        "p_value",
-        "q_value",
-        "significant",
+    out = out.rename(
+        {
+            "sel": "selection_count",
+            "base": "baseline_count",
+            "sel_events": "selection_events",
+            "base_events": "baseline_events",
+        }
     )
+    return out.with_columns(pl.col("rank").cast(pl.Int64)).select(COLUMNS), tested.height
+
+
+_FIGURES = (
+    "sel",
+    "base",
+    "sel_events",
+    "base_events",
+    "selection_share",
+    "baseline_share",
+    "difference",
+    "lift",
+    "selection_rate",
+    "p_value",
+)
+
+
+def _minimal(
+    rows: list[dict[str, Any]],
+    mined: Mined,
+    stats: Stats,
+    *,
+    alpha: float,
+    min_lift: float,
+    min_share: float,
+) -> tuple[set[str], dict[str, list[str]], dict[str, str]]:
+    """Decide which mined rows are reported, their aliases and what explains what.
+
+    ``rows`` are the tested explanations made of gated items (singles and conjunctions).
+    Returns the labels not to report (aliases, conjunctions that are not minimal or are
+    near-duplicates of a better one), the aliases of each representative, and
+    ``explained_by`` for the rest.
+    """
+
+    @cache
+    def counts(members: tuple[int, ...]) -> tuple[float, float, int, int]:
+        return mined.table.counts(members)
+
+    reported: list[dict[str, Any]] = []
+    aliases: dict[str, list[str]] = {}
+    dropped: set[str] = set()
+    for r in rows:
+        members = r["members"]
+        if len(members) == 1:
+            rep = mined.representative[members[0]]
+            if rep != members[0]:
+                aliases.setdefault(mined.gated[rep]["label"], []).append(r["label"])
+                dropped.add(r["label"])
+            else:
+                reported.append(r)
+        elif r["significant"] and clearly_better(
+            tuple(members), (r["sel"], r["base"], 0, 0), mined, stats, alpha=alpha, counts=counts
+        ):
+            reported.append(r)
+        else:
+            dropped.add(r["label"])
+    # Greedy, best first: an explanation is explained by a better one already kept when its
+    # events outside that one are no longer significantly over-represented.
+    n_s = stats.totals.selection_weight
+    leaders: list[dict[str, Any]] = []
+    explained: dict[str, str] = {}
+    ordered = sorted(
+        (r for r in reported if r["significant"]), key=lambda r: (-r["difference"], r["label"])
+    )
+    for r in ordered:
+        own = tuple(sorted(r["members"]))
+        a, b, _, _ = counts(own)
+        for c in leaders:
+            both = tuple(sorted(set(own) | set(c["members"])))
+            a_both, b_both, _, _ = counts(both)
+            a_rest, b_rest = a - a_both, b - b_both
+            still = (
+                a_rest > 0
+                and stats.p_over(a_rest, b_rest) < alpha
+                and stats.lift(a_rest, b_rest) >= min_lift
+                and a_rest / n_s >= min_share
+            )
+            if not still:
+                explained[r["label"]] = c["label"]
+                if len(own) > 1:  # an explained conjunction is a near-duplicate
+                    dropped.add(r["label"])
+                break
+        else:
+            leaders.append(r)
+    return dropped, aliases, explained

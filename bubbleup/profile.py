@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -20,11 +20,15 @@ MAX_NUMERIC_CATEGORIES = 24
 #: Quantile levels that place the bin edges of numeric columns with many values.
 SCOPE_QUANTILES = tuple(i / 16 for i in range(1, 16))
 SELECTION_QUANTILES = tuple(i / 8 for i in range(1, 8))
-#: Up to this many events in scope, quantiles are exact (linear interpolation, the same
-#: definition as Spark's ``percentile``); above, they are estimated on an evenly spaced
-#: sample of about ``QUANTILE_SAMPLE`` events.
+#: Up to this many events in scope, the column statistics (quantiles, distinct values) are
+#: exact (quantiles with linear interpolation, the same definition as Spark's
+#: ``percentile``); above, they come from an evenly spaced sample of about
+#: ``QUANTILE_SAMPLE`` events. The counts themselves are always exact.
 EXACT_QUANTILE_ROWS = 1_000_000
 QUANTILE_SAMPLE = 200_000
+#: Categorical attributes with more distinct values than this (in the sample) are counted
+#: in two phases: values seen in the selection first, then only those in the baseline.
+TWO_PHASE_DISTINCT = 2_000
 
 #: Why list columns are left out.
 LIST_REASON = (
@@ -51,6 +55,7 @@ class Attribute:
     distinct: int
     nulls: int
     edges: tuple[float, ...] = ()
+    two_phase: bool = False
 
     @property
     def binned(self) -> bool:
@@ -152,30 +157,43 @@ def candidates(
     return keep, left
 
 
-def stats_exprs(
-    schema: Mapping[str, pl.DataType], names: Sequence[str], *, n_rows: int, selection: pl.Expr
-) -> list[pl.Expr]:
-    """Aggregations measuring each candidate column, for one ``select`` over the scope."""
-    stride = 1 if n_rows <= EXACT_QUANTILE_ROWS else max(1, n_rows // QUANTILE_SAMPLE)
-    exprs: list[pl.Expr] = []
+def sample_stride(n_rows: int) -> int:
+    """Every how many events the column statistics look at (1: all of them)."""
+    return 1 if n_rows <= EXACT_QUANTILE_ROWS else max(1, n_rows // QUANTILE_SAMPLE)
+
+
+def stats_queries(
+    frame: pl.LazyFrame,
+    schema: Mapping[str, pl.DataType],
+    names: Sequence[str],
+    *,
+    n_rows: int,
+    selection: pl.Expr,
+) -> list[pl.LazyFrame]:
+    """Queries measuring each candidate column; each returns one row.
+
+    The first runs on an evenly spaced sample of the scope (every event up to
+    ``EXACT_QUANTILE_ROWS``): ``u{i}``, distinct values (missing counts as one), and
+    ``q{i}``, quantiles of numbers. The second runs on the selection: ``s{i}``, quantiles of
+    numbers. Sampling whole rows (not one column at a time) lets polars stream the scan.
+    """
+    stride = sample_stride(n_rows)
+    sample = frame if stride == 1 else frame.gather_every(stride)
+    on_sample: list[pl.Expr] = [pl.len().alias("_sample")]
+    on_selection: list[pl.Expr] = [pl.len().alias("_selected")]
     for i, name in enumerate(names):
         col = pl.col(name)
-        exprs += [
-            col.approx_n_unique().alias(f"u{i}"),
-            col.null_count().alias(f"n{i}"),
-        ]
+        on_sample.append(col.approx_n_unique().alias(f"u{i}"))
         if _kind(schema[name]) == "numeric":
             x = col.cast(pl.Float64)
             x = pl.when(x.is_nan()).then(None).otherwise(x)
-            exprs += [
-                (x if stride == 1 else x.gather_every(stride))
-                .quantile(list(SCOPE_QUANTILES), interpolation="linear")
-                .alias(f"q{i}"),
-                x.filter(selection)
-                .quantile(list(SELECTION_QUANTILES), interpolation="linear")
-                .alias(f"s{i}"),
-            ]
-    return exprs
+            on_sample.append(
+                x.quantile(list(SCOPE_QUANTILES), interpolation="linear").alias(f"q{i}")
+            )
+            on_selection.append(
+                x.quantile(list(SELECTION_QUANTILES), interpolation="linear").alias(f"s{i}")
+            )
+    return [sample.select(on_sample), frame.filter(selection).select(on_selection)]
 
 
 def _edges(
@@ -193,26 +211,86 @@ def build_profile(
     n_rows: int,
     left_out: Sequence[LeftOut],
 ) -> Profile:
-    """Turn the measured statistics into attributes and reasons for leaving columns out."""
+    """Turn the measured statistics into attributes and reasons for leaving columns out.
+
+    Decisions that need exact counts (constant or all-missing columns) are taken after the
+    count stage, by :func:`finalize`.
+    """
     attrs: list[Attribute] = []
     left = list(left_out)
+    sample = int(stats.get("_sample") or 0)  # type: ignore[call-overload]
     for i, name in enumerate(names):
         dtype = schema[name]
         kind = _kind(dtype)
         assert kind is not None
-        nulls = int(stats[f"n{i}"])  # type: ignore[call-overload]
         distinct = int(stats[f"u{i}"])  # type: ignore[call-overload]
-        if nulls == n_rows:
-            left.append(LeftOut(name, "all values missing"))
-            continue
-        if distinct <= 1:  # approx_n_unique counts missing as a value
-            left.append(LeftOut(name, "constant"))
-            continue
-        if kind == "categorical" and n_rows >= 100 and distinct >= 0.95 * n_rows:
+        if kind == "categorical" and sample >= 100 and distinct >= 0.95 * sample:
             left.append(LeftOut(name, "identifier: nearly every value is unique"))
             continue
         edges: tuple[float, ...] = ()
         if kind == "numeric" and distinct > MAX_NUMERIC_CATEGORIES:
             edges = _edges(stats.get(f"q{i}"), stats.get(f"s{i}"))  # type: ignore[arg-type]
-        attrs.append(Attribute(name, kind, str(dtype), distinct, nulls, edges))
+            if not edges:  # numbers, but every value missing
+                left.append(LeftOut(name, "all values missing"))
+                continue
+        two_phase = kind == "categorical" and distinct > TWO_PHASE_DISTINCT
+        attrs.append(Attribute(name, kind, str(dtype), distinct, 0, edges, two_phase))
     return Profile(tuple(attrs), tuple(left))
+
+
+def finalize(
+    profile: Profile, counts: pl.DataFrame, *, baseline_weight: float, baseline_events: int
+) -> tuple[Profile, pl.DataFrame]:
+    """Drop constant and all-missing attributes, now that their exact counts are known.
+
+    Sets each attribute's missing count (events in the selection or the baseline) and, for
+    attributes counted in full, its exact number of distinct values (missing included).
+    Attributes counted in two phases (only the values seen in the selection) get one more
+    row, ``op = "other"``: the baseline events with any other value.
+    """
+    summary = {
+        r["attribute"]: r
+        for r in counts.group_by("attribute")
+        .agg(
+            groups=pl.len(),
+            nulls=(pl.col("sel_events") + pl.col("base_events"))
+            .filter(pl.col("op") == "is_null")
+            .sum(),
+            values=(pl.col("op") != "is_null").sum(),
+        )
+        .iter_rows(named=True)
+    }
+    attrs: list[Attribute] = []
+    left = list(profile.left_out)
+    for a in profile.attributes:
+        row = summary.get(a.name)
+        if row is None or row["values"] == 0:
+            left.append(LeftOut(a.name, "all values missing"))
+            continue
+        if row["groups"] <= 1 and not a.binned:
+            left.append(LeftOut(a.name, "constant"))
+            continue
+        distinct = a.distinct if (a.two_phase or a.binned) else int(row["groups"])
+        attrs.append(replace(a, distinct=distinct, nulls=int(row["nulls"])))
+    kept = {a.name for a in attrs}
+    counts = counts.filter(pl.col("attribute").is_in(kept))
+    two_phase = [a.name for a in attrs if a.two_phase]
+    if two_phase:
+        listed = (
+            counts.filter(pl.col("attribute").is_in(two_phase))
+            .group_by("attribute", maintain_order=True)
+            .agg(pl.col("base").sum(), pl.col("base_events").sum())
+        )
+        other = listed.select(
+            "attribute",
+            op=pl.lit("other"),
+            value=pl.lit(None, dtype=pl.String),
+            low=pl.lit(None, dtype=pl.Float64),
+            high=pl.lit(None, dtype=pl.Float64),
+            sel=pl.lit(0.0),
+            base=(baseline_weight - pl.col("base")).clip(lower_bound=0.0),
+            sel_events=pl.lit(0, dtype=pl.Int64),
+            base_events=(baseline_events - pl.col("base_events")).clip(lower_bound=0),
+        ).filter(pl.col("base_events") > 0)
+        counts = pl.concat([counts, other.select(counts.columns)], how="vertical_relaxed")
+    return Profile(tuple(attrs), tuple(left)), counts

@@ -112,6 +112,29 @@ def skipped_text(skipped: dict[str, int]) -> str:
     return f"{total:,} malformed line{'s' if total != 1 else ''} ({files})"
 
 
+def summary_line(result: Result, *, shown: int) -> str:
+    """One line: how many explanations were shown, reported, tested and significant."""
+    ex = result.explanations
+    n_sig = int(ex["significant"].sum())
+    n_lead = int((ex["significant"] & ex["explained_by"].is_null()).sum())
+    tested = result.parameters.get("tested", ex.height)
+    return (
+        f"{shown:,} of {ex.height:,} explanations shown ({tested:,} tested); {n_sig:,} "
+        f"significant ({_criteria(result)}), {n_lead:,} of them not explained by another."
+    )
+
+
+def _label_cell(row: dict[str, object], ranks: dict[str, int]) -> Text:
+    text = Text(str(row["label"]))
+    aliases = row.get("aliases") or []
+    if aliases:
+        text.append("\n  same events as: " + ", ".join(map(str, aliases)), style="dim italic")  # type: ignore[call-overload]
+    by = row.get("explained_by")
+    if by:
+        text.append(f"\n  explained by #{ranks.get(str(by), '?')}", style="dim italic")
+    return text
+
+
 def _share_cell(share: float, style: str) -> Text:
     return Text(bar(share), style=style) + f" {percent(share):>6}"
 
@@ -139,11 +162,12 @@ def table_renderable(result: Result, *, top: int | None = 20) -> RenderableType:
     table.add_column("q", justify="right")
     table.add_column("", no_wrap=True)
     rows = result.explanations if top is None else result.explanations.head(top)
+    ranks = dict(zip(result.explanations["label"], result.explanations["rank"], strict=True))
     for r in rows.iter_rows(named=True):
-        style = "" if r["significant"] else "dim"
+        style = "" if r["significant"] and not r["explained_by"] else "dim"
         table.add_row(
             str(r["rank"]),
-            Text(r["label"]),
+            _label_cell(r, ranks),
             _share_cell(r["selection_share"], "magenta"),
             _share_cell(r["baseline_share"], "cyan"),
             lift_text(r["lift"]),
@@ -151,12 +175,7 @@ def table_renderable(result: Result, *, top: int | None = 20) -> RenderableType:
             "✔" if r["significant"] else "",
             style=style,
         )
-    n_sig = int(result.explanations["significant"].sum())
-    foot = Text(
-        f"{rows.height:,} of {result.explanations.height:,} explanations shown; "
-        f"{n_sig:,} significant ({_criteria(result)}).",
-        style="dim",
-    )
+    foot = Text(summary_line(result, shown=rows.height), style="dim")
     attrs = Table(show_edge=False, pad_edge=False, header_style="bold", title_justify="left")
     attrs.add_column("attribute")
     attrs.add_column("kind")
@@ -186,7 +205,10 @@ def _flat(result: Result, top: int | None) -> pl.DataFrame:
     items = [
         json.dumps(result.to_dict(top=top)["explanations"][i]["items"]) for i in range(rows.height)
     ]
-    return rows.drop("items").with_columns(items=pl.Series(items, dtype=pl.String))
+    return rows.drop("items").with_columns(
+        items=pl.Series(items, dtype=pl.String),
+        aliases=pl.col("aliases").list.join(" | "),
+    )
 
 
 def to_csv(result: Result, *, top: int | None = None) -> str:

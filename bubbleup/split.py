@@ -35,6 +35,8 @@ class Split:
     weight_column: str | None
     weight_auto: bool
     predicate_columns: frozenset[str] = field(default_factory=frozenset)
+    #: True when the baseline is every event in scope that is not selected.
+    complement: bool = True
 
 
 def predicate_text(predicate: Predicate) -> str:
@@ -220,4 +222,5 @@ def split(
         weight_column=wname,
         weight_auto=wauto,
         predicate_columns=frozenset(cols),
+        complement=baseline is None,
     )

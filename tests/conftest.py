@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -88,3 +89,27 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths["dir"] = parts
     paths["frame"] = folder / "unused"
     return paths
+
+
+def items_mask(df: pd.DataFrame, items: list[dict]) -> pd.Series:
+    """Independent pandas evaluation of an explanation's items (all must hold)."""
+    mask = pd.Series(True, index=df.index)
+    for item in items:
+        x = df[item["attribute"]]
+        op = item["op"]
+        if op == "is_null":
+            m = x.isna()
+        elif op == "<=":
+            m = x <= item["high"]
+        elif op == ">":
+            m = x > item["low"]
+        elif op == "between":
+            m = (x > item["low"]) & (x <= item["high"])
+        elif x.dtype == bool or str(x.dtype) == "boolean":
+            m = x == (item["value"] == "true")
+        elif pd.api.types.is_numeric_dtype(x):
+            m = x == float(item["value"])
+        else:
+            m = x == item["value"]
+        mask &= m.fillna(False).astype(bool)
+    return mask

@@ -17,7 +17,7 @@ from scipy import stats
 from scipy.stats.contingency import expected_freq
 
 import bubbleup
-from tests.conftest import make_events
+from tests.conftest import items_mask, make_events
 
 
 def _text(v: object) -> str:
@@ -76,7 +76,7 @@ def label_key(label: str) -> tuple[str, str]:
 def test_every_single_item_matches_reference(seed: int, weighted: bool) -> None:
     frame = make_events(4000, seed, planted=seed % 2 == 1)
     result = bubbleup.analyze(frame, where="outcome = 'error'", weight=None if weighted else False,
-                              exclude=["duration_ms"])
+                              exclude=["duration_ms"], max_order=1)
     ex = result.explanations
     checked = 0
     all_p = []
@@ -85,7 +85,10 @@ def test_every_single_item_matches_reference(seed: int, weighted: bool) -> None:
         t = ref.attrs
         assert result.totals.selection_weight == pytest.approx(t["n_s"])
         assert result.totals.baseline_weight == pytest.approx(t["n_b"])
-        rows = ex.filter(pl.col("items").list.first().struct.field("attribute") == column)
+        first = pl.col("items").list.first().struct
+        rows = ex.filter(
+            (first.field("attribute") == column) & first.field("op").is_in(["=", "is_null"])
+        )
         # every value present in the selection is reported, and nothing else
         assert set(ref.index[ref["sel"] > 0]) == {label_key(lbl)[1] for lbl in rows["label"]}
         for r in rows.iter_rows(named=True):
@@ -115,31 +118,34 @@ def test_every_single_item_matches_reference(seed: int, weighted: bool) -> None:
     assert (ex["significant"] == sig).all()
 
 
-def test_binned_numeric_items_match_reference() -> None:
+def test_numeric_ranges_match_reference() -> None:
     frame = make_events(5000, 11, planted=True)
-    result = bubbleup.analyze(frame, where="outcome = 'error'", columns=["duration_ms"])
+    result = bubbleup.analyze(frame, where="outcome = 'error'",
+                              columns=["duration_ms", "memory_mb"])
     rows = result.explanations
     df = frame.to_pandas()
     sel = df["outcome"] == "error"
     w = df["sample_rate"].astype(float)
     n_s = w[sel].sum()
-    assert rows.height > 5
+    eff_s = n_s**2 / (w[sel] ** 2).sum()
+    eff_b = w[~sel].sum() ** 2 / (w[~sel] ** 2).sum()
+    ops = set()
     for r in rows.iter_rows(named=True):
         item = r["items"][0]
-        x = df["duration_ms"]
-        if item["op"] == "<=":
-            mask = x <= item["high"]
-        elif item["op"] == ">":
-            mask = x > item["low"]
-        elif item["op"] == "between":
-            mask = (x > item["low"]) & (x <= item["high"])
-        else:
-            mask = x.isna()
+        ops.add(item["op"])
+        mask = items_mask(df, r["items"])
         assert r["selection_count"] == pytest.approx(w[sel & mask].sum())
         assert r["baseline_count"] == pytest.approx(w[~sel & mask].sum())
         assert r["selection_share"] == pytest.approx(w[sel & mask].sum() / n_s)
-    # bins are disjoint and cover every selected event
-    assert rows["selection_count"].sum() == pytest.approx(n_s)
+        if len(r["items"]) == 1 and item["op"] in ("<=", ">", "between"):
+            # a range is chosen among m(m+1)/2 - 1 runs: its p-value carries that factor
+            p = reference_p(w[sel & mask].sum() * eff_s / n_s, eff_s,
+                            w[~sel & mask].sum() * eff_b / w[~sel].sum(), eff_b)
+            assert r["p_value"] >= min(1.0, p * 2)
+    assert ops & {"<=", ">", "between"}
+    # duration_ms (binned) is reported through one range and its missing values only
+    duration = rows.filter(pl.col("label").str.contains("duration_ms"))
+    assert duration.filter(pl.col("items").list.len() == 1).height == 2
 
 
 def test_attribute_distance_and_test_match_reference() -> None:
@@ -170,3 +176,32 @@ def test_hand_checked_tiny_table() -> None:
     assert r["lift"] == pytest.approx(4.5)
     # Fisher: P(A >= 3), A ~ Hypergeom(10, 4, 4) = (C(4,3)C(6,1) + C(4,4)C(6,0)) / C(10,4)
     assert r["p_value"] == pytest.approx((4 * 6 + 1) / math.comb(10, 4))
+
+
+def test_high_cardinality_two_phase_counts_match_reference() -> None:
+    """A column with many values is counted in two phases; figures must not change."""
+    rng = np.random.default_rng(21)
+    n = 30_000
+    frame = pl.DataFrame({
+        "session": [f"s{v}" for v in rng.integers(0, 12_000, size=n)],
+        "region": rng.choice(["a", "b", "c"], size=n).tolist(),
+        "outcome": np.where(rng.random(n) < 0.03, "error", "ok").tolist(),
+        "sample_rate": rng.choice([1, 4], size=n),
+    }).with_columns(
+        session=pl.when(pl.int_range(pl.len()) % 97 == 0).then(None).otherwise(pl.col("session"))
+    )
+    result = bubbleup.analyze(frame, where="outcome = 'error'", max_order=1)
+    attrs = {r["attribute"]: r for r in result.attributes.iter_rows(named=True)}
+    assert attrs["session"]["distinct"] > 2_000  # counted in two phases
+    ref = reference(frame, "session", weighted=True)
+    rows = result.explanations.filter(pl.col("label").str.starts_with("session"))
+    assert rows.height == int((ref["sel"] > 0).sum())
+    for r in rows.iter_rows(named=True):
+        want = ref.loc[label_key(r["label"])[1]]
+        assert (r["selection_count"], r["baseline_count"]) == (want["sel"], want["base"])
+        assert (r["selection_events"], r["baseline_events"]) == (
+            want["sel_events"], want["base_events"])
+    p_s = ref["sel"] / ref.attrs["n_s"]
+    p_b = ref["base"] / ref.attrs["n_b"]
+    assert attrs["session"]["distance"] == pytest.approx(0.5 * (p_s - p_b).abs().sum())
+    assert attrs["session"]["missing"] == int(frame["session"].null_count())

@@ -78,7 +78,11 @@ def test_json_document(runner: CliRunner, tiny: dict[str, Path]) -> None:
                 assert item["low"] < item["high"]
             elif item["op"] in ("=", "<=", ">"):
                 assert "value" in item
-    assert ops == {"=", "is_null", "<=", ">", "between"}
+    assert {"=", "is_null"} <= ops
+    assert ops & {"<=", ">", "between"}
+    assert all(isinstance(e["aliases"], list) and "explained_by" in e
+               for e in doc["explanations"])
+    assert doc["parameters"]["tested"] >= len(doc["explanations"])
     typed = {e["items"][0]["attribute"]: e["items"][0]["value"] for e in doc["explanations"]
              if e["items"][0]["op"] == "="}
     assert isinstance(typed["memory_mb"], int)

@@ -132,9 +132,11 @@ def test_planted_cause_found_in_spans(traces: tuple[Path, list[ReadableSpan]]) -
     # server spans only; the status message and code are the failure itself
     result = bubbleup.analyze(path, where="\"status.code\" = 'error'", filter="kind = 'server'",
                               exclude=["status.message", "http.response.status_code"])
-    top = result.significant["label"].head(3).to_list()
-    assert set(top) == {"http.route = '/checkout'", "name = 'GET /checkout'",
-                        "resource.service.version = '1.5.0'"}
+    first = result.explanations.row(0, named=True)
+    assert first["label"] == "http.route = '/checkout' AND resource.service.version = '1.5.0'"
+    assert first["significant"]
+    route = result.explanations.filter(pl.col("label") == "http.route = '/checkout'")
+    assert route["aliases"].item().to_list() == ["name = 'GET /checkout'"]
     assert result.timeline is not None
     assert result.timeline.column == "start_time"
 

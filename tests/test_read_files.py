@@ -74,8 +74,7 @@ def test_hive_partitions_become_attributes(tmp_path: Path, frame: pl.DataFrame) 
     result = bubbleup.analyze(root, where=WHERE)
     reference = bubbleup.analyze(frame.drop_nulls("region"), where=WHERE)
     assert_frame_equal(_core(result), _core(reference))
-    top = result.explanations["label"].head(2).to_list()
-    assert "region = 'eu'" in top
+    assert "region = 'eu'" in result.explanations["label"][0]
 
 
 def test_polars_hive_partitions_with_integer_key(tmp_path: Path, frame: pl.DataFrame) -> None:
