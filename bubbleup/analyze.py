@@ -5,13 +5,15 @@
 
 from __future__ import annotations
 
-import dataclasses
+import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
 
 from bubbleup import count as counting
+from bubbleup import timewindow
 from bubbleup.charts import keep_counts
 from bubbleup.combine import Patterns
 from bubbleup.errors import SelectionError, SourceError, UsageError
@@ -45,7 +47,7 @@ def _check_options(alpha: float, min_lift: float, min_share: float, max_order: i
 def analyze(
     source: Source,
     *,
-    where: Predicate,
+    where: Predicate | None = None,
     baseline: Predicate | None = None,
     filter: Predicate | None = None,
     weight: str | bool | None = None,
@@ -56,6 +58,11 @@ def analyze(
     min_share: float = 0.05,
     max_order: int = 3,
     progress: Progress | None = None,
+    skip_bad_lines: bool = False,
+    time_column: str | None = None,
+    since: str | dt.datetime | None = None,
+    until: str | dt.datetime | None = None,
+    after: str | dt.datetime | None = None,
 ) -> Result:
     """Find what the selected events have in common that the baseline events do not.
 
@@ -66,7 +73,8 @@ def analyze(
         polars DataFrame/LazyFrame, pyarrow Table or pandas DataFrame.
     where
         The selection: a SQL ``WHERE`` condition or a boolean polars expression. Events
-        where it is null are not selected.
+        where it is null are not selected. Column names with dots take double quotes:
+        ``"http.route" = '/checkout'``. Optional with ``after``.
     baseline
         What to compare with (default: every event in scope that is not selected).
     filter
@@ -86,6 +94,16 @@ def analyze(
         least ``min_lift`` and its selection share at least ``min_share``.
     progress
         Called with a short message as each stage starts (the library never prints).
+    skip_bad_lines
+        Skip malformed JSON lines (counted in ``Result.skipped_lines``) instead of failing.
+    time_column
+        The events' time column (default: detected; see :mod:`bubbleup.timewindow`).
+    since, until
+        Only events with ``since <= time < until`` (ISO 8601 text or datetimes).
+    after
+        Before/after mode: the selection is the events at or after this instant (and
+        matching ``where``, if given), the baseline those in the same length of time
+        before it (and matching ``baseline``, if given).
 
     Examples
     --------
@@ -101,10 +119,28 @@ def analyze(
     _check_options(alpha, min_lift, min_share, max_order)
     say = progress or (lambda _msg: None)
     say("loading")
-    loaded = load(source)
-    frame = loaded.frame
+    if where is None and after is None:
+        raise UsageError("--where is required (unless --after gives the selection)")
+    loaded = load(source, skip_bad_lines=skip_bad_lines)
+    frame, window = timewindow.resolve(
+        loaded.frame,
+        dict(loaded.frame.collect_schema()),
+        time_column=time_column,
+        since=since,
+        until=until,
+        after=after,
+        hint=loaded.time_column,
+    )
     schema = dict(frame.collect_schema())
-    sp = split(schema, where=where, baseline=baseline, filter=filter, weight=weight)
+    if window.after is not None:
+        sel, base, sel_text, base_text = timewindow.sides(
+            window, schema, where=where, baseline=baseline
+        )
+        sp = split(schema, where=sel, baseline=base, filter=filter, weight=weight)
+        sp = timewindow.relabel(sp, sel_text, base_text)
+    else:
+        assert where is not None
+        sp = split(schema, where=where, baseline=baseline, filter=filter, weight=weight)
     names, left = candidates(
         schema,
         columns=columns,
@@ -149,11 +185,13 @@ def analyze(
         max_order=max_order,
     )
     options = {k: v for k, v in call.items() if k not in ("source", "progress")}
-    return dataclasses.replace(
+    return replace(
         result,
         counts=keep_counts(counts, totals),
         origin=Origin(source, options),
         time_ranges=time_ranges(frame, sp, schema),
+        skipped_lines=loaded.skipped_lines,
+        timeline=timewindow.timeline(frame, sp, window),
     )
 
 

@@ -139,7 +139,8 @@ def _main(
 SourceArg = Annotated[
     list[str],
     typer.Argument(
-        help="Event file(s): Parquet, CSV, NDJSON or Arrow, a glob or a directory.",
+        help="Event file(s): Parquet, CSV, NDJSON, OTLP JSON or Arrow (CSV and NDJSON may "
+        "be .gz or .zst), globs or directories.",
         show_default=False,
     ),
 ]
@@ -149,13 +150,15 @@ SourceArg = Annotated[
 def analyze(
     source: SourceArg,
     where: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--where",
             "-w",
-            help="SQL condition that selects the weird events, e.g. \"exit_reason = 'oom'\".",
+            help="SQL condition that selects the weird events, e.g. \"exit_reason = 'oom'\"; "
+            "names with dots take double quotes: '\"http.route\" = '/checkout''.",
+            show_default=False,
         ),
-    ],
+    ] = None,
     baseline: Annotated[
         str | None,
         typer.Option(help="SQL condition for the events to compare with (default: all others)."),
@@ -228,6 +231,26 @@ def analyze(
             help="Analyse again inside explanation N (add it to the scope); repeat to go deeper.",
         ),
     ] = None,
+    time_column: Annotated[
+        str | None,
+        typer.Option(help="The events' time column (default: detected)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only events at or after this time (ISO 8601: 2026-11-20T14:00)."),
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Only events before this time.")] = None,
+    after: Annotated[
+        str | None,
+        typer.Option(
+            help="Before/after: select the events after this time (and --where, if given); "
+            "the baseline is the same length of time before it."
+        ),
+    ] = None,
+    skip_bad_lines: Annotated[
+        bool,
+        typer.Option("--skip-bad-lines", help="Skip malformed JSON lines, and report them."),
+    ] = False,
 ) -> None:
     """Rank what is more common in the selected events than in the baseline."""
     from bubbleup.analyze import analyze as run
@@ -254,9 +277,20 @@ def analyze(
             min_share=min_share,
             max_order=max_order,
             progress=progress,
+            skip_bad_lines=skip_bad_lines,
+            time_column=time_column,
+            since=since,
+            until=until,
+            after=after,
         )
         for number in drill or []:
             result = result.drill(number, progress=progress)
+    if result.skipped_lines:
+        err.print(
+            f"Warning: skipped {render.skipped_text(result.skipped_lines)}",
+            markup=False,
+            soft_wrap=True,
+        )
     n = top or None
     with errors():
         if fmt is Format.table:
@@ -288,12 +322,18 @@ def columns(
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="table, json, csv or markdown.")
     ] = Format.table,
+    skip_bad_lines: Annotated[
+        bool, typer.Option("--skip-bad-lines", help="Skip malformed JSON lines.")
+    ] = False,
 ) -> None:
-    """List each column's type, kind, distinct values and missing share."""
+    """List each column (nested fields as dotted names): type, kind, distinct values,
+    missing share and most common value."""
     from bubbleup.columns import describe_columns
 
     with errors():
-        frame = describe_columns(source if len(source) > 1 else source[0])
+        frame = describe_columns(
+            source if len(source) > 1 else source[0], skip_bad_lines=skip_bad_lines
+        )
     if fmt is Format.json:
         sys.stdout.write(frame.write_json() + "\n")
     elif fmt is Format.csv:

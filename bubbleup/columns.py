@@ -9,8 +9,10 @@ from bubbleup.load import Source, load
 from bubbleup.profile import _NESTED, _TEMPORAL, MAX_NUMERIC_CATEGORIES, _kind
 
 
-def describe_columns(source: Source) -> pl.DataFrame:
+def describe_columns(source: Source, *, skip_bad_lines: bool = False) -> pl.DataFrame:
     """Each column's type, how bubbleup treats it, distinct values and missing share.
+
+    Nested fields are listed under their dotted names (``http.request.method``).
 
     ``distinct`` is an estimate (HyperLogLog) that counts missing as a value; ``example``
     is the most common value.
@@ -21,7 +23,7 @@ def describe_columns(source: Source) -> pl.DataFrame:
     >>> cols.filter(pl.col("column") == "exit_reason")["kind"].item()
     'categorical'
     """
-    loaded = load(source)
+    loaded = load(source, skip_bad_lines=skip_bad_lines)
     schema = loaded.frame.collect_schema()
     names = list(schema)
     simple = [n for n in names if not isinstance(schema[n], _NESTED)]

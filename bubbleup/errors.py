@@ -56,3 +56,8 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
         if name.lower() in lowered:
             close = [lowered[name.lower()]]
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+class TimeError(BubbleupError):
+    """The time column is missing or holds values that are not times, or a time window
+    (``--since``, ``--until``, ``--after``) lies outside the data."""

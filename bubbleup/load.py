@@ -1,119 +1,46 @@
 """Load stage: turn any supported source into a polars LazyFrame.
 
 A source is a path (file, glob or directory), a list of paths, or an in-memory frame
-(polars DataFrame or LazyFrame, pyarrow Table, pandas DataFrame). Files are scanned lazily,
-so later stages read only the columns and rows their query needs.
+(polars DataFrame or LazyFrame, pyarrow Table, pandas DataFrame). Reading files is the job
+of :mod:`bubbleup.io`; Parquet and Arrow files are scanned lazily, so later stages read only
+the columns and rows their query needs.
 """
 
 from __future__ import annotations
 
-import glob as globlib
 import os
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from bubbleup.errors import SourceError
+from bubbleup.io.files import read_files
+from bubbleup.io.paths import FORMATS
+from bubbleup.io.schema import flatten
 
-#: File kinds by extension.
-FORMATS: dict[str, str] = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".ndjson": "ndjson",
-    ".jsonl": "ndjson",
-    ".json": "ndjson",
-    ".arrow": "ipc",
-    ".feather": "ipc",
-    ".ipc": "ipc",
-}
+__all__ = ["FORMATS", "Loaded", "Source", "load"]
 
 Source = str | os.PathLike[str] | pl.DataFrame | pl.LazyFrame | Any
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """A loaded source: the lazy frame and a short description for headers and reports."""
+    """A loaded source: the lazy frame and a short description for headers and reports.
+
+    ``skipped_lines`` maps files to the number of malformed lines skipped in them;
+    ``time_column`` names the events' time column when the kind of source says which it is
+    (OTLP spans: ``start_time``; OTLP logs: ``time``).
+    """
 
     frame: pl.LazyFrame
     description: str
     paths: tuple[str, ...] = ()
+    skipped_lines: dict[str, int] = field(default_factory=dict)
+    time_column: str | None = None
 
 
-def _format_of(path: str) -> str:
-    suffix = Path(path).suffix.lower()
-    if suffix in FORMATS:
-        return FORMATS[suffix]
-    known = ", ".join(sorted(FORMATS))
-    raise SourceError(f"unknown file type '{suffix or path}' for {path}; use one of: {known}")
-
-
-def _expand(path: str) -> list[str]:
-    """Expand a glob or a directory into the list of files it names."""
-    if any(ch in path for ch in "*?["):
-        matches = sorted(p for p in globlib.glob(path, recursive=True) if os.path.isfile(p))
-        if not matches:
-            raise SourceError(f"no files match {path}; check the pattern")
-        return matches
-    if os.path.isdir(path):
-        files = sorted(
-            str(p)
-            for p in Path(path).rglob("*")
-            if p.is_file() and p.suffix.lower() in FORMATS and not p.name.startswith((".", "_"))
-        )
-        if not files:
-            raise SourceError(f"directory {path} has no event files (.parquet, .csv, .ndjson...)")
-        return files
-    if not os.path.exists(path):
-        raise SourceError(f"file not found: {path}")
-    return [path]
-
-
-def _scan_one_format(fmt: str, files: list[str]) -> pl.LazyFrame:
-    if fmt == "parquet":
-        for f in files[:1]:
-            pl.read_parquet_schema(f)  # fail early on a corrupt footer
-        return pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore")
-    if fmt == "csv":
-        frames = [
-            pl.scan_csv(
-                f,
-                separator="\t" if f.lower().endswith(".tsv") else ",",
-                infer_schema_length=10_000,
-                try_parse_dates=True,
-            )
-            for f in files
-        ]
-        return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
-    if fmt == "ndjson":
-        return pl.scan_ndjson(files, infer_schema_length=10_000)
-    return pl.scan_ipc(files)
-
-
-def _read_error(files: list[str], exc: Exception) -> SourceError:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    where = files[0] if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
-    return SourceError(f"could not read {where}: {first}; is it a valid, complete file?")
-
-
-def load(source: Source) -> Loaded:
-    """Return a lazy frame over ``source``.
-
-    Parameters
-    ----------
-    source
-        A path, glob or directory (Parquet, CSV/TSV, NDJSON, Arrow IPC, chosen by
-        extension), a list of paths, or a polars, pyarrow or pandas frame.
-
-    Examples
-    --------
-    >>> loaded = load("sample_data/builds.parquet")
-    >>> "kernel_version" in loaded.frame.collect_schema().names()
-    True
-    """
+def _in_memory(source: Source) -> Loaded | None:
     if isinstance(source, pl.LazyFrame):
         return Loaded(source, "LazyFrame")
     if isinstance(source, pl.DataFrame):
@@ -125,6 +52,30 @@ def load(source: Source) -> Loaded:
         return Loaded(table.lazy(), f"pyarrow {type(source).__name__}")
     if module.startswith("pandas"):
         return Loaded(pl.from_pandas(source).lazy(), "pandas DataFrame")
+    return None
+
+
+def load(source: Source, *, skip_bad_lines: bool = False) -> Loaded:
+    """Return a lazy frame over ``source``, struct columns flattened to dotted names.
+
+    Parameters
+    ----------
+    source
+        A path, glob or directory (read recursively) or a list of them: Parquet, CSV/TSV,
+        NDJSON, OTLP JSON, Arrow IPC, chosen by extension (CSV and NDJSON may be
+        compressed: ``.gz``, ``.zst``); or a polars, pyarrow or pandas frame.
+    skip_bad_lines
+        Skip malformed JSON lines (and count them in ``skipped_lines``) instead of failing.
+
+    Examples
+    --------
+    >>> loaded = load("sample_data/builds.parquet")
+    >>> "kernel_version" in loaded.frame.collect_schema().names()
+    True
+    """
+    memory = _in_memory(source)
+    if memory is not None:
+        return Loaded(flatten(memory.frame, where=memory.description), memory.description)
     if isinstance(source, (list, tuple)):
         paths = [os.fspath(p) for p in source]
     elif isinstance(source, (str, os.PathLike)):
@@ -133,21 +84,12 @@ def load(source: Source) -> Loaded:
         raise SourceError(
             f"cannot read a {type(source).__name__}; pass a path or a polars/pyarrow/pandas frame"
         )
-    files: list[str] = []
-    for p in paths:
-        files.extend(_expand(p))
-    formats = {_format_of(f) for f in files}
-    if len(formats) > 1:
-        raise SourceError(
-            f"the source mixes file types ({', '.join(sorted(formats))}); pass files of one type"
-        )
-    fmt = formats.pop()
-    try:
-        frame = _scan_one_format(fmt, files)
-        frame.collect_schema()
-    except pl.exceptions.PolarsError as exc:
-        raise _read_error(files, exc) from None
-    except OSError as exc:
-        raise _read_error(files, exc) from None
-    desc = paths[0] if len(paths) == 1 else f"{paths[0]} (+{len(paths) - 1} more)"
-    return Loaded(frame, desc, tuple(files))
+    if not paths:
+        raise SourceError("no source given; pass at least one file, glob or directory")
+    read = read_files(paths, skip_bad_lines=skip_bad_lines)
+    n = len(read.files)
+    if len(paths) == 1:
+        desc = paths[0] if n == 1 else f"{paths[0]} ({n:,} files)"
+    else:
+        desc = f"{paths[0]} (+{len(paths) - 1} more; {n:,} files)"
+    return Loaded(read.frame, desc, read.files, read.skipped_lines, read.time_column)

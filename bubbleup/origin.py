@@ -26,9 +26,14 @@ _FLAGS = {
     "min_lift": "--min-lift",
     "min_share": "--min-share",
     "max_order": "--max-order",
+    "time_column": "--time-column",
+    "since": "--since",
+    "until": "--until",
+    "after": "--after",
 }
 _DEFAULTS: dict[str, Any] = {"alpha": 0.05, "min_lift": 1.5, "min_share": 0.05, "max_order": 3}
-_HANDLED = {"source", "where", "baseline", "filter", "weight", "columns", "exclude", *_DEFAULTS}
+_TEXT = ("baseline", "filter", "time_column", "since", "until", "after")
+_HANDLED = {"source", "where", "weight", "columns", "exclude", "skip_bad_lines", *_TEXT, *_DEFAULTS}
 
 
 @dataclass(frozen=True)
@@ -66,10 +71,16 @@ class Origin:
             return None
         if any(not _is_default(k, v) for k, v in opts.items() if k not in _HANDLED):
             return None
-        args = ["bubbleup", "analyze", *paths, "--where", str(opts.get("where", ""))]
-        for key in ("baseline", "filter"):
-            if opts.get(key) is not None:
-                args += [_FLAGS[key], str(opts[key])]
+        args = ["bubbleup", "analyze", *paths]
+        if opts.get("where") is not None:
+            args += ["--where", str(opts["where"])]
+        for key in _TEXT:
+            value = opts.get(key)
+            if value is not None:
+                text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+                args += [_FLAGS[key], text]
+        if opts.get("skip_bad_lines"):
+            args.append("--skip-bad-lines")
         weight = opts.get("weight")
         if weight is False:
             args.append("--no-weight")

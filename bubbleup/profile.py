@@ -30,6 +30,12 @@ QUANTILE_SAMPLE = 200_000
 #: in two phases: values seen in the selection first, then only those in the baseline.
 TWO_PHASE_DISTINCT = 2_000
 
+#: Why list columns are left out.
+LIST_REASON = (
+    "list: not ranked yet (an event holds several values); "
+    "select on it with array_contains(name, 'value')"
+)
+
 _TEMPORAL = (pl.Date, pl.Datetime, pl.Time, pl.Duration)
 _NESTED = (pl.List, pl.Array, pl.Struct, pl.Binary, pl.Object)
 
@@ -138,6 +144,8 @@ def candidates(
             left.append(LeftOut(name, "used in a predicate"))
         elif isinstance(dtype, _TEMPORAL):
             left.append(LeftOut(name, "time column, not ranked"))
+        elif isinstance(dtype, (pl.List, pl.Array)):
+            left.append(LeftOut(name, LIST_REASON))
         elif isinstance(dtype, _NESTED):
             left.append(LeftOut(name, f"nested type {dtype}, not supported yet"))
         elif dtype == pl.Null:

@@ -90,9 +90,26 @@ def header_lines(result: Result) -> list[tuple[str, str]]:
         lines.append(("weight", f"{result.weight_column} ({how})"))
     else:
         lines.append(("weight", "none (every event counts 1)"))
+    if result.timeline is not None:
+        lines.extend(result.timeline.header_lines())
+    if result.skipped_lines:
+        lines.append(("skipped", skipped_text(result.skipped_lines)))
     if result.left_out:
         lines.append(("left out", "; ".join(f"{x.column} ({x.reason})" for x in result.left_out)))
     return lines
+
+
+def skipped_text(skipped: dict[str, int]) -> str:
+    """Malformed lines skipped, per file.
+
+    Examples
+    --------
+    >>> skipped_text({"a.ndjson": 2, "b.ndjson": 1})
+    '3 malformed lines (a.ndjson: 2; b.ndjson: 1)'
+    """
+    total = sum(skipped.values())
+    files = "; ".join(f"{k}: {v:,}" for k, v in skipped.items())
+    return f"{total:,} malformed line{'s' if total != 1 else ''} ({files})"
 
 
 def summary_line(result: Result, *, shown: int) -> str:

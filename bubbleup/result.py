@@ -15,6 +15,11 @@ attributes
     (total variation distance between selection and baseline), ``p_value``, ``q_value``.
 left_out
     The columns that took no part, each with the reason.
+skipped_lines
+    Malformed lines skipped per file (``skip_bad_lines=True``).
+timeline
+    Weighted selected and baseline events per time bucket, and the time window used
+    (:class:`bubbleup.timewindow.Timeline`), or ``None`` without a time column.
 totals
     Events and weighted events in scope, selection and baseline.
 counts
@@ -50,6 +55,7 @@ if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType
 
     from bubbleup.plot import Chart
+    from bubbleup.timewindow import Timeline
 
 #: Version of the JSON document produced by :meth:`Result.to_dict`.
 JSON_VERSION = 1
@@ -73,6 +79,8 @@ class Result:
     counts: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
     origin: Origin | None = field(default=None, repr=False)
     time_ranges: tuple[TimeRange, ...] = ()
+    skipped_lines: dict[str, int] = field(default_factory=dict)
+    timeline: Timeline | None = None
 
     # -- conversions -----------------------------------------------------------------
     def _value(self, attribute: str, text: str | None) -> Any:
@@ -132,6 +140,8 @@ class Result:
             },
             "weight": {"column": self.weight_column, "auto": self.weight_auto},
             "parameters": dict(self.parameters),
+            "skipped_lines": dict(self.skipped_lines),
+            "timeline": None if self.timeline is None else self.timeline.to_dict(),
             "left_out": [{"column": x.column, "reason": x.reason} for x in self.left_out],
             "attributes": self.attributes.to_dicts(),
             "explanations": explanations,

@@ -7,6 +7,7 @@ predicate that evaluates to null does not match.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -41,6 +42,26 @@ class Split:
 def predicate_text(predicate: Predicate) -> str:
     """Return the text shown for a predicate (SQL as given, or the expression's repr)."""
     return predicate if isinstance(predicate, str) else str(predicate)
+
+
+def _dotted_name(root: str, text: str, schema: Mapping[str, pl.DataType]) -> str | None:
+    """The dotted column name (``http.route``) written unquoted where ``root`` starts.
+
+    SQL reads ``http.route`` as the field ``route`` of a column ``http``; a flattened
+    column needs quotes: ``"http.route"``.
+
+    Examples
+    --------
+    >>> _dotted_name("http", "http.route = '/a'", {"http.route": pl.String()})
+    'http.route'
+    """
+    for match in re.finditer(rf"(?<![\w\".]){re.escape(root)}((?:\.\w+)+)", text):
+        parts = (root + match.group(1)).split(".")
+        for end in range(len(parts), 1, -1):
+            name = ".".join(parts[:end])
+            if name in schema:
+                return name
+    return None
 
 
 def compile_predicate(
@@ -97,7 +118,10 @@ def compile_predicate(
     for name in sorted(columns):
         if name not in schema:
             hint = did_you_mean(name, schema)
-            if not hint and isinstance(predicate, str) and f'"{name}"' in predicate:
+            dotted = _dotted_name(name, predicate, schema) if isinstance(predicate, str) else None
+            if dotted:
+                hint = f'; names with dots take double quotes in SQL: "{dotted}"'
+            elif not hint and isinstance(predicate, str) and f'"{name}"' in predicate:
                 hint = "; text values take single quotes in SQL ('oom', not \"oom\")"
             raise ColumnError(f"column '{name}' in {option} not found{hint}")
     try:

@@ -25,7 +25,24 @@ def main() -> None:
     assert out.exit_code == 0, out.stderr
     start = text.index("```text\n") + len("```text\n")
     end = text.index("```", start)
-    README.write_text(text[:start] + out.stdout.rstrip() + "\n" + text[end:])
+    text = text[:start] + out.stdout.rstrip() + "\n" + text[end:]
+    # excerpts: the first lines of an output, then "..." (see tests/test_cli_look.py)
+    for marker, args in EXCERPTS:
+        start = text.index("```text\n", text.index(marker)) + len("```text\n")
+        end = text.index("```", start)
+        lines = text[start:end].rstrip("\n").splitlines()
+        out = CliRunner().invoke(app, [args[0], "sample_data/builds.parquet", "--where",
+                                       "exit_reason = 'oom'", *args[1:]])
+        assert out.exit_code == 0, out.stderr
+        fresh = [*[x.rstrip() for x in out.stdout.splitlines()][:len(lines) - 1], "..."]
+        text = text[:start] + "\n".join(fresh) + "\n" + text[end:]
+    README.write_text(text)
+
+
+EXCERPTS = [
+    ("--drill 2 --top 5\n", ["analyze", "--drill", "2", "--top", "5"]),
+    ("--explanation 1 --limit 2\n", ["rows", "--explanation", "1", "--limit", "2"]),
+]
 
 
 if __name__ == "__main__":
