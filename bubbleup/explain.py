@@ -5,8 +5,9 @@ An explanation is a conjunction of items; each item is one condition on one attr
 q-values over every explanation tested (single values, numeric ranges and conjunctions
 together), decides which are significant, keeps the minimal answers and orders them:
 significant explanations not explained by a reported conjunction first, then the ones
-that are, both by difference (selection share minus baseline share); then the rest, by
-q-value and difference. Ties break by label, so the same input always gives the same order.
+that are, both by difference (selection share minus baseline share); then those with a
+large enough effect (lift and selection share) that are not significant, by q-value; then
+the rest by difference. Ties break by label, so the same input always gives the same order.
 """
 
 from __future__ import annotations
@@ -196,14 +197,17 @@ def explain(
         ),
         explained_by=label.replace_strict(explained, default=None, return_dtype=pl.String),
     )
+    effect = (pl.col("lift") >= min_lift) & (pl.col("selection_share") >= min_share)
     tier = (
         pl.when(pl.col("significant") & pl.col("explained_by").is_null())
         .then(0)
         .when(pl.col("significant"))
         .then(1)
-        .otherwise(2)
+        .when(effect)
+        .then(2)
+        .otherwise(3)
     )
-    # within the last tier (not significant) the nearest to significance come first
+    # large enough but not significant: the nearest to significance first
     near = pl.when(tier == 2).then(pl.col("q_value")).otherwise(0.0)
     out = out.sort(
         [tier, near, pl.col("difference"), pl.col("label")],
