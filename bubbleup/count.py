@@ -67,9 +67,14 @@ def _kish(total: float, total_sq: float) -> float:
     return total * total / total_sq if total_sq > 0 else 0.0
 
 
+#: Each query of a ``collect_all`` scans its own columns: with common-subplan elimination
+#: polars caches the shared scan, which holds every column of every row in memory.
+_NO_CSE = pl.QueryOptFlags(comm_subplan_elim=False)
+
+
 def _collect(frames: list[pl.LazyFrame], what: str) -> list[pl.DataFrame]:
     try:
-        return pl.collect_all(frames, engine="streaming")
+        return pl.collect_all(frames, engine="streaming", optimizations=_NO_CSE)
     except pl.exceptions.ColumnNotFoundError:
         raise
     except (pl.exceptions.ComputeError, OSError) as exc:
@@ -206,19 +211,62 @@ def _num_text(x: float) -> str:
     return str(int(x)) if math.isfinite(x) and x == int(x) and abs(x) < 2**53 else repr(x)
 
 
-def _value_counts(lf: pl.LazyFrame, split: Split, key: pl.Expr) -> pl.LazyFrame:
+#: Attributes with few values are counted together, in one group-by over several keys,
+#: while the product of their numbers of values stays at most this.
+PACK_GROUPS = 4096
+_SUMS = ("sel", "base", "sel_events", "base_events")
+
+
+def _value_counts(lf: pl.LazyFrame, split: Split, keys: list[pl.Expr]) -> pl.LazyFrame:
     s, b, w = pl.col("_s"), pl.col("_b"), pl.col("_w")
     q = lf.select(
-        key, split.weight.alias("_w"), split.selection.alias("_s"), split.baseline.alias("_b")
+        *keys, split.weight.alias("_w"), split.selection.alias("_s"), split.baseline.alias("_b")
     )
     if not split.complement:
         q = q.filter(s | b)
-    return q.group_by("k").agg(
+    return q.group_by([f"k{j}" for j in range(len(keys))]).agg(
         sel=(w * s.cast(pl.Float64)).sum(),
         base=(w * b.cast(pl.Float64)).sum(),
         sel_events=s.sum().cast(pl.Int64),
         base_events=b.sum().cast(pl.Int64),
     )
+
+
+def _groups(attr: Attribute) -> int:
+    """How many groups an attribute can have (bins + missing, or distinct values)."""
+    return len(attr.edges) + 2 if attr.binned else max(attr.distinct, 1) + 1
+
+
+def packs(attributes: Sequence[Attribute]) -> list[list[int]]:
+    """Indices of attributes to count together (one group-by per pack).
+
+    One group-by over several small keys costs about what one over a single key does, so
+    attributes with few values share a query while the product of their group counts stays
+    at most :data:`PACK_GROUPS`; attributes counted in two phases go alone.
+
+    Examples
+    --------
+    >>> from bubbleup.profile import Attribute
+    >>> small = [Attribute(f"a{i}", "categorical", "String", 9, 0) for i in range(5)]
+    >>> packs(small)
+    [[0, 1, 2], [3, 4]]
+    """
+    out: list[list[int]] = []
+    current: list[int] = []
+    product = 1
+    for i, attr in enumerate(attributes):
+        n = _groups(attr)
+        if attr.two_phase or n > PACK_GROUPS:
+            out.append([i])
+            continue
+        if current and product * n > PACK_GROUPS:
+            out.append(current)
+            current, product = [], 1
+        current.append(i)
+        product *= n
+    if current:
+        out.append(current)
+    return out
 
 
 def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) -> pl.DataFrame:
@@ -251,17 +299,24 @@ def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) ->
             [selected.select(key_expr(a)).unique() for a in two_phase], "finding selected values"
         )
         seen = {a.name: res["k"] for a, res in zip(two_phase, found, strict=True)}
+    groups = packs(attributes)
     queries = []
-    for attr in attributes:
+    for group in groups:
         source = lf
-        if attr.two_phase:
-            values = seen[attr.name].drop_nulls()
-            keep = pl.col(attr.name).cast(pl.String).is_in(values.implode())
-            source = lf.filter(keep | pl.col(attr.name).is_null())
-        queries.append(_value_counts(source, split, key_expr(attr)))
+        first = attributes[group[0]]
+        if first.two_phase:
+            values = seen[first.name].drop_nulls()
+            keep = pl.col(first.name).cast(pl.String).is_in(values.implode())
+            source = lf.filter(keep | pl.col(first.name).is_null())
+        keys = [key_expr(attributes[i]).alias(f"k{j}") for j, i in enumerate(group)]
+        queries.append(_value_counts(source, split, keys))
     results = _collect(queries, "counting values")
-    parts = [_items(attr, res) for attr, res in zip(attributes, results, strict=True)]
-    return pl.concat(parts, how="vertical")
+    parts: dict[int, pl.DataFrame] = {}
+    for group, res in zip(groups, results, strict=True):
+        for j, i in enumerate(group):
+            one = res if len(group) == 1 else res.group_by(f"k{j}").agg(pl.col(_SUMS).sum())
+            parts[i] = _items(attributes[i], one.select(pl.col(f"k{j}").alias("k"), *_SUMS))
+    return pl.concat([parts[i] for i in range(len(attributes))], how="vertical")
 
 
 #: Schema of the pattern table returned by :func:`count_patterns`.

@@ -178,7 +178,10 @@ def stats_queries(
     numbers. Sampling whole rows (not one column at a time) lets polars stream the scan.
     """
     stride = sample_stride(n_rows)
-    sample = frame if stride == 1 else frame.gather_every(stride)
+    sample = frame
+    if stride > 1:  # every stride-th row; a row-index filter streams, gather_every does not
+        index = "__bubbleup_row"
+        sample = frame.with_row_index(index).filter(pl.col(index) % stride == 0).drop(index)
     on_sample: list[pl.Expr] = [pl.len().alias("_sample")]
     on_selection: list[pl.Expr] = [pl.len().alias("_selected")]
     for i, name in enumerate(names):
