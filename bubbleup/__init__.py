@@ -12,6 +12,7 @@ from bubbleup.columns import describe_columns
 from bubbleup.errors import (
     BubbleupError,
     ColumnError,
+    EngineError,
     PredicateError,
     SelectionError,
     SourceError,
@@ -23,6 +24,7 @@ from bubbleup.result import Result
 __all__ = [
     "BubbleupError",
     "ColumnError",
+    "EngineError",
     "PredicateError",
     "Result",
     "SelectionError",

@@ -12,13 +12,14 @@ import polars as pl
 
 from bubbleup import count as counting
 from bubbleup.combine import Patterns
-from bubbleup.errors import SelectionError, SourceError, UsageError
+from bubbleup.engines import open_engine
+from bubbleup.errors import SelectionError, UsageError
 from bubbleup.explain import explain
-from bubbleup.load import Source, load
+from bubbleup.load import Source
 from bubbleup.profile import Profile, build_profile, candidates
 from bubbleup.result import Result
 from bubbleup.score import attribute_tests, bh_qvalues
-from bubbleup.split import Predicate, Split, split
+from bubbleup.split import Predicate, Split
 
 Progress = Callable[[str], None]
 
@@ -51,6 +52,8 @@ def analyze(
     min_lift: float = 1.5,
     min_share: float = 0.05,
     max_order: int = 3,
+    engine: str | None = None,
+    spark_master: str | None = None,
     progress: Progress | None = None,
 ) -> Result:
     """Find what the selected events have in common that the baseline events do not.
@@ -80,6 +83,12 @@ def analyze(
     alpha, min_lift, min_share
         An explanation is significant when its q-value is below ``alpha``, its lift at
         least ``min_lift`` and its selection share at least ``min_share``.
+    engine
+        ``"polars"`` (default; embedded, streaming) or ``"spark"`` (needs
+        ``bubbleup[spark]``). A Spark DataFrame as ``source`` always runs on Spark.
+    spark_master
+        Where the Spark engine starts its session when none is active: ``local[4]``,
+        ``spark://host:7077``, ``sc://host:15002`` (Spark Connect), ``yarn``...
     progress
         Called with a short message as each stage starts (the library never prints).
 
@@ -96,10 +105,9 @@ def analyze(
     _check_options(alpha, min_lift, min_share, max_order)
     say = progress or (lambda _msg: None)
     say("loading")
-    loaded = load(source)
-    frame = loaded.frame
-    schema = dict(frame.collect_schema())
-    sp = split(schema, where=where, baseline=baseline, filter=filter, weight=weight)
+    eng = open_engine(source, engine=engine, spark_master=spark_master, progress=say)
+    schema = eng.schema()
+    sp = eng.split(where=where, baseline=baseline, filter=filter, weight=weight)
     names, left = candidates(
         schema,
         columns=columns,
@@ -108,21 +116,16 @@ def analyze(
         weight_column=sp.weight_column,
     )
     say("measuring columns")
-    try:
-        totals, stats = counting.measure(frame, sp, schema, names)
-    except pl.exceptions.PolarsError as exc:
-        raise SourceError(
-            f"could not read {loaded.description}: {str(exc).strip().splitlines()[0]}"
-        ) from None
+    totals, stats = eng.measure(sp, names)
     _check_sides(totals, sp.where, sp.baseline_text)
     profile = build_profile(schema, names, stats, n_rows=totals.scope_events, left_out=left)
     say(f"counting {len(profile.attributes)} attributes")
-    counts = counting.count(frame, sp, profile.attributes)
+    counts = eng.count(sp, profile.attributes)
     attrs_by_name = {a.name: a for a in profile.attributes}
 
     def patterns(items: list[dict[str, Any]]) -> pl.DataFrame:
         say(f"counting combinations of {len(items)} items")
-        return counting.count_patterns(frame, sp, items, attrs_by_name)
+        return eng.count_patterns(sp, items, attrs_by_name)
 
     say("scoring")
     return _finish(
@@ -130,7 +133,7 @@ def analyze(
         patterns,
         totals,
         profile,
-        loaded.description,
+        eng.description,
         sp,
         alpha=alpha,
         min_lift=min_lift,

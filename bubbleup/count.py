@@ -109,6 +109,15 @@ def measure(
         [lf.select(totals + stats_exprs(schema, names, n_rows=n_rows, selection=s))],
         "measuring columns",
     )[0].row(0, named=True)
+    return totals_from_row(row, split), row
+
+
+def totals_from_row(row: Mapping[str, Any], split: Split) -> Totals:
+    """Check the weights and build the :class:`Totals` from a measured row (any engine).
+
+    ``row`` holds ``_scope``, ``_sel_n``, ``_base_n``, ``_sel_w``, ``_base_w``,
+    ``_sel_w2``, ``_base_w2`` (sums over no event may be null), ``_w_min`` and ``_w_nan``.
+    """
     if split.weight_column is not None:
         if row["_w_nan"]:
             raise WeightError(
@@ -120,7 +129,7 @@ def measure(
                 f"weight column '{split.weight_column}' has negative values "
                 f"(minimum {row['_w_min']:g}); weights must be >= 0"
             )
-    t = Totals(
+    return Totals(
         scope_events=int(row["_scope"]),
         selection_events=int(row["_sel_n"] or 0),
         baseline_events=int(row["_base_n"] or 0),
@@ -129,7 +138,6 @@ def measure(
         selection_weight_sq=float(row["_sel_w2"] or 0.0),
         baseline_weight_sq=float(row["_base_w2"] or 0.0),
     )
-    return t, row
 
 
 def key_expr(attr: Attribute) -> pl.Expr:
