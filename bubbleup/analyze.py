@@ -192,13 +192,17 @@ def _finish(
         min_share=min_share,
     )
     tests = attribute_tests(counts, totals)
+    # exact for attributes counted value by value (any engine); an estimate for ranges
+    seen = dict(counts.group_by("attribute").len().iter_rows())
     attrs = pl.DataFrame(
         {
             "attribute": [a.name for a in profile.attributes],
             "kind": [a.kind for a in profile.attributes],
             "dtype": [a.dtype for a in profile.attributes],
             "binned": [a.binned for a in profile.attributes],
-            "distinct": [a.distinct for a in profile.attributes],
+            "distinct": [
+                a.distinct if a.binned else seen.get(a.name, a.distinct) for a in profile.attributes
+            ],
             "missing": [a.nulls for a in profile.attributes],
         },
         schema={
