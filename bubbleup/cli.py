@@ -36,6 +36,13 @@ app = typer.Typer(
 err = Console(stderr=True, highlight=False)
 
 
+class Engine(StrEnum):
+    """Engines of ``analyze``."""
+
+    polars = "polars"
+    spark = "spark"
+
+
 class Format(StrEnum):
     """Output formats of ``analyze``."""
 
@@ -200,6 +207,21 @@ def analyze(
             "conjunctions (one extra pass over the events).",
         ),
     ] = 3,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="Where the events are counted: polars (embedded, streaming) or spark "
+            "(needs bubbleup[spark] and Java 17+)."
+        ),
+    ] = Engine.polars,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="Spark master URL for --engine spark: local[4], spark://host:7077, "
+            "sc://host:15002 (Spark Connect), yarn... Default: local[*].",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Rank what is more common in the selected events than in the baseline."""
@@ -209,6 +231,8 @@ def analyze(
         fail(f"--max-order must be 1, 2 or 3 (items per explanation), not {max_order}", 2)
     if weight is not None and no_weight:
         fail("--weight and --no-weight exclude each other; give one", 2)
+    if spark_master is not None and engine is not Engine.spark:
+        fail("--spark-master needs --engine spark", 2)
     with errors(), _progress(quiet) as progress:
         result = run(
             source if len(source) > 1 else source[0],
@@ -222,6 +246,8 @@ def analyze(
             min_lift=min_lift,
             min_share=min_share,
             max_order=max_order,
+            engine=engine.value,
+            spark_master=spark_master,
             progress=progress,
         )
     n = top or None
