@@ -23,7 +23,14 @@ import polars as pl
 
 from bubbleup.errors import SourceError, WeightError
 from bubbleup.items import Item, item_condition
-from bubbleup.profile import Attribute, stats_exprs
+from bubbleup.profile import (
+    Attribute,
+    finite,
+    numeric_names,
+    quantile_stats,
+    quantile_stride,
+    stats_exprs,
+)
 from bubbleup.split import Split
 
 #: Schema of the counts table every engine returns.
@@ -67,9 +74,14 @@ def _kish(total: float, total_sq: float) -> float:
     return total * total / total_sq if total_sq > 0 else 0.0
 
 
+#: Each query of a ``collect_all`` scans its own columns: with common-subplan elimination
+#: polars caches the shared scan, which holds every column of every row in memory.
+_NO_CSE = pl.QueryOptFlags(comm_subplan_elim=False)
+
+
 def _collect(frames: list[pl.LazyFrame], what: str) -> list[pl.DataFrame]:
     try:
-        return pl.collect_all(frames, engine="streaming")
+        return pl.collect_all(frames, engine="streaming", optimizations=_NO_CSE)
     except pl.exceptions.ColumnNotFoundError:
         raise
     except (pl.exceptions.ComputeError, OSError) as exc:
@@ -105,11 +117,30 @@ def measure(
         w.min().alias("_w_min"),
         w.is_nan().sum().alias("_w_nan"),
     ]
-    row = _collect(
-        [lf.select(totals + stats_exprs(schema, names, n_rows=n_rows, selection=s))],
-        "measuring columns",
-    )[0].row(0, named=True)
-    return totals_from_row(row, split), row
+    numeric = numeric_names(schema, names)
+    values = lf.select(finite(pl.col(n)).alias(n) for n in numeric)
+    stride = quantile_stride(n_rows)
+    if stride > 1:
+        values = _every(values, stride)
+    measured, scope_values = _collect(
+        [lf.select(totals + stats_exprs(schema, names)), values], "measuring columns"
+    )
+    row = measured.row(0, named=True)
+    t = totals_from_row(row, split)
+    if numeric:  # quantiles of the selection: one more pass, over the numeric columns
+        selected = lf.filter(s).select(finite(pl.col(n)).alias(n) for n in numeric)
+        stride = quantile_stride(t.selection_events)
+        if stride > 1:
+            selected = _every(selected, stride)
+        (sel_values,) = _collect([selected], "measuring columns")
+        row.update(quantile_stats(scope_values, sel_values, names))
+    return t, row
+
+
+def _every(frame: pl.LazyFrame, stride: int) -> pl.LazyFrame:
+    """Every ``stride``-th row, streaming (``gather_every`` is not)."""
+    index = "__bubbleup_row"
+    return frame.with_row_index(index).filter(pl.col(index) % stride == 0).drop(index)
 
 
 def totals_from_row(row: Mapping[str, Any], split: Split) -> Totals:
@@ -230,17 +261,19 @@ def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) ->
     lf = _scoped(frame, split)
     s, b = pl.col("_s"), pl.col("_b")
     w = pl.col("_w")
+    groups = packs(attributes)
     queries = []
-    for attr in attributes:
+    for group in groups:
+        keys = [f"k{j}" for j in range(len(group))]
         q = (
             lf.select(
-                key_expr(attr),
+                *[key_expr(attributes[i]).alias(k) for i, k in zip(group, keys, strict=True)],
                 split.weight.alias("_w"),
                 split.selection.alias("_s"),
                 split.baseline.alias("_b"),
             )
             .filter(s | b)
-            .group_by("k")
+            .group_by(keys)
             .agg(
                 sel=(w * s.cast(pl.Float64)).sum(),
                 base=(w * b.cast(pl.Float64)).sum(),
@@ -252,8 +285,64 @@ def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) ->
     if not queries:
         return pl.DataFrame(schema=COUNTS_SCHEMA)
     results = _collect(queries, "counting values")
-    parts = [_items(attr, res) for attr, res in zip(attributes, results, strict=True)]
-    return pl.concat(parts, how="vertical")
+    return unpack(attributes, groups, results)
+
+
+#: Attributes with few values are counted together, in one ``group_by`` over their
+#: combined values, while the product of their numbers of values stays below this. Each
+#: query computes the side and the weight of an event once for all its attributes: at 10M
+#: events x 21 small columns, 7 queries took half the time of 21.
+PACK_GROUPS = 4096
+_SUMS = ("sel", "base", "sel_events", "base_events")
+
+
+def _values(attr: Attribute) -> int:
+    return len(attr.edges) + 2 if attr.binned else attr.distinct + 1
+
+
+def packs(attributes: Sequence[Attribute]) -> list[list[int]]:
+    """Group attribute indices into queries (see :data:`PACK_GROUPS`); any engine.
+
+    Examples
+    --------
+    >>> from bubbleup.profile import Attribute
+    >>> attrs = [Attribute(n, "categorical", "String", d, 0) for n, d in
+    ...          [("a", 10), ("b", 100_000), ("c", 20), ("d", 2)]]
+    >>> packs(attrs)
+    [[3, 0, 2], [1]]
+    """
+    order = sorted(range(len(attributes)), key=lambda i: (_values(attributes[i]), i))
+    out: list[list[int]] = []
+    current: list[int] = []
+    product = 1
+    for i in order:
+        n = _values(attributes[i])
+        if current and product * n > PACK_GROUPS:
+            out.append(current)
+            current, product = [], 1
+        current.append(i)
+        product *= n
+    if current:
+        out.append(current)
+    return out
+
+
+def unpack(
+    attributes: Sequence[Attribute],
+    groups: Sequence[Sequence[int]],
+    results: Sequence[pl.DataFrame],
+) -> pl.DataFrame:
+    """The counts table from the results of packed queries (keys ``k0``, ``k1``...)."""
+    parts: dict[int, pl.DataFrame] = {}
+    for group, res in zip(groups, results, strict=True):
+        for j, i in enumerate(group):
+            key = f"k{j}"
+            if len(group) == 1:
+                grouped = res.select(pl.col(key).alias("k"), *_SUMS)
+            else:
+                grouped = res.group_by(key).agg(pl.col(_SUMS).sum()).rename({key: "k"})
+            parts[i] = _items(attributes[i], grouped)
+    return pl.concat([parts[i] for i in range(len(attributes))], how="vertical")
 
 
 #: Schema of the pattern table returned by :func:`count_patterns`.

@@ -15,14 +15,21 @@ import polars as pl
 
 from bubbleup.errors import ColumnError, did_you_mean
 
+#: Text columns whose (estimated) distinct values reach this share of the events are
+#: identifiers, left out: ``IDENTIFIER_SHARE`` up to ``EXACT_QUANTILE_ROWS`` events, the
+#: lower ``LARGE_IDENTIFIER_SHARE`` above, where the estimate is less precise (polars
+#: estimated 100M unique ids as 91.6M) and counting such a column value by value would
+#: take gigabytes.
+IDENTIFIER_SHARE = 0.95
+LARGE_IDENTIFIER_SHARE = 0.8
 #: Numeric columns with at most this many distinct values are ordered categories.
 MAX_NUMERIC_CATEGORIES = 24
 #: Quantile levels that place the bin edges of numeric columns with many values.
 SCOPE_QUANTILES = tuple(i / 16 for i in range(1, 16))
 SELECTION_QUANTILES = tuple(i / 8 for i in range(1, 8))
-#: Up to this many events in scope, quantiles are exact (linear interpolation, the same
-#: definition as Spark's ``percentile``); above, they are estimated on an evenly spaced
-#: sample of about ``QUANTILE_SAMPLE`` events.
+#: Up to this many events in scope (in the selection), quantiles of the scope (of the
+#: selection) are exact (linear interpolation, the definition of Spark's ``percentile``);
+#: above, they are estimated on an evenly spaced sample of about ``QUANTILE_SAMPLE`` events.
 EXACT_QUANTILE_ROWS = 1_000_000
 QUANTILE_SAMPLE = 200_000
 
@@ -144,30 +151,65 @@ def candidates(
     return keep, left
 
 
-def stats_exprs(
-    schema: Mapping[str, pl.DataType], names: Sequence[str], *, n_rows: int, selection: pl.Expr
-) -> list[pl.Expr]:
-    """Aggregations measuring each candidate column, for one ``select`` over the scope."""
-    stride = 1 if n_rows <= EXACT_QUANTILE_ROWS else max(1, n_rows // QUANTILE_SAMPLE)
+def stats_exprs(schema: Mapping[str, pl.DataType], names: Sequence[str]) -> list[pl.Expr]:
+    """Aggregations measuring each candidate column (``u{i}``: distinct values, an estimate
+    counting missing as a value; ``n{i}``: missing values), for one streaming ``select``.
+
+    Quantiles are measured apart, on the numeric columns only (see
+    :func:`quantile_stride`), so that this pass streams in bounded memory.
+    """
     exprs: list[pl.Expr] = []
     for i, name in enumerate(names):
         col = pl.col(name)
-        exprs += [
-            col.approx_n_unique().alias(f"u{i}"),
-            col.null_count().alias(f"n{i}"),
-        ]
-        if _kind(schema[name]) == "numeric":
-            x = col.cast(pl.Float64)
-            x = pl.when(x.is_nan()).then(None).otherwise(x)
-            exprs += [
-                (x if stride == 1 else x.gather_every(stride))
-                .quantile(list(SCOPE_QUANTILES), interpolation="linear")
-                .alias(f"q{i}"),
-                x.filter(selection)
-                .quantile(list(SELECTION_QUANTILES), interpolation="linear")
-                .alias(f"s{i}"),
-            ]
+        exprs += [col.approx_n_unique().alias(f"u{i}"), col.null_count().alias(f"n{i}")]
     return exprs
+
+
+def quantile_stride(rows: int) -> int:
+    """Take every ``stride``-th value to estimate quantiles of ``rows`` values.
+
+    1 (every value: exact quantiles) up to :data:`EXACT_QUANTILE_ROWS`, else an evenly
+    spaced sample of about :data:`QUANTILE_SAMPLE` values.
+
+    Examples
+    --------
+    >>> quantile_stride(1_000_000), quantile_stride(100_000_000)
+    (1, 500)
+    """
+    return 1 if rows <= EXACT_QUANTILE_ROWS else max(1, rows // QUANTILE_SAMPLE)
+
+
+def finite(col: pl.Expr) -> pl.Expr:
+    """A numeric column as Float64 with NaN as missing."""
+    x = col.cast(pl.Float64)
+    return pl.when(x.is_nan()).then(None).otherwise(x)
+
+
+def numeric_names(schema: Mapping[str, pl.DataType], names: Sequence[str]) -> list[str]:
+    """The names of numeric columns, in order."""
+    return [n for n in names if _kind(schema[n]) == "numeric"]
+
+
+def quantile_stats(
+    scope: pl.DataFrame, selection: pl.DataFrame, names: Sequence[str]
+) -> dict[str, list[float | None]]:
+    """``q{i}`` and ``s{i}``: quantiles of the ``i``-th name in two small frames of values
+    (every or every ``stride``-th value of the scope and of the selection), by linear
+    interpolation, the definition of Spark's ``percentile``."""
+    out: dict[str, list[float | None]] = {}
+    for frame, levels, key in (
+        (scope, SCOPE_QUANTILES, "q"),
+        (selection, SELECTION_QUANTILES, "s"),
+    ):
+        if frame.width == 0:
+            continue
+        row = frame.select(
+            pl.col(c).quantile(list(levels), interpolation="linear") for c in frame.columns
+        ).row(0, named=True)
+        for i, name in enumerate(names):
+            if name in row:
+                out[f"{key}{i}"] = row[name]
+    return out
 
 
 def _edges(
@@ -200,7 +242,8 @@ def build_profile(
         if distinct <= 1:  # approx_n_unique counts missing as a value
             left.append(LeftOut(name, "constant"))
             continue
-        if kind == "categorical" and n_rows >= 100 and distinct >= 0.95 * n_rows:
+        share = IDENTIFIER_SHARE if n_rows <= EXACT_QUANTILE_ROWS else LARGE_IDENTIFIER_SHARE
+        if kind == "categorical" and n_rows >= 100 and distinct >= share * n_rows:
             left.append(LeftOut(name, "identifier: nearly every value is unique"))
             continue
         edges: tuple[float, ...] = ()
