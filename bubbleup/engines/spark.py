@@ -46,8 +46,9 @@ from bubbleup.count import (
     MAX_PATTERN_ITEMS,
     PATTERNS_SCHEMA,
     Totals,
-    _items,
+    packs,
     totals_from_row,
+    unpack,
 )
 from bubbleup.errors import (
     ColumnError,
@@ -221,12 +222,9 @@ def session(master: str | None = None) -> Any:
     """
     if master is not None:
         check_reachable(master)
-    connect = master is not None and master.startswith("sc://")
     with _quiet():
-        active = None if connect else SparkSession.getActiveSession()
-    if active is not None:  # one classic session per process: use it
-        return active
-    if connect:
+        active = SparkSession.getActiveSession()
+    if master is not None and master.startswith("sc://"):
         try:
             with _quiet():
                 return SparkSession.builder.remote(master).getOrCreate()
@@ -240,6 +238,8 @@ def session(master: str | None = None) -> Any:
             raise EngineError(
                 f"cannot open a Spark Connect session on {master}: {_first_line(exc)}"
             ) from None
+    if active is not None:  # one classic session per process: use it
+        return active
     problem = java_problem()
     if problem:
         raise EngineError(problem)
@@ -604,28 +604,9 @@ class SparkEngine:
         return totals_from_row(row, sp), row
 
     # -- count -----------------------------------------------------------------------------
-    def _key(self, attr: Attribute) -> tuple[Any, str]:
-        """The grouping key of ``attr`` (as polars' ``count.key_expr``) and its column name."""
-        col = _col(attr.name)
-        if attr.binned:
-            x = col.cast("double")
-            x = F.when(F.isnan(x), F.lit(None)).otherwise(x)
-            index = reduce(lambda a, c: a + c, [(x > F.lit(e)).cast("int") for e in attr.edges])
-            return index.cast("long"), "k_bin"
-        dtype = self.schema()[attr.name]
-        if attr.kind == "boolean":
-            return col, "k_bool"
-        if attr.kind == "categorical":
-            return col.cast("string"), "k_str"
-        if dtype.is_integer():
-            return col.cast("long"), "k_int"
-        if dtype.is_float():
-            x = col.cast("double")
-            return F.when(F.isnan(x), F.lit(None)).otherwise(x), "k_float"
-        return col.cast("string"), "k_str"  # decimals: exact text
-
     def count(self, split: Split, attributes: Sequence[Attribute]) -> pl.DataFrame:
-        """The counts table: one ``groupBy`` per attribute, all in one Spark job."""
+        """The counts table: one ``groupBy`` per pack of attributes
+        (:func:`bubbleup.count.packs`), all in one Spark job."""
         if not attributes:
             return pl.DataFrame(schema=COUNTS_SCHEMA)
         sp = self._spark_split(split)
@@ -633,11 +614,12 @@ class SparkEngine:
         s, b = F.col("_s"), F.col("_b")
         w = F.col("_w")
         zero = F.lit(0.0)
+        groups = packs(attributes)
         parts = []
-        for i, attr in enumerate(attributes):
-            key, name = self._key(attr)
+        for p, group in enumerate(groups):
+            keys = [f"a{i}" for i in group]
             q = scoped.select(
-                key.alias(name),
+                *[self._key(attributes[i]).alias(f"a{i}") for i in group],
                 sp.spark_selection.alias("_s"),
                 sp.spark_baseline.alias("_b"),
                 sp.spark_weight.alias("_w"),
@@ -645,32 +627,53 @@ class SparkEngine:
             if not sp.baseline_is_rest:
                 q = q.filter(s | b)
             parts.append(
-                q.groupBy(name)
+                q.groupBy(*keys)
                 .agg(
                     F.sum(F.when(s, w).otherwise(zero)).alias("sel"),
                     F.sum(F.when(b, w).otherwise(zero)).alias("base"),
                     F.sum(s.cast("long")).alias("sel_events"),
                     F.sum(b.cast("long")).alias("base_events"),
                 )
-                .withColumn("_a", F.lit(i))
+                .withColumn("_p", F.lit(p))
             )
         union = reduce(lambda x, y: x.unionByName(y, allowMissingColumns=True), parts)
         table = pl.from_arrow(self._run("counting values", sp, union.toArrow))
         assert isinstance(table, pl.DataFrame)
         schema = self.schema()
-        out = []
-        for i, attr in enumerate(attributes):
-            _, name = self._key(attr)
-            dtype = pl.Int64() if attr.binned else schema[attr.name]
-            grouped = table.filter(pl.col("_a") == i).select(
-                pl.col(name).cast(dtype).alias("k"),
-                pl.col("sel").fill_null(0.0).cast(pl.Float64),
-                pl.col("base").fill_null(0.0).cast(pl.Float64),
-                pl.col("sel_events").fill_null(0).cast(pl.Int64),
-                pl.col("base_events").fill_null(0).cast(pl.Int64),
+        results = []
+        for p, group in enumerate(groups):
+            mine = table.filter(pl.col("_p") == p)
+            results.append(
+                mine.select(
+                    *[
+                        pl.col(f"a{i}")
+                        .cast(pl.Int64() if attributes[i].binned else schema[attributes[i].name])
+                        .alias(f"k{j}")
+                        for j, i in enumerate(group)
+                    ],
+                    pl.col("sel").fill_null(0.0).cast(pl.Float64),
+                    pl.col("base").fill_null(0.0).cast(pl.Float64),
+                    pl.col("sel_events").fill_null(0).cast(pl.Int64),
+                    pl.col("base_events").fill_null(0).cast(pl.Int64),
+                )
             )
-            out.append(_items(attr, grouped))
-        return pl.concat(out, how="vertical")
+        return unpack(attributes, groups, results)
+
+    def _key(self, attr: Attribute) -> Any:
+        """The grouping key of ``attr``, as polars' :func:`bubbleup.count.key_expr`."""
+        col = _col(attr.name)
+        if attr.binned:
+            x = col.cast("double")
+            x = F.when(F.isnan(x), F.lit(None)).otherwise(x)
+            index = reduce(lambda a, c: a + c, [(x > F.lit(e)).cast("int") for e in attr.edges])
+            return index.cast("long")
+        dtype = self.schema()[attr.name]
+        if attr.kind in ("boolean", "categorical") or not (dtype.is_integer() or dtype.is_float()):
+            return col if attr.kind == "boolean" else col.cast("string")  # decimals: exact text
+        if dtype.is_integer():
+            return col.cast("long")
+        x = col.cast("double")
+        return F.when(F.isnan(x), F.lit(None)).otherwise(x)
 
     # -- combinations ----------------------------------------------------------------------
     def count_patterns(
