@@ -12,6 +12,7 @@ from bubbleup.columns import describe_columns
 from bubbleup.errors import (
     BubbleupError,
     ColumnError,
+    EngineError,
     PredicateError,
     SelectionError,
     SourceError,
@@ -26,6 +27,7 @@ del _DataFrameNamespace  # imported for its side effect: registering the namespa
 __all__ = [
     "BubbleupError",
     "ColumnError",
+    "EngineError",
     "PredicateError",
     "Result",
     "SelectionError",

@@ -16,7 +16,8 @@ from bubbleup import count as counting
 from bubbleup import timewindow
 from bubbleup.charts import keep_counts
 from bubbleup.combine import Patterns
-from bubbleup.errors import SelectionError, SourceError, UsageError
+from bubbleup.engines import PolarsEngine, is_spark_frame, open_engine
+from bubbleup.errors import SelectionError, UsageError
 from bubbleup.explain import explain
 from bubbleup.load import Source, load
 from bubbleup.origin import Origin
@@ -57,6 +58,8 @@ def analyze(
     min_lift: float = 1.5,
     min_share: float = 0.05,
     max_order: int = 3,
+    engine: str | None = None,
+    spark_master: str | None = None,
     progress: Progress | None = None,
     skip_bad_lines: bool = False,
     time_column: str | None = None,
@@ -92,6 +95,12 @@ def analyze(
     alpha, min_lift, min_share
         An explanation is significant when its q-value is below ``alpha``, its lift at
         least ``min_lift`` and its selection share at least ``min_share``.
+    engine
+        ``"polars"`` (default; embedded, streaming) or ``"spark"`` (needs
+        ``bubbleup[spark]``). A Spark DataFrame as ``source`` always runs on Spark.
+    spark_master
+        Where the Spark engine starts its session when none is active: ``local[4]``,
+        ``spark://host:7077``, ``sc://host:15002`` (Spark Connect), ``yarn``...
     progress
         Called with a short message as each stage starts (the library never prints).
     skip_bad_lines
@@ -121,26 +130,47 @@ def analyze(
     say("loading")
     if where is None and after is None:
         raise UsageError("--where is required (unless --after gives the selection)")
-    loaded = load(source, skip_bad_lines=skip_bad_lines)
-    frame, window = timewindow.resolve(
-        loaded.frame,
-        dict(loaded.frame.collect_schema()),
-        time_column=time_column,
-        since=since,
-        until=until,
-        after=after,
-        hint=loaded.time_column,
-    )
-    schema = dict(frame.collect_schema())
-    if window.after is not None:
-        sel, base, sel_text, base_text = timewindow.sides(
-            window, schema, where=where, baseline=baseline
-        )
-        sp = split(schema, where=sel, baseline=base, filter=filter, weight=weight)
-        sp = timewindow.relabel(sp, sel_text, base_text)
-    else:
+    frame: pl.LazyFrame | None = None
+    window: timewindow.Window | None = None
+    skipped: dict[str, int] = {}
+    if engine == "spark" or is_spark_frame(source):
+        timed = [k for k in ("time_column", "since", "until", "after") if call[k] is not None]
+        if timed or skip_bad_lines:
+            raise UsageError(
+                "time windows and --skip-bad-lines work with the polars engine only; "
+                "filter on the time column in --where / --filter instead"
+            )
+        eng = open_engine(source, engine=engine, spark_master=spark_master, progress=say)
+        schema = eng.schema()
         assert where is not None
-        sp = split(schema, where=where, baseline=baseline, filter=filter, weight=weight)
+        sp = eng.split(where=where, baseline=baseline, filter=filter, weight=weight)
+    else:
+        if spark_master is not None:
+            raise UsageError("--spark-master needs --engine spark")
+        if engine not in (None, "polars"):
+            open_engine(source, engine=engine)  # names the valid engines
+        loaded = load(source, skip_bad_lines=skip_bad_lines)
+        skipped = loaded.skipped_lines
+        frame, window = timewindow.resolve(
+            loaded.frame,
+            dict(loaded.frame.collect_schema()),
+            time_column=time_column,
+            since=since,
+            until=until,
+            after=after,
+            hint=loaded.time_column,
+        )
+        eng = PolarsEngine(replace(loaded, frame=frame))
+        schema = eng.schema()
+        if window.after is not None:
+            sel, base, sel_text, base_text = timewindow.sides(
+                window, schema, where=where, baseline=baseline
+            )
+            sp = split(schema, where=sel, baseline=base, filter=filter, weight=weight)
+            sp = timewindow.relabel(sp, sel_text, base_text)
+        else:
+            assert where is not None
+            sp = split(schema, where=where, baseline=baseline, filter=filter, weight=weight)
     names, left = candidates(
         schema,
         columns=columns,
@@ -149,16 +179,11 @@ def analyze(
         weight_column=sp.weight_column,
     )
     say("measuring columns")
-    try:
-        totals, stats = counting.measure(frame, sp, schema, names)
-    except pl.exceptions.PolarsError as exc:
-        raise SourceError(
-            f"could not read {loaded.description}: {str(exc).strip().splitlines()[0]}"
-        ) from None
+    totals, stats = eng.measure(sp, names)
     _check_sides(totals, sp.where, sp.baseline_text)
     profile = build_profile(schema, names, stats, n_rows=totals.scope_events, left_out=left)
     say(f"counting {len(profile.attributes)} attributes")
-    counts = counting.count(frame, sp, profile.attributes)
+    counts = eng.count(sp, profile.attributes)
     profile, counts = finalize(
         profile,
         counts,
@@ -169,7 +194,7 @@ def analyze(
 
     def patterns(items: list[dict[str, Any]]) -> pl.DataFrame:
         say(f"counting combinations of {len(items)} items")
-        return counting.count_patterns(frame, sp, items, attrs_by_name)
+        return eng.count_patterns(sp, items, attrs_by_name)
 
     say("scoring")
     result = _finish(
@@ -177,7 +202,7 @@ def analyze(
         patterns,
         totals,
         profile,
-        loaded.description,
+        eng.description,
         sp,
         alpha=alpha,
         min_lift=min_lift,
@@ -189,9 +214,11 @@ def analyze(
         result,
         counts=keep_counts(counts, totals),
         origin=Origin(source, options),
-        time_ranges=time_ranges(frame, sp, schema),
-        skipped_lines=loaded.skipped_lines,
-        timeline=timewindow.timeline(frame, sp, window),
+        time_ranges=() if frame is None else time_ranges(frame, sp, schema),
+        skipped_lines=skipped,
+        timeline=None
+        if frame is None or window is None
+        else timewindow.timeline(frame, sp, window),
     )
 
 
@@ -251,7 +278,7 @@ def _finish(
             "kind": [a.kind for a in profile.attributes],
             "dtype": [a.dtype for a in profile.attributes],
             "binned": [a.binned for a in profile.attributes],
-            "distinct": [a.distinct for a in profile.attributes],
+            "distinct": [a.distinct for a in profile.attributes],  # see profile.finalize
             "missing": [a.nulls for a in profile.attributes],
         },
         schema={

@@ -40,6 +40,13 @@ app = typer.Typer(
 err = Console(stderr=True, highlight=False)
 
 
+class Engine(StrEnum):
+    """Engines of ``analyze``."""
+
+    polars = "polars"
+    spark = "spark"
+
+
 class Format(StrEnum):
     """Output formats of ``analyze``."""
 
@@ -215,6 +222,21 @@ def analyze(
             "conjunctions (one extra pass over the events).",
         ),
     ] = 3,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="Where the events are counted: polars (embedded, streaming) or spark "
+            "(needs bubbleup[spark] and Java 17+)."
+        ),
+    ] = Engine.polars,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="Spark master URL for --engine spark: local[4], spark://host:7077, "
+            "sc://host:15002 (Spark Connect), yarn... Default: local[*].",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     histograms: Annotated[
         bool,
@@ -263,6 +285,8 @@ def analyze(
         fail("--format html writes a whole page; give --output report.html or redirect stdout", 2)
     if histograms and fmt not in (Format.table, Format.html):
         fail(f"--histograms draws in the table format (the html report has them); not {fmt}", 2)
+    if spark_master is not None and engine is not Engine.spark:
+        fail("--spark-master needs --engine spark", 2)
     with errors(), _progress(quiet) as progress:
         result = run(
             source if len(source) > 1 else source[0],
@@ -276,6 +300,8 @@ def analyze(
             min_lift=min_lift,
             min_share=min_share,
             max_order=max_order,
+            engine=engine.value,
+            spark_master=spark_master,
             progress=progress,
             skip_bad_lines=skip_bad_lines,
             time_column=time_column,

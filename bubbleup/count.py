@@ -115,6 +115,15 @@ def measure(
     row: dict[str, Any] = {}
     for result in _collect(queries, "measuring columns"):
         row.update(result.row(0, named=True))
+    return totals_from_row(row, split), row
+
+
+def totals_from_row(row: Mapping[str, Any], split: Split) -> Totals:
+    """Check the weights and build the :class:`Totals` from a measured row (any engine).
+
+    ``row`` holds ``_scope``, ``_sel_n``, ``_base_n``, ``_sel_w``, ``_base_w``,
+    ``_sel_w2``, ``_base_w2`` (sums over no event may be null), ``_w_min`` and ``_w_nan``.
+    """
     if split.weight_column is not None:
         if row["_w_nan"]:
             raise WeightError(
@@ -126,7 +135,7 @@ def measure(
                 f"weight column '{split.weight_column}' has negative values "
                 f"(minimum {row['_w_min']:g}); weights must be >= 0"
             )
-    t = Totals(
+    return Totals(
         scope_events=int(row["_scope"]),
         selection_events=int(row["_sel_n"] or 0),
         baseline_events=int(row["_base_n"] or 0),
@@ -135,7 +144,6 @@ def measure(
         selection_weight_sq=float(row["_sel_w2"] or 0.0),
         baseline_weight_sq=float(row["_base_w2"] or 0.0),
     )
-    return t, row
 
 
 def key_expr(attr: Attribute) -> pl.Expr:
@@ -211,12 +219,6 @@ def _num_text(x: float) -> str:
     return str(int(x)) if math.isfinite(x) and x == int(x) and abs(x) < 2**53 else repr(x)
 
 
-#: Attributes with few values are counted together, in one group-by over several keys,
-#: while the product of their numbers of values stays at most this.
-PACK_GROUPS = 4096
-_SUMS = ("sel", "base", "sel_events", "base_events")
-
-
 def _value_counts(lf: pl.LazyFrame, split: Split, keys: list[pl.Expr]) -> pl.LazyFrame:
     s, b, w = pl.col("_s"), pl.col("_b"), pl.col("_w")
     q = lf.select(
@@ -230,43 +232,6 @@ def _value_counts(lf: pl.LazyFrame, split: Split, keys: list[pl.Expr]) -> pl.Laz
         sel_events=s.sum().cast(pl.Int64),
         base_events=b.sum().cast(pl.Int64),
     )
-
-
-def _groups(attr: Attribute) -> int:
-    """How many groups an attribute can have (bins + missing, or distinct values)."""
-    return len(attr.edges) + 2 if attr.binned else max(attr.distinct, 1) + 1
-
-
-def packs(attributes: Sequence[Attribute]) -> list[list[int]]:
-    """Indices of attributes to count together (one group-by per pack).
-
-    One group-by over several small keys costs about what one over a single key does, so
-    attributes with few values share a query while the product of their group counts stays
-    at most :data:`PACK_GROUPS`; attributes counted in two phases go alone.
-
-    Examples
-    --------
-    >>> from bubbleup.profile import Attribute
-    >>> small = [Attribute(f"a{i}", "categorical", "String", 9, 0) for i in range(5)]
-    >>> packs(small)
-    [[0, 1, 2], [3, 4]]
-    """
-    out: list[list[int]] = []
-    current: list[int] = []
-    product = 1
-    for i, attr in enumerate(attributes):
-        n = _groups(attr)
-        if attr.two_phase or n > PACK_GROUPS:
-            out.append([i])
-            continue
-        if current and product * n > PACK_GROUPS:
-            out.append(current)
-            current, product = [], 1
-        current.append(i)
-        product *= n
-    if current:
-        out.append(current)
-    return out
 
 
 def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) -> pl.DataFrame:
@@ -311,11 +276,67 @@ def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) ->
         keys = [key_expr(attributes[i]).alias(f"k{j}") for j, i in enumerate(group)]
         queries.append(_value_counts(source, split, keys))
     results = _collect(queries, "counting values")
+    return unpack(attributes, groups, results)
+
+
+#: Attributes with few values are counted together, in one ``group_by`` over their
+#: combined values, while the product of their numbers of values stays below this. Each
+#: query computes the side and the weight of an event once for all its attributes: at 10M
+#: events x 21 small columns, 7 queries took half the time of 21.
+PACK_GROUPS = 4096
+_SUMS = ("sel", "base", "sel_events", "base_events")
+
+
+def _values(attr: Attribute) -> int:
+    return len(attr.edges) + 2 if attr.binned else attr.distinct + 1
+
+
+def packs(attributes: Sequence[Attribute]) -> list[list[int]]:
+    """Group attribute indices into queries (see :data:`PACK_GROUPS`); any engine.
+
+    Examples
+    --------
+    >>> from bubbleup.profile import Attribute
+    >>> attrs = [Attribute(n, "categorical", "String", d, 0) for n, d in
+    ...          [("a", 10), ("b", 100_000), ("c", 20), ("d", 2)]]
+    >>> packs(attrs)
+    [[3, 0, 2], [1]]
+    """
+    order = sorted(range(len(attributes)), key=lambda i: (_values(attributes[i]), i))
+    out: list[list[int]] = []
+    current: list[int] = []
+    product = 1
+    for i in order:
+        n = _values(attributes[i])
+        if attributes[i].two_phase:  # counted on its own, only values seen in the selection
+            out.append([i])
+            continue
+        if current and product * n > PACK_GROUPS:
+            out.append(current)
+            current, product = [], 1
+        current.append(i)
+        product *= n
+    if current:
+        out.append(current)
+    return out
+
+
+def unpack(
+    attributes: Sequence[Attribute],
+    groups: Sequence[Sequence[int]],
+    results: Sequence[pl.DataFrame],
+) -> pl.DataFrame:
+    """The counts table from the results of packed queries (keys ``k0``, ``k1``...)."""
     parts: dict[int, pl.DataFrame] = {}
     for group, res in zip(groups, results, strict=True):
         for j, i in enumerate(group):
-            one = res if len(group) == 1 else res.group_by(f"k{j}").agg(pl.col(_SUMS).sum())
-            parts[i] = _items(attributes[i], one.select(pl.col(f"k{j}").alias("k"), *_SUMS))
+            key = f"k{j}"
+            if len(group) == 1:
+                grouped = res.select(pl.col(key).alias("k"), *_SUMS)
+            else:
+                grouped = res.group_by(key).agg(pl.col(_SUMS).sum()).rename({key: "k"})
+            parts[i] = _items(attributes[i], grouped)
+
     return pl.concat([parts[i] for i in range(len(attributes))], how="vertical")
 
 

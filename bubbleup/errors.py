@@ -35,6 +35,10 @@ class WeightError(BubbleupError):
     """The weight column is missing, not numeric, or has negative values."""
 
 
+class EngineError(BubbleupError):
+    """The engine cannot run: pyspark or Java missing, or the Spark cluster unreachable."""
+
+
 class UsageError(BubbleupError):
     """An option has a value outside its valid range (CLI exit code 2)."""
 

@@ -30,10 +30,21 @@ _FLAGS = {
     "since": "--since",
     "until": "--until",
     "after": "--after",
+    "spark_master": "--spark-master",
 }
 _DEFAULTS: dict[str, Any] = {"alpha": 0.05, "min_lift": 1.5, "min_share": 0.05, "max_order": 3}
-_TEXT = ("baseline", "filter", "time_column", "since", "until", "after")
-_HANDLED = {"source", "where", "weight", "columns", "exclude", "skip_bad_lines", *_TEXT, *_DEFAULTS}
+_TEXT = ("baseline", "filter", "time_column", "since", "until", "after", "spark_master")
+_HANDLED = {
+    "source",
+    "where",
+    "weight",
+    "columns",
+    "exclude",
+    "skip_bad_lines",
+    "engine",
+    *_TEXT,
+    *_DEFAULTS,
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,8 @@ class Origin:
                 args += [_FLAGS[key], text]
         if opts.get("skip_bad_lines"):
             args.append("--skip-bad-lines")
+        if opts.get("engine") == "spark":
+            args += ["--engine", "spark"]
         weight = opts.get("weight")
         if weight is False:
             args.append("--no-weight")

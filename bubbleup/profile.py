@@ -221,7 +221,8 @@ def build_profile(
     """
     attrs: list[Attribute] = []
     left = list(left_out)
-    sample = int(stats.get("_sample") or 0)  # type: ignore[call-overload]
+    # engines that estimate distinct values over every event report no sample size
+    sample = int(stats.get("_sample") or n_rows)  # type: ignore[call-overload]
     for i, name in enumerate(names):
         dtype = schema[name]
         kind = _kind(dtype)
@@ -279,6 +280,14 @@ def finalize(
     counts = counts.filter(pl.col("attribute").is_in(kept))
     two_phase = [a.name for a in attrs if a.two_phase]
     if two_phase:
+        # canonical form, whatever the engine counted: values never selected go to "other"
+        counts = counts.filter(
+            ~(
+                pl.col("attribute").is_in(two_phase)
+                & (pl.col("op") == "=")
+                & (pl.col("sel_events") == 0)
+            )
+        )
         listed = (
             counts.filter(pl.col("attribute").is_in(two_phase))
             .group_by("attribute", maintain_order=True)

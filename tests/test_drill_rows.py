@@ -156,7 +156,9 @@ def test_the_reproducing_command_reproduces(runner: CliRunner) -> None:
 def test_no_command_when_none_reproduces() -> None:
     from bubbleup.origin import Origin
 
-    assert Origin("e.parquet", {"where": "a = 1", "engine": "spark"}).command() is None
+    assert Origin("e.parquet", {"where": "a = 1", "not_a_cli_option": 3}).command() is None
+    spark = Origin("e.parquet", {"where": "a = 1", "engine": "spark"}).command()
+    assert spark == "bubbleup analyze e.parquet --where 'a = 1' --engine spark"
     assert Origin("e.parquet", {"where": pl.col("a") == 1}).command() is None
     assert Origin(pl.DataFrame({"a": [1]}), {"where": "a = 1"}).command() is None
     command = Origin(["a b.parquet", "c.parquet"], {"where": "s = 'x'", "weight": "w"}).command()

@@ -1,0 +1,178 @@
+"""Engines: the code that reads events, behind one small protocol.
+
+An engine compiles the predicates with its own SQL parser and runs the three passes that
+touch every event: :meth:`Engine.measure` (totals and column statistics),
+:meth:`Engine.count` (the counts table) and :meth:`Engine.count_patterns` (bit masks of
+candidate items, for combinations). Everything else (profile decisions, statistics,
+explanations, rendering) is shared code that reads only what these return, so the engines
+give the same answer on the same data.
+
+- ``polars`` (default): embedded, streaming, for anything one machine can read.
+- ``spark``: pyspark (classic or Spark Connect), for data that sits in a data lake; see
+  :mod:`bubbleup.engines.spark`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import polars as pl
+
+from bubbleup import count as counting
+from bubbleup.errors import EngineError, SourceError, UsageError
+from bubbleup.items import Item
+from bubbleup.load import Loaded, Source, load
+from bubbleup.profile import Attribute
+from bubbleup.split import Predicate, Split, split
+
+#: Names accepted by ``engine=`` / ``--engine``.
+ENGINES = ("polars", "spark")
+
+
+class Engine(Protocol):
+    """What the pipeline needs from an engine.
+
+    ``measure`` returns the :class:`~bubbleup.count.Totals` and a row of statistics keyed
+    like :func:`bubbleup.profile.stats_exprs` (``u{i}``, ``n{i}``, ``q{i}``, ``s{i}`` for
+    the ``i``-th name); ``count`` returns the counts table
+    (:data:`bubbleup.count.COUNTS_SCHEMA`); ``count_patterns`` the mask table
+    (:data:`bubbleup.count.PATTERNS_SCHEMA`).
+    """
+
+    name: str
+    description: str
+    paths: tuple[str, ...]
+
+    def schema(self) -> dict[str, pl.DataType]:
+        """The source's columns, as polars types."""
+        ...
+
+    def split(
+        self,
+        *,
+        where: Predicate,
+        baseline: Predicate | None,
+        filter: Predicate | None,
+        weight: str | bool | None,
+    ) -> Split:
+        """Compile the predicates and the weight with the engine's SQL."""
+        ...
+
+    def measure(self, split: Split, names: Sequence[str]) -> tuple[counting.Totals, dict[str, Any]]:
+        """Totals of both sides and the statistics of the candidate columns, in one pass."""
+        ...
+
+    def count(self, split: Split, attributes: Sequence[Attribute]) -> pl.DataFrame:
+        """The counts table of ``attributes``."""
+        ...
+
+    def count_patterns(
+        self, split: Split, items: Sequence[Item], attributes: Mapping[str, Attribute]
+    ) -> pl.DataFrame:
+        """Weighted and raw counts per bit mask of ``items``."""
+        ...
+
+
+class PolarsEngine:
+    """The embedded engine: polars lazy queries on the streaming engine."""
+
+    name = "polars"
+
+    def __init__(self, loaded: Loaded) -> None:
+        self.loaded = loaded
+        self.frame = loaded.frame
+        self.description = loaded.description
+        self.paths = loaded.paths
+        self._schema: dict[str, pl.DataType] | None = None
+
+    def schema(self) -> dict[str, pl.DataType]:
+        """The source's columns, as polars types."""
+        if self._schema is None:
+            self._schema = dict(self.frame.collect_schema())
+        return self._schema
+
+    def split(
+        self,
+        *,
+        where: Predicate,
+        baseline: Predicate | None,
+        filter: Predicate | None,
+        weight: str | bool | None,
+    ) -> Split:
+        """Compile the predicates with polars' SQL parser."""
+        return split(self.schema(), where=where, baseline=baseline, filter=filter, weight=weight)
+
+    def measure(self, split: Split, names: Sequence[str]) -> tuple[counting.Totals, dict[str, Any]]:
+        """Totals and column statistics (one streaming pass)."""
+        try:
+            return counting.measure(self.frame, split, self.schema(), names)
+        except pl.exceptions.PolarsError as exc:
+            raise SourceError(
+                f"could not read {self.description}: {str(exc).strip().splitlines()[0]}"
+            ) from None
+
+    def count(self, split: Split, attributes: Sequence[Attribute]) -> pl.DataFrame:
+        """The counts table (one streaming pass for all attributes)."""
+        return counting.count(self.frame, split, attributes)
+
+    def count_patterns(
+        self, split: Split, items: Sequence[Item], attributes: Mapping[str, Attribute]
+    ) -> pl.DataFrame:
+        """Counts per bit mask of ``items`` (one streaming pass)."""
+        return counting.count_patterns(self.frame, split, items, attributes)
+
+
+def is_spark_frame(source: object) -> bool:
+    """Whether ``source`` is a pyspark DataFrame (classic or Spark Connect).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> is_spark_frame(pl.DataFrame({"x": [1]}))
+    False
+    """
+    kind = type(source)
+    return kind.__name__ == "DataFrame" and kind.__module__.startswith("pyspark.")
+
+
+def open_engine(
+    source: Source,
+    *,
+    engine: str | None = None,
+    spark_master: str | None = None,
+    progress: Any = None,
+) -> Engine:
+    """Return the engine that reads ``source``.
+
+    ``engine`` is ``"polars"`` (the default) or ``"spark"``; a Spark DataFrame always runs
+    on Spark, in its own session. ``spark_master`` (``local[2]``, ``spark://host:7077``,
+    ``sc://host:15002`` for Spark Connect, ``yarn``...) is where bubbleup starts its Spark
+    session; without it, an active session is reused, else a local one is started.
+
+    Examples
+    --------
+    >>> open_engine("sample_data/builds.parquet").name
+    'polars'
+    """
+    if engine is not None and engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}")
+    spark_frame = is_spark_frame(source)
+    if spark_frame and engine == "polars":
+        raise UsageError(
+            "a Spark DataFrame runs on the Spark engine; leave engine unset, "
+            "or convert it to Arrow first (DataFrame.toArrow())"
+        )
+    if engine == "spark" or spark_frame:
+        if importlib.util.find_spec("pyspark") is None:
+            raise EngineError(
+                "the Spark engine needs pyspark, which is not installed; install it with: "
+                "pip install 'bubbleup[spark]'"
+            )
+        from bubbleup.engines.spark import SparkEngine
+
+        return SparkEngine.open(source, master=spark_master, progress=progress)
+    if spark_master is not None:
+        raise UsageError("--spark-master needs --engine spark")
+    return PolarsEngine(load(source))
