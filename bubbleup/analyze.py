@@ -160,7 +160,7 @@ def analyze(
             after=after,
             hint=loaded.time_column,
         )
-        eng = PolarsEngine(replace(loaded, frame=frame))
+        eng = PolarsEngine(replace(loaded, frame=frame), direct=window.scope() is None)
         schema = eng.schema()
         if window.after is not None:
             sel, base, sel_text, base_text = timewindow.sides(

@@ -15,7 +15,7 @@ The result of :func:`count` is the *counts table*, the seam between engines and 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ import polars as pl
 
 from bubbleup.errors import SourceError, WeightError
 from bubbleup.items import Item, item_condition
-from bubbleup.profile import Attribute, stats_queries
+from bubbleup.profile import Attribute, sample_stride, stats_queries
 from bubbleup.split import Split
 
 #: Schema of the counts table every engine returns.
@@ -93,11 +93,20 @@ def measure(
     names: Sequence[str],
     *,
     n_rows: int | None = None,
+    sampler: Callable[[int], pl.DataFrame | None] | None = None,
 ) -> tuple[Totals, dict[str, Any]]:
-    """Return the totals and the per-column statistics (see :func:`stats_queries`)."""
+    """Return the totals and the per-column statistics (see :func:`stats_queries`).
+
+    ``sampler``, given the number of events in scope, may return a sample of the events
+    (before the scope filter) for the column statistics, in place of an evenly spaced one.
+    """
     lf = _scoped(frame, split)
     if n_rows is None:
         n_rows = int(_collect([lf.select(pl.len())], "counting events")[0].item())
+    sample = None
+    if sampler is not None and sample_stride(n_rows) > 1:
+        drawn = sampler(n_rows)
+        sample = None if drawn is None else _scoped(drawn.lazy(), split)
     w, s, b = split.weight, split.selection, split.baseline
     totals = [
         pl.len().alias("_scope"),
@@ -111,7 +120,7 @@ def measure(
         w.is_nan().sum().alias("_w_nan"),
     ]
     queries = [lf.select(totals)]
-    queries += stats_queries(lf, schema, names, n_rows=n_rows, selection=s)
+    queries += stats_queries(lf, schema, names, n_rows=n_rows, selection=s, sample=sample)
     row: dict[str, Any] = {}
     for result in _collect(queries, "measuring columns"):
         row.update(result.row(0, named=True))
@@ -161,7 +170,7 @@ def key_expr(attr: Attribute) -> pl.Expr:
     return col.alias("k")
 
 
-def _items(attr: Attribute, grouped: pl.DataFrame) -> pl.DataFrame:
+def items_table(attr: Attribute, grouped: pl.DataFrame) -> pl.DataFrame:
     """Turn one attribute's group-by result into counts-table rows, in a stable order."""
     k = pl.col("k")
     if attr.binned:
@@ -335,7 +344,7 @@ def unpack(
                 grouped = res.select(pl.col(key).alias("k"), *_SUMS)
             else:
                 grouped = res.group_by(key).agg(pl.col(_SUMS).sum()).rename({key: "k"})
-            parts[i] = _items(attributes[i], grouped)
+            parts[i] = items_table(attributes[i], grouped)
 
     return pl.concat([parts[i] for i in range(len(attributes))], how="vertical")
 

@@ -169,6 +169,7 @@ def stats_queries(
     *,
     n_rows: int,
     selection: pl.Expr,
+    sample: pl.LazyFrame | None = None,
 ) -> list[pl.LazyFrame]:
     """Queries measuring each candidate column; each returns one row.
 
@@ -176,12 +177,15 @@ def stats_queries(
     ``EXACT_QUANTILE_ROWS``): ``u{i}``, distinct values (missing counts as one), and
     ``q{i}``, quantiles of numbers. The second runs on the selection: ``s{i}``, quantiles of
     numbers. Sampling whole rows (not one column at a time) lets polars stream the scan.
+    ``sample`` replaces the evenly spaced sample (see :func:`bubbleup.engines.parquet.sample`).
     """
     stride = sample_stride(n_rows)
-    sample = frame
-    if stride > 1:  # every stride-th row; a row-index filter streams, gather_every does not
-        index = "__bubbleup_row"
-        sample = frame.with_row_index(index).filter(pl.col(index) % stride == 0).drop(index)
+    if sample is None:
+        sample = frame
+        if stride > 1:  # every stride-th row; a row-index filter streams, gather_every not
+            index = "__bubbleup_row"
+            sample = frame.with_row_index(index).filter(pl.col(index) % stride == 0)
+            sample = sample.drop(index)
     on_sample: list[pl.Expr] = [pl.len().alias("_sample")]
     on_selection: list[pl.Expr] = [pl.len().alias("_selected")]
     for i, name in enumerate(names):

@@ -15,16 +15,20 @@ give the same answer on the same data.
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from bubbleup import count as counting
+from bubbleup.engines import parquet
 from bubbleup.errors import EngineError, SourceError, UsageError
 from bubbleup.items import Item
 from bubbleup.load import Loaded, Source, load
-from bubbleup.profile import Attribute
+from bubbleup.profile import QUANTILE_SAMPLE, Attribute
 from bubbleup.split import Predicate, Split, split
 
 #: Names accepted by ``engine=`` / ``--engine``.
@@ -80,11 +84,14 @@ class PolarsEngine:
 
     name = "polars"
 
-    def __init__(self, loaded: Loaded) -> None:
+    def __init__(self, loaded: Loaded, *, direct: bool = True) -> None:
         self.loaded = loaded
         self.frame = loaded.frame
         self.description = loaded.description
         self.paths = loaded.paths
+        #: whether the frame reads the files as they are (no time window or other filter
+        #: added after loading): only then may Parquet files be counted from their codes
+        self.direct = direct
         self._schema: dict[str, pl.DataType] | None = None
 
     def schema(self) -> dict[str, pl.DataType]:
@@ -106,16 +113,47 @@ class PolarsEngine:
 
     def measure(self, split: Split, names: Sequence[str]) -> tuple[counting.Totals, dict[str, Any]]:
         """Totals and column statistics (one streaming pass)."""
+        fast = self._parquet_plan(split, names)
+        sampler = None
+        if fast is not None:
+            files, wanted = fast.files, [*fast.predicate_columns, *names]
+
+            def sampler(n_scope: int) -> pl.DataFrame | None:
+                total = sum(pq.read_metadata(f).num_rows for f in files)
+                share = n_scope / total if total else 1.0
+                return parquet.sample(files, wanted, rows=QUANTILE_SAMPLE, share=share)
+
         try:
-            return counting.measure(self.frame, split, self.schema(), names)
+            return counting.measure(self.frame, split, self.schema(), names, sampler=sampler)
         except pl.exceptions.PolarsError as exc:
             raise SourceError(
                 f"could not read {self.description}: {str(exc).strip().splitlines()[0]}"
             ) from None
 
     def count(self, split: Split, attributes: Sequence[Attribute]) -> pl.DataFrame:
-        """The counts table (one streaming pass for all attributes)."""
-        return counting.count(self.frame, split, attributes)
+        """The counts table (one pass for all attributes).
+
+        When the source is Parquet files read as they are, attributes are counted from the
+        files' dictionary codes (:mod:`bubbleup.engines.parquet`), except those with so
+        many values that writers stop dictionary-encoding them: polars counts those (in two
+        phases) on another thread. Any other source is counted by polars queries.
+        """
+        coded = [a for a in attributes if parquet.by_codes(a)]
+        fast = self._parquet_plan(split, [a.name for a in coded]) if coded else None
+        if fast is None:
+            return counting.count(self.frame, split, attributes)
+        rest = [a for a in attributes if not parquet.by_codes(a)]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            other = pool.submit(counting.count, self.frame, split, rest)
+            table = parquet.count(fast, split, coded, self.schema())
+            table = pl.concat([table, other.result()], how="vertical")
+        order = {a.name: i for i, a in enumerate(attributes)}
+        return table.sort(pl.col("attribute").replace_strict(order), maintain_order=True)
+
+    def _parquet_plan(self, split: Split, columns: Sequence[str]) -> parquet.Plan | None:
+        if not self.direct or os.environ.get("BUBBLEUP_PARQUET_CODES", "1") == "0":
+            return None
+        return parquet.plan(self.paths, self.schema(), split, columns)
 
     def count_patterns(
         self, split: Split, items: Sequence[Item], attributes: Mapping[str, Attribute]

@@ -1,0 +1,640 @@
+"""The polars engine's fast path for Parquet files: counting from dictionary codes.
+
+Text columns in Parquet are almost always dictionary encoded: each row group stores its
+distinct values once and one small integer per event. Grouping the decoded strings (what a
+``group_by`` does) hashes every event's text; here pyarrow hands over the integer codes
+(``read_dictionary``) and numpy counts them with ``bincount``, so a text column costs a
+few nanoseconds per event whatever its values. Numbers are binned with ``searchsorted``,
+few-valued numbers and booleans get codes the same way. The predicates and the weight are
+still evaluated by polars, with the very expressions of the :class:`~bubbleup.split.Split`.
+
+The result is the same counts table as :func:`bubbleup.count.count` (the tests check it
+row for row), so everything downstream is unchanged. Row groups are read one at a time,
+the next one on a second thread while the current one is counted, so memory is bounded by
+the row group, not by the file.
+
+:func:`plan` says whether a source can take this path: Parquet files read as they are
+(no hive partition columns, no flattened struct fields among the columns used, the same
+type in every file); otherwise the engine counts with polars queries.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from bubbleup.count import COUNTS_SCHEMA, PATTERNS_SCHEMA, items_table
+from bubbleup.errors import SourceError
+from bubbleup.io.paths import hive_keys
+from bubbleup.items import Item
+from bubbleup.profile import Attribute
+from bubbleup.split import Split
+
+#: Attributes with more distinct values than this (estimated) are left to polars: their
+#: text is rarely dictionary encoded (writers fall back to plain pages once the dictionary
+#: passes about 1 MB), and building a dictionary costs more than polars' two phases
+#: (10M events: a 1M-value id took 2.1 s to read as a dictionary, 0.5 s as text).
+MAX_CODED_DISTINCT = 100_000
+
+
+def by_codes(attr: Attribute) -> bool:
+    """Whether the fast path counts ``attr`` (see :data:`MAX_CODED_DISTINCT`)."""
+    return attr.binned or attr.distinct <= MAX_CODED_DISTINCT
+
+
+#: Row groups with more rows than this are read in batches of this many rows.
+BATCH_ROWS = 1 << 20
+#: Per attribute, the (dictionary, counts) pieces of the row groups read so far are merged
+#: into one table once they hold this many values (bounds memory for many-valued columns).
+MERGE_VALUES = 2_000_000
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which Parquet files to read, and which of their columns."""
+
+    files: tuple[str, ...]
+    #: columns the predicates and the weight read (decoded as they are)
+    predicate_columns: tuple[str, ...]
+
+
+def _polars_type(field_type: pa.DataType) -> pl.DataType | None:
+    try:
+        return pl.from_arrow(pa.array([], type=field_type)).dtype  # type: ignore[union-attr]
+    except Exception:  # any type polars cannot take: no fast path
+        return None
+
+
+def plan(
+    files: Sequence[str],
+    schema: Mapping[str, pl.DataType],
+    split: Split,
+    columns: Sequence[str],
+) -> Plan | None:
+    """The fast-path plan for counting ``columns``, or ``None`` when it does not apply.
+
+    It applies when every file is Parquet, none sits in a hive partition directory, and
+    every column used (attributes, predicates, weight) is a top-level column of every file
+    with the type the loaded frame gives it (so no widening or flattening is involved).
+
+    Examples
+    --------
+    >>> from bubbleup.load import load
+    >>> from bubbleup.split import split as make_split
+    >>> src = load("sample_data/builds.parquet")
+    >>> schema = dict(src.frame.collect_schema())
+    >>> sp = make_split(schema, where="exit_reason = 'oom'")
+    >>> plan(src.paths, schema, sp, ["kernel_version"]) is not None
+    True
+    """
+    if not files or any(not f.endswith(".parquet") or hive_keys(f) for f in files):
+        return None
+    needed = set(columns) | set(split.predicate_columns)
+    if split.weight_column is not None:
+        needed.add(split.weight_column)
+    for path in files:
+        try:
+            arrow = pq.read_schema(path)
+        except (pa.ArrowException, OSError):
+            return None
+        names = arrow.names
+        for name in needed:
+            if names.count(name) != 1:
+                return None
+            typ = arrow.field(name).type
+            if pa.types.is_dictionary(typ):
+                typ = typ.value_type
+            if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+                if not isinstance(schema.get(name), (pl.String, pl.Categorical, pl.Enum)):
+                    return None
+            elif _polars_type(typ) != schema.get(name):
+                return None
+    predicate = sorted(c for c in (*split.predicate_columns, split.weight_column) if c)
+    return Plan(tuple(files), tuple(dict.fromkeys(predicate)))
+
+
+#: The sample of :func:`sample` is taken from at least this many row groups.
+MIN_SAMPLE_GROUPS = 8
+
+
+def sample(
+    files: Sequence[str], columns: Sequence[str], *, rows: int, share: float
+) -> pl.DataFrame | None:
+    """About ``rows`` events for the column statistics, read from the start of every row group.
+
+    ``share`` is the part of the events in scope (the caller filters the sample by the
+    scope; this reads ``rows / share`` events to leave about ``rows``). Reading the first
+    events of each row group decodes only their pages, where an evenly spaced sample
+    decodes every page of every column: 10M events x 50 columns, 0.3 s instead of 3 s. It
+    is a sample of blocks spread over the whole source, which is what the statistics need
+    (bin edges and distinct-value estimates; the counts stay exact). Returns ``None`` when
+    the source has too few row groups to spread a sample over, or the sample would read
+    most of the source anyway.
+
+    Examples
+    --------
+    >>> sample(["sample_data/builds.parquet"], ["cpu_count"], rows=1000, share=1.0) is None
+    True
+    """
+    groups: list[tuple[str, int, int]] = []
+    try:
+        for path in files:
+            meta = pq.read_metadata(path)
+            groups += [
+                (path, rg, meta.row_group(rg).num_rows)
+                for rg in range(meta.num_row_groups)
+                if meta.row_group(rg).num_rows > 0
+            ]
+    except (pa.ArrowException, OSError):
+        return None
+    total = sum(n for _, _, n in groups)
+    wanted = rows / max(share, 1e-9)
+    if len(groups) < MIN_SAMPLE_GROUPS or wanted > total / 4:
+        return None
+    each = max(1, math.ceil(wanted / len(groups)))
+    batches: list[pa.RecordBatch] = []
+    try:
+        for path, rg, _ in groups:
+            pf = pq.ParquetFile(path)
+            reader = pf.iter_batches(batch_size=each, row_groups=[rg], columns=list(columns))
+            batches.append(next(reader))
+    except (pa.ArrowException, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SourceError(f"could not read {path}: {first}") from None
+    frame = pl.from_arrow(pa.Table.from_batches(batches))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _units(path: str, columns: list[str], dictionary: list[str]) -> Iterator[pa.Table]:
+    """The row groups of one file (large ones in batches), as tables."""
+    try:
+        pf = pq.ParquetFile(path, read_dictionary=dictionary)
+        for rg in range(pf.metadata.num_row_groups):
+            rows = pf.metadata.row_group(rg).num_rows
+            if rows == 0:
+                continue
+            if rows <= BATCH_ROWS:
+                yield pf.read_row_group(rg, columns=columns, use_threads=True)
+            else:
+                for batch in pf.iter_batches(
+                    batch_size=BATCH_ROWS, row_groups=[rg], columns=columns, use_threads=True
+                ):
+                    yield pa.Table.from_batches([batch])
+    except (pa.ArrowException, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SourceError(f"could not read {path}: {first}") from None
+
+
+def _tables(files: Sequence[str], columns: list[str], dictionary: list[str]) -> Iterator[pa.Table]:
+    """Every row group of every file, the next one read on a second thread."""
+
+    def units() -> Iterator[pa.Table]:
+        for path in files:
+            yield from _units(path, columns, dictionary)
+
+    source = units()
+    done = object()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead: Future[Any] = pool.submit(next, source, done)
+        while True:
+            table = ahead.result()
+            if table is done:
+                return
+            ahead = pool.submit(next, source, done)
+            yield table
+
+
+@dataclass
+class _Sides:
+    """Which events of one table are in the selection and in the baseline, and weights.
+
+    ``sel`` and ``base`` are row indices (``base`` is ``None`` when every event not
+    selected is in the baseline: then baseline counts are totals minus selection counts).
+    """
+
+    rows: int
+    sel: np.ndarray
+    base: np.ndarray | None
+    weight: np.ndarray | None  # None: every weight is 1
+    sel_weight: np.ndarray | None
+    base_weight: np.ndarray | None
+
+    @classmethod
+    def of(cls, table: pa.Table, split: Split, predicate_columns: Sequence[str]) -> _Sides:
+        """Evaluate the split's polars expressions on the predicate columns of ``table``."""
+        frame = (
+            pl.from_arrow(table.select(list(predicate_columns)))
+            if predicate_columns
+            else pl.DataFrame({"_n": np.zeros(table.num_rows, dtype=np.int8)})
+        )
+        assert isinstance(frame, pl.DataFrame)
+        scope = split.scope if split.scope is not None else pl.lit(True)
+        out = frame.select(
+            (scope & split.selection).alias("s"),
+            (scope & split.baseline).alias("b"),
+            split.weight.alias("w"),
+        )
+        s = out["s"].to_numpy()
+        b = out["b"].to_numpy()
+        sel = np.flatnonzero(s)
+        rest = len(sel) + int(b.sum()) == table.num_rows  # every other event is baseline
+        base = None if rest else np.flatnonzero(b)
+        if split.weight_column is None:
+            return cls(table.num_rows, sel, base, None, None, None)
+        w = out["w"].to_numpy()
+        return cls(table.num_rows, sel, base, w, w[sel], None if base is None else w[base])
+
+    def slice(self, offset: int, length: int) -> _Sides:
+        """The sides of events ``offset`` to ``offset + length``."""
+        if offset == 0 and length == self.rows:
+            return self
+        end = offset + length
+
+        def part(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            keep = (index >= offset) & (index < end)
+            return index[keep] - offset, keep
+
+        sel, ks = part(self.sel)
+        base, kb = (None, None) if self.base is None else part(self.base)
+        if self.weight is None:
+            return _Sides(length, sel, base, None, None, None)
+        assert self.sel_weight is not None
+        return _Sides(
+            length,
+            sel,
+            base,
+            self.weight[offset:end],
+            self.sel_weight[ks],
+            None if self.base_weight is None or kb is None else self.base_weight[kb],
+        )
+
+
+def _bincount(codes: np.ndarray, size: int, sides: _Sides) -> np.ndarray:
+    """Counts per code (``codes`` of dtype ``intp``): (size, 4) sel, base and their events.
+
+    The selection is counted from its row indices (it is usually small); the baseline as
+    every event minus the selection when it is the complement, else from its indices.
+    """
+    out = np.empty((size, 4))
+    sel_codes = codes[sides.sel]
+    out[:, 2] = np.bincount(sel_codes, minlength=size)
+    if sides.base is None:
+        out[:, 3] = np.bincount(codes, minlength=size) - out[:, 2]
+    else:
+        out[:, 3] = np.bincount(codes[sides.base], minlength=size)
+    if sides.weight is None:
+        out[:, 0] = out[:, 2]
+        out[:, 1] = out[:, 3]
+        return out
+    out[:, 0] = np.bincount(sel_codes, weights=sides.sel_weight, minlength=size)
+    if sides.base is None:
+        total = np.bincount(codes, weights=sides.weight, minlength=size)
+        # rounding: a value with no baseline event has a baseline weight of exactly 0
+        out[:, 1] = np.where(out[:, 3] > 0, np.maximum(total - out[:, 0], 0.0), 0.0)
+    else:
+        out[:, 1] = np.bincount(codes[sides.base], weights=sides.base_weight, minlength=size)
+    return out
+
+
+@dataclass
+class _Tally:
+    """Counts of one attribute across tables: pieces of (values, counts) merged by value."""
+
+    attr: Attribute
+    values: list[pa.Array] = field(default_factory=list)
+    counts: list[np.ndarray] = field(default_factory=list)
+    pending: int = 0
+    merged: pl.DataFrame | None = None
+
+    def add(self, values: pa.Array, counts: np.ndarray) -> None:
+        """Add the counts of ``values`` (the last row of ``counts`` is the missing value)."""
+        if self.values and len(values) == len(self.values[-1]) and values.equals(self.values[-1]):
+            self.counts[-1] = self.counts[-1] + counts
+            return
+        self.values.append(values)
+        self.counts.append(counts)
+        self.pending += len(values)
+        if self.pending > MERGE_VALUES:
+            self.merged = self.frame()
+            self.values, self.counts, self.pending = [], [], 0
+
+    def frame(self) -> pl.DataFrame:
+        """Everything counted so far, one row per value with events (key ``k``)."""
+        parts = [] if self.merged is None else [self.merged]
+        for values, counts in zip(self.values, self.counts, strict=True):
+            k = pl.Series("k", values.to_pylist() if len(values) < 64 else values)
+            k = pl.concat([k, pl.Series("k", [None], dtype=k.dtype)])
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "k": k,
+                        "sel": counts[:, 0],
+                        "base": counts[:, 1],
+                        "sel_events": counts[:, 2].astype(np.int64),
+                        "base_events": counts[:, 3].astype(np.int64),
+                    }
+                )
+            )
+        if not parts:
+            return pl.DataFrame(
+                schema={
+                    "k": pl.Int64,
+                    "sel": pl.Float64,
+                    "base": pl.Float64,
+                    "sel_events": pl.Int64,
+                    "base_events": pl.Int64,
+                }
+            )
+        frame = pl.concat(parts, how="vertical_relaxed")
+        frame = frame.filter((pl.col("sel_events") + pl.col("base_events")) > 0)
+        return frame.group_by("k").agg(pl.col("sel", "base", "sel_events", "base_events").sum())
+
+
+def _raw(arr: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
+    """The values of a fixed-width array as numpy, without a copy, and its missing mask.
+
+    The slots of missing values hold anything: callers overwrite their codes.
+    """
+    n, offset = len(arr), arr.offset
+    buffers = arr.buffers()
+    if pa.types.is_boolean(arr.type):
+        bits = np.frombuffer(buffers[1], dtype=np.uint8)
+        values = np.unpackbits(bits, count=n + offset, bitorder="little")[offset:]
+    else:
+        dtype = np.dtype(arr.type.to_pandas_dtype())
+        values = np.frombuffer(buffers[1], dtype=dtype, count=n + offset)[offset:]
+    missing = None
+    if arr.null_count:
+        valid = np.frombuffer(buffers[0], dtype=np.uint8)
+        missing = np.unpackbits(valid, count=n + offset, bitorder="little")[offset:] == 0
+    return values, missing
+
+
+#: Bits of a float64 (from the top: sign, exponent, first mantissa bits) that index the
+#: bin look-up table of :class:`_Binner`.
+_CELL_BITS = 20
+_CELL_SHIFT = np.uint64(64 - _CELL_BITS)
+_AMBIGUOUS = 255
+
+
+class _Binner:
+    """Bin numbers by the edges of an attribute: code ``i`` = how many edges are below x.
+
+    ``searchsorted`` costs a branchy binary search per number (~35 ns). Instead the top
+    20 bits of each float64 index a table that holds the bin of every number sharing them
+    (numbers with the same top bits form an interval); the few numbers whose interval
+    holds an edge are searched. Missing and NaN get the last code.
+    """
+
+    def __init__(self, edges: Sequence[float]) -> None:
+        self.edges = np.asarray(edges, dtype=np.float64) + 0.0  # -0.0 -> 0.0
+        self.size = len(self.edges) + 2
+        self.missing = self.size - 1
+        cells = np.arange(1 << _CELL_BITS, dtype=np.uint64)
+        first = (cells << _CELL_SHIFT).view(np.float64)
+        last = (((cells + np.uint64(1)) << _CELL_SHIFT) - np.uint64(1)).view(np.float64)
+        lo = np.searchsorted(self.edges, first, side="left")
+        hi = np.searchsorted(self.edges, last, side="left")
+        nan = np.isnan(first) & np.isnan(last)
+        table = np.where(lo == hi, lo, _AMBIGUOUS)
+        table[np.isnan(first) | np.isnan(last)] = _AMBIGUOUS
+        table[nan] = self.missing
+        self.table = table.astype(np.uint8) if self.size < _AMBIGUOUS else None
+
+    def codes(self, x: np.ndarray) -> np.ndarray:
+        """The bin code of every number of ``x`` (float64, NaN for missing)."""
+        if self.table is None:  # too many edges for the table (not reached by profile)
+            codes = np.searchsorted(self.edges, x, side="left")
+            codes[np.isnan(x)] = self.missing
+            return codes
+        codes = self.table[x.view(np.uint64) >> _CELL_SHIFT]
+        todo = np.flatnonzero(codes == _AMBIGUOUS)
+        if len(todo):
+            xs = x[todo]
+            found = np.searchsorted(self.edges, xs, side="left")
+            found[np.isnan(xs)] = self.missing
+            codes[todo] = found
+        return np.asarray(codes)
+
+
+_BINNERS: dict[tuple[float, ...], _Binner] = {}
+
+
+def _binner(edges: tuple[float, ...]) -> _Binner:
+    if edges not in _BINNERS:
+        if len(_BINNERS) > 256:
+            _BINNERS.clear()
+        _BINNERS[edges] = _Binner(edges)
+    return _BINNERS[edges]
+
+
+@dataclass
+class _Codes:
+    """The codes of one chunk of an attribute: ``codes[i]`` for event ``i`` (any integer
+    dtype, possibly a read-only view of Arrow memory), except where ``missing`` is set: those
+    events have code ``size - 1``. ``dictionary`` holds the value of each other code (None
+    for bins)."""
+
+    codes: np.ndarray
+    missing: np.ndarray | None
+    dictionary: pa.Array | None
+    size: int
+
+    def intp(self) -> np.ndarray:
+        """The codes as a new ``intp`` array, missing values included."""
+        out = self.codes.astype(np.intp)
+        if self.missing is not None:
+            out[self.missing] = self.size - 1
+        return out
+
+    def combine(self, key: np.ndarray, spare: np.ndarray, *, first: bool) -> None:
+        """``key = key * size + code`` in place (``key = code`` when ``first``).
+
+        ``spare`` is scratch space of the same length and dtype as ``key``.
+        """
+        target = key if first else spare
+        np.copyto(target, self.codes, casting="unsafe")
+        if self.missing is not None:
+            np.copyto(target, self.size - 1, where=self.missing)
+        if not first:
+            np.multiply(key, self.size, out=key)
+            np.add(key, spare, out=key)
+
+
+def _codes_of(chunk: pa.Array, attr: Attribute) -> _Codes:
+    """The codes of one chunk of ``attr``'s column."""
+    if attr.binned:
+        binner = _binner(attr.edges)
+        x = pc.cast(chunk, pa.float64()).to_numpy(zero_copy_only=False)  # null -> NaN
+        return _Codes(binner.codes(x), None, None, binner.size)
+    if attr.kind == "boolean":
+        raw, missing = _raw(chunk)
+        return _Codes(raw, missing, pa.array([False, True]), 3)
+    if pa.types.is_integer(chunk.type) and len(chunk) > chunk.null_count:
+        low, high = (v.as_py() for v in pc.min_max(chunk).values())
+        if high - low < PACK_CODES:  # few-valued integers: codes are offsets
+            raw, missing = _raw(chunk)
+            codes = np.subtract(raw, low, out=np.empty(len(raw), np.int32), casting="unsafe")
+            dictionary = pa.array(np.arange(low, high + 1), type=chunk.type)
+            return _Codes(codes, missing, dictionary, high - low + 2)
+    if pa.types.is_floating(chunk.type):
+        chunk = pc.if_else(pc.is_nan(chunk), pa.scalar(None, chunk.type), chunk)
+    if not pa.types.is_dictionary(chunk.type):
+        chunk = pc.dictionary_encode(chunk)
+    raw, missing = _raw(chunk.indices)
+    return _Codes(raw, missing, chunk.dictionary, len(chunk.dictionary) + 1)
+
+
+def _bin_frame(attr: Attribute, counts: np.ndarray) -> pl.DataFrame:
+    size = len(attr.edges) + 2
+    keys = pl.Series("k", [*list(range(size - 1)), None], dtype=pl.Int32)
+    frame = pl.DataFrame(
+        {
+            "k": keys,
+            "sel": counts[:, 0],
+            "base": counts[:, 1],
+            "sel_events": counts[:, 2].astype(np.int64),
+            "base_events": counts[:, 3].astype(np.int64),
+        }
+    )
+    return frame.filter((pl.col("sel_events") + pl.col("base_events")) > 0)
+
+
+def count(
+    files_plan: Plan,
+    split: Split,
+    attributes: Sequence[Attribute],
+    schema: Mapping[str, pl.DataType],
+) -> pl.DataFrame:
+    """The counts table of ``attributes`` (see :func:`bubbleup.count.count`), in one pass.
+
+    Examples
+    --------
+    >>> from bubbleup.load import load
+    >>> from bubbleup.split import split as make_split
+    >>> src = load("sample_data/builds.parquet")
+    >>> schema = dict(src.frame.collect_schema())
+    >>> sp = make_split(schema, where="exit_reason = 'oom'")
+    >>> attr = Attribute("build_tool", "categorical", "String", 4, 0)
+    >>> p = plan(src.paths, schema, sp, ["build_tool"])
+    >>> table = count(p, sp, [attr], schema)
+    >>> table.filter(pl.col("value") == "gradle").select("sel_events", "base_events").row(0)
+    (2104, 14334)
+    """
+    if not attributes:
+        return pl.DataFrame(schema=COUNTS_SCHEMA)
+    names = [a.name for a in attributes]
+    text = [
+        a.name
+        for a in attributes
+        if a.kind == "categorical" and isinstance(schema[a.name], pl.String)
+    ]
+    columns = list(dict.fromkeys([*files_plan.predicate_columns, *names]))
+    tallies = [_Tally(a) for a in attributes]
+    bins: list[np.ndarray | None] = [
+        np.zeros((len(a.edges) + 2, 4)) if a.binned else None for a in attributes
+    ]
+
+    def add(j: int, counts: np.ndarray, dictionary: pa.Array | None) -> None:
+        acc = bins[j]
+        if acc is not None:
+            acc += counts
+        else:
+            assert dictionary is not None
+            tallies[j].add(dictionary, counts)
+
+    def one(table: pa.Table) -> list[tuple[int, np.ndarray, pa.Array | None]]:
+        return _count_table(table, split, files_plan.predicate_columns, attributes)
+
+    # two tables are counted at once: numpy's arithmetic runs outside the GIL
+    with ThreadPoolExecutor(max_workers=COUNT_THREADS) as pool:
+        running: deque[Future[list[tuple[int, np.ndarray, pa.Array | None]]]] = deque()
+        for table in _tables(files_plan.files, columns, text):
+            running.append(pool.submit(one, table))
+            while len(running) >= COUNT_THREADS:
+                for j, counts, dictionary in running.popleft().result():
+                    add(j, counts, dictionary)
+        while running:
+            for j, counts, dictionary in running.popleft().result():
+                add(j, counts, dictionary)
+    parts = []
+    for j, attr in enumerate(attributes):
+        acc = bins[j]
+        grouped = _bin_frame(attr, acc) if acc is not None else tallies[j].frame()
+        if not attr.binned:
+            grouped = grouped.with_columns(pl.col("k").cast(_key_dtype(attr, schema)))
+        parts.append(items_table(attr, grouped))
+    return pl.concat(parts, how="vertical")
+
+
+def _count_table(
+    table: pa.Table, split: Split, predicate_columns: Sequence[str], attributes: Sequence[Attribute]
+) -> list[tuple[int, np.ndarray, pa.Array | None]]:
+    """Counts of each attribute in one table: (attribute index, counts, dictionary)."""
+    sides = _Sides.of(table, split, predicate_columns)
+    out: list[tuple[int, np.ndarray, pa.Array | None]] = []
+    if all(table.column(a.name).num_chunks == 1 for a in attributes):
+        key = np.empty(table.num_rows, dtype=np.intp)
+        spare = np.empty(table.num_rows, dtype=np.intp)
+        coded = [_codes_of(table.column(a.name).chunk(0), a) for a in attributes]
+        for pack in _packs([c.size for c in coded]):
+            for i, j in enumerate(pack):
+                coded[j].combine(key, spare, first=i == 0)
+            sizes = [coded[j].size for j in pack]
+            counts = _bincount(key, math.prod(sizes), sides).reshape((*sizes, 4))
+            for axis, j in enumerate(pack):
+                others = tuple(a for a in range(len(pack)) if a != axis)
+                out.append((j, counts.sum(axis=others) if others else counts, coded[j].dictionary))
+        return out
+    for j, attr in enumerate(attributes):  # columns in several chunks: one at a time
+        offset = 0
+        for chunk in table.column(attr.name).chunks:
+            part = sides.slice(offset, len(chunk))
+            offset += len(chunk)
+            codes = _codes_of(chunk, attr)
+            out.append((j, _bincount(codes.intp(), codes.size, part), codes.dictionary))
+    return out
+
+
+#: Tables counted at once (each on its own thread).
+COUNT_THREADS = 2
+#: Attributes are counted together, one ``bincount`` over their combined codes, while the
+#: product of their numbers of codes stays below this.
+PACK_CODES = 1 << 16
+
+
+def _packs(sizes: Sequence[int]) -> list[list[int]]:
+    """Group attribute indices so that the product of their code counts fits PACK_CODES."""
+    out: list[list[int]] = []
+    current: list[int] = []
+    product = 1
+    for j in sorted(range(len(sizes)), key=lambda i: (sizes[i], i)):
+        if current and product * sizes[j] > PACK_CODES:
+            out.append(current)
+            current, product = [], 1
+        current.append(j)
+        product *= sizes[j]
+    if current:
+        out.append(current)
+    return out
+
+
+def _key_dtype(attr: Attribute, schema: Mapping[str, pl.DataType]) -> pl.DataType:
+    dtype = schema[attr.name]
+    if attr.kind == "categorical":
+        return pl.String()
+    return dtype
+
+
+__all__ = ["PATTERNS_SCHEMA", "Item", "Plan", "count", "plan"]

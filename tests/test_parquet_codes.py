@@ -1,0 +1,256 @@
+"""Counting Parquet files from their dictionary codes gives the polars queries' counts.
+
+The fast path (:mod:`bubbleup.engines.parquet`) must produce the counts table of
+:func:`bubbleup.count.count` row for row: every value, missing values, bins, weights,
+scopes and baselines, over several files and row groups, whatever the writer did with the
+dictionaries. Each test writes real Parquet files and compares the two counters.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import bubbleup
+from bubbleup import count as counting
+from bubbleup.engines import PolarsEngine, parquet
+from bubbleup.load import load
+from bubbleup.profile import build_profile, candidates, finalize
+from bubbleup.split import split as make_split
+from tests.conftest import SAMPLE
+
+KEY = ["attribute", "op", "value", "low", "high"]
+
+
+def odd_events(n: int, seed: int) -> pa.Table:
+    """Events with every kind of column and every awkward value the counter must handle."""
+    rng = np.random.default_rng(seed)
+
+    def nulls(values: list, share: float) -> list:
+        return [None if rng.random() < share else v for v in values]
+
+    floats = rng.lognormal(3, 2, n)
+    floats[rng.random(n) < 0.02] = np.nan
+    floats[:6] = [np.inf, -np.inf, -0.0, 0.0, -3.5, np.nan]
+    few_float = rng.choice([0.5, 1.5, np.nan, 2.5], size=n)
+    return pa.table(
+        {
+            "region": pa.array(nulls(rng.choice(["us", "eu", "ap"], n).tolist(), 0.05)),
+            "host": pa.array([f"h-{i}" for i in rng.integers(0, 3000, n)]),
+            "tier": pa.array(rng.choice(["free", "pro"], n)).dictionary_encode(),
+            "flag": pa.array(nulls((rng.random(n) < 0.3).tolist(), 0.1), pa.bool_()),
+            "mem": pa.array(nulls(rng.choice([2048, 4096, 8192], n).tolist(), 0.03), pa.int64()),
+            "far": pa.array(rng.choice([0, 10**12, 7], n), pa.int64()),
+            "small": pa.array(rng.integers(0, 5, n), pa.uint8()),
+            "ratio": pa.array(few_float),
+            "size": pa.array(floats),
+            "bytes": pa.array(nulls(rng.integers(0, 10**9, n).tolist(), 0.04), pa.int64()),
+            "outcome": pa.array(np.where(rng.random(n) < 0.1, "error", "ok")),
+            "team": pa.array(nulls(rng.choice(["a", "b", "c"], n).tolist(), 0.2)),
+            "sample_rate": pa.array(nulls(rng.choice([1.0, 2.5, 10.0], n).tolist(), 0.05)),
+        }
+    )
+
+
+def both_ways(source: object, **options: object) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The final counts table by polars queries and by codes, for the same profile."""
+    engine = PolarsEngine(load(source))
+    schema = engine.schema()
+    sp = engine.split(
+        where=options.get("where", "outcome = 'error'"),  # type: ignore[arg-type]
+        baseline=options.get("baseline"),  # type: ignore[arg-type]
+        filter=options.get("filter"),  # type: ignore[arg-type]
+        weight=options.get("weight"),  # type: ignore[arg-type]
+    )
+    names, left = candidates(
+        schema,
+        columns=None,
+        exclude=None,
+        predicate_columns=sp.predicate_columns,
+        weight_column=sp.weight_column,
+    )
+    totals, stats = engine.measure(sp, names)
+    profile = build_profile(schema, names, stats, n_rows=totals.scope_events, left_out=left)
+    plan = parquet.plan(engine.paths, schema, sp, [a.name for a in profile.attributes])
+    assert plan is not None
+    by_polars = counting.count(engine.frame, sp, profile.attributes)
+    by_codes = parquet.count(plan, sp, profile.attributes, schema)
+    out = []
+    for table in (by_polars, by_codes):
+        _, final = finalize(
+            profile,
+            table,
+            baseline_weight=totals.baseline_weight,
+            baseline_events=totals.baseline_events,
+        )
+        out.append(final)
+    return out[0], out[1]
+
+
+def assert_same_counts(a: pl.DataFrame, b: pl.DataFrame) -> None:
+    assert a.height == b.height
+    assert a.columns == b.columns
+    joined = a.join(b, on=KEY, how="full", nulls_equal=True, suffix="_c")
+    assert joined.height == a.height, "items differ"
+    for column in ("sel_events", "base_events"):
+        assert (joined[column] == joined[f"{column}_c"]).all(), column
+    for column in ("sel", "base"):
+        np.testing.assert_allclose(
+            joined[column].to_numpy(), joined[f"{column}_c"].to_numpy(), rtol=1e-12, atol=1e-9
+        )
+    # the same attributes in the same order
+    assert a["attribute"].unique(maintain_order=True).to_list() == (
+        b["attribute"].unique(maintain_order=True).to_list()
+    )
+
+
+@pytest.fixture(scope="module")
+def odd_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("odd")
+    paths = []
+    for i in range(3):  # three files, several row groups each
+        path = folder / f"part-{i}.parquet"
+        pq.write_table(odd_events(4000, seed=i), path, row_group_size=1500)
+        paths.append(path)
+    return paths
+
+
+def test_every_kind_of_column_counts_the_same(odd_files: list[Path]) -> None:
+    a, b = both_ways([str(p) for p in odd_files])
+    assert_same_counts(a, b)
+    kinds = set(a["attribute"].to_list())
+    assert {"region", "host", "tier", "flag", "mem", "far", "small", "ratio", "size"} <= kinds
+    # the awkward values are there: missing numbers, a binned column, missing booleans
+    assert a.filter((pl.col("attribute") == "size") & (pl.col("op") == "is_null")).height == 1
+    assert a.filter((pl.col("attribute") == "size") & (pl.col("op") == "between")).height > 5
+    assert a.filter((pl.col("attribute") == "flag") & (pl.col("op") == "is_null")).height == 1
+
+
+def test_scope_baseline_and_no_weight(odd_files: list[Path]) -> None:
+    a, b = both_ways(
+        [str(p) for p in odd_files],
+        where="outcome = 'error' AND region = 'eu'",
+        baseline="region = 'us'",
+        filter="team IS NOT NULL",
+        weight=False,
+    )
+    assert_same_counts(a, b)
+
+
+def test_weights_with_missing_values_count_as_one(odd_files: list[Path]) -> None:
+    a, b = both_ways(str(odd_files[0]), weight="sample_rate")
+    assert_same_counts(a, b)
+    assert not (a["sel"] == a["sel_events"]).all()  # the weights do change the sums
+
+
+def test_dictionary_fallback_and_small_pages(tmp_path: Path) -> None:
+    """A writer that gives up on dictionaries part-way (plain pages) is read right too."""
+    table = odd_events(20_000, seed=5)
+    path = tmp_path / "fallback.parquet"
+    pq.write_table(table, path, row_group_size=7000, dictionary_pagesize_limit=2000)
+    a, b = both_ways(str(path))
+    assert_same_counts(a, b)
+    path2 = tmp_path / "plain.parquet"
+    pq.write_table(table, path2, use_dictionary=False, data_page_size=4096)
+    a, b = both_ways(str(path2))
+    assert_same_counts(a, b)
+
+
+def test_large_row_groups_are_read_in_batches(
+    odd_files: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parquet, "BATCH_ROWS", 700)
+    a, b = both_ways([str(p) for p in odd_files])
+    assert_same_counts(a, b)
+
+
+def test_columns_in_several_chunks(odd_files: list[Path]) -> None:
+    """Tables whose columns come in several chunks are counted chunk by chunk."""
+    engine = PolarsEngine(load(str(odd_files[0])))
+    schema = engine.schema()
+    sp = engine.split(where="outcome = 'error'", baseline=None, filter=None, weight=None)
+    names, left = candidates(
+        schema, columns=None, exclude=None, predicate_columns=sp.predicate_columns,
+        weight_column=sp.weight_column,
+    )  # fmt: skip
+    totals, stats = engine.measure(sp, names)
+    attrs = build_profile(schema, names, stats, n_rows=totals.scope_events, left_out=left)
+    plan = parquet.plan(engine.paths, schema, sp, [a.name for a in attrs.attributes])
+    assert plan is not None
+    whole = pq.read_table(odd_files[0], read_dictionary=["region", "host", "team"])
+    chunked = pa.Table.from_batches(whole.to_batches(max_chunksize=999))
+    assert chunked.column("region").num_chunks > 1
+    one = parquet._count_table(whole, sp, plan.predicate_columns, attrs.attributes)
+    many = parquet._count_table(chunked, sp, plan.predicate_columns, attrs.attributes)
+    for j, attr in enumerate(attrs.attributes):
+        got = sum(c.sum(axis=0) for k, c, _ in many if k == j)
+        want = sum(c.sum(axis=0) for k, c, _ in one if k == j)
+        np.testing.assert_allclose(got, want, err_msg=attr.name)
+
+
+def test_the_sample_data_answer_is_identical_either_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast = bubbleup.analyze(str(SAMPLE), where="exit_reason = 'oom'").to_dict()
+    monkeypatch.setenv("BUBBLEUP_PARQUET_CODES", "0")
+    slow = bubbleup.analyze(str(SAMPLE), where="exit_reason = 'oom'").to_dict()
+    assert json.dumps(fast, sort_keys=True) == json.dumps(slow, sort_keys=True)
+
+
+def test_sources_the_fast_path_does_not_take(tmp_path: Path) -> None:
+    events = odd_events(500, seed=1)
+    hive = tmp_path / "date=2026-11-20"
+    hive.mkdir()
+    pq.write_table(events, hive / "a.parquet")
+    nested = tmp_path / "nested.parquet"
+    pq.write_table(
+        pa.table({"outcome": events["outcome"], "http": pa.StructArray.from_arrays(
+            [events["region"].combine_chunks()], names=["route"])}),
+        nested,
+    )  # fmt: skip
+    ints = tmp_path / "ints.parquet"
+    floats = tmp_path / "floats.parquet"
+    pq.write_table(pa.table({"outcome": events["outcome"], "x": events["mem"]}), ints)
+    pq.write_table(
+        pa.table({"outcome": events["outcome"], "x": events["mem"].cast(pa.float64())}),
+        floats,
+    )
+    for source, columns in [
+        ([str(hive / "a.parquet")], ["region"]),
+        ([str(nested)], ["http.route"]),
+        ([str(ints), str(floats)], ["x"]),  # widened to one type across files
+    ]:
+        loaded = load(source)
+        schema = dict(loaded.frame.collect_schema())
+        sp = make_split(schema, where="outcome = 'error'")
+        assert parquet.plan(loaded.paths, schema, sp, columns) is None, source
+        # and the engine still counts them (with polars)
+        result = bubbleup.analyze(source, where="outcome = 'error'")
+        assert result.totals.scope_events == 500 * len(source)
+
+
+def test_sample_reads_the_start_of_every_row_group(tmp_path: Path) -> None:
+    path = tmp_path / "many.parquet"
+    table = pa.table({"i": np.arange(100_000), "outcome": np.full(100_000, "ok")})
+    pq.write_table(table, path, row_group_size=5_000)  # 20 row groups
+    got = parquet.sample([str(path)], ["i"], rows=2_000, share=1.0)
+    assert got is not None
+    assert got.height == 2_000
+    starts = sorted(set((got["i"] // 5_000).to_list()))
+    assert starts == list(range(20))  # every row group contributes
+    assert (got["i"] % 5_000 < 100).all()  # its first events
+    # half the events in scope: twice as many read
+    half = parquet.sample([str(path)], ["i"], rows=2_000, share=0.5)
+    assert half is not None
+    assert half.height == 4_000
+    # too few row groups, or a sample as large as the data: no sample
+    assert parquet.sample([str(path)], ["i"], rows=40_000, share=1.0) is None
+    few = tmp_path / "few.parquet"
+    pq.write_table(table, few, row_group_size=50_000)
+    assert parquet.sample([str(few)], ["i"], rows=2_000, share=1.0) is None
