@@ -23,7 +23,13 @@ import polars as pl
 
 from bubbleup.errors import SourceError, WeightError
 from bubbleup.items import Item, item_condition
-from bubbleup.profile import Attribute, sample_stride, stats_queries
+from bubbleup.profile import (
+    QUANTILE_SAMPLE,
+    SELECTION_SAMPLE,
+    Attribute,
+    sample_stride,
+    stats_queries,
+)
 from bubbleup.split import Split
 
 #: Schema of the counts table every engine returns.
@@ -86,27 +92,27 @@ def _scoped(frame: pl.LazyFrame, split: Split) -> pl.LazyFrame:
     return frame if split.scope is None else frame.filter(split.scope)
 
 
+#: Draws a sample for the column statistics: ``sampler(rows, wanted, columns)`` returns
+#: about ``rows`` of the ``wanted`` events (those in scope, or those selected) with
+#: ``columns``, unfiltered (the caller filters), or ``None`` to let polars scan everything.
+Sampler = Callable[[int, int, Sequence[str]], pl.DataFrame | None]
+
+
 def measure(
     frame: pl.LazyFrame,
     split: Split,
     schema: Mapping[str, pl.DataType],
     names: Sequence[str],
     *,
-    n_rows: int | None = None,
-    sampler: Callable[[int], pl.DataFrame | None] | None = None,
+    sampler: Sampler | None = None,
 ) -> tuple[Totals, dict[str, Any]]:
     """Return the totals and the per-column statistics (see :func:`stats_queries`).
 
-    ``sampler``, given the number of events in scope, may return a sample of the events
-    (before the scope filter) for the column statistics, in place of an evenly spaced one.
+    The totals come first (a pass over the predicate and weight columns only); then the
+    column statistics, from samples when the scope has more than
+    :data:`~bubbleup.profile.EXACT_QUANTILE_ROWS` events and ``sampler`` can draw them.
     """
     lf = _scoped(frame, split)
-    if n_rows is None:
-        n_rows = int(_collect([lf.select(pl.len())], "counting events")[0].item())
-    sample = None
-    if sampler is not None and sample_stride(n_rows) > 1:
-        drawn = sampler(n_rows)
-        sample = None if drawn is None else _scoped(drawn.lazy(), split)
     w, s, b = split.weight, split.selection, split.baseline
     totals = [
         pl.len().alias("_scope"),
@@ -119,9 +125,21 @@ def measure(
         w.min().alias("_w_min"),
         w.is_nan().sum().alias("_w_nan"),
     ]
-    queries = [lf.select(totals)]
-    queries += stats_queries(lf, schema, names, n_rows=n_rows, selection=s, sample=sample)
-    row: dict[str, Any] = {}
+    first = _collect([lf.select(totals)], "counting events")[0]
+    row: dict[str, Any] = dict(first.row(0, named=True))
+    n_rows, n_selected = int(row["_scope"]), int(row["_sel_n"] or 0)
+    sample = selected = None
+    if sampler is not None and sample_stride(n_rows) > 1 and n_selected > 0:
+        predicates = sorted(split.predicate_columns)
+        numbers = [n for n in names if schema[n].is_numeric()]
+        drawn = sampler(QUANTILE_SAMPLE, n_rows, [*predicates, *names])
+        sample = None if drawn is None else _scoped(drawn.lazy(), split)
+        if n_selected > SELECTION_SAMPLE:
+            drawn = sampler(SELECTION_SAMPLE, n_selected, [*predicates, *numbers])
+            selected = None if drawn is None else _scoped(drawn.lazy(), split)
+    queries = stats_queries(
+        lf, schema, names, n_rows=n_rows, selection=s, sample=sample, selected=selected
+    )
     for result in _collect(queries, "measuring columns"):
         row.update(result.row(0, named=True))
     return totals_from_row(row, split), row

@@ -26,6 +26,9 @@ SELECTION_QUANTILES = tuple(i / 8 for i in range(1, 8))
 #: ``QUANTILE_SAMPLE`` events. The counts themselves are always exact.
 EXACT_QUANTILE_ROWS = 1_000_000
 QUANTILE_SAMPLE = 200_000
+#: Above ``EXACT_QUANTILE_ROWS`` events, the quantiles of the selection's numbers may come
+#: from a sample of at least this many selected events (when the engine can draw one).
+SELECTION_SAMPLE = 20_000
 #: Categorical attributes with more distinct values than this (in the sample) are counted
 #: in two phases: values seen in the selection first, then only those in the baseline.
 TWO_PHASE_DISTINCT = 2_000
@@ -170,6 +173,7 @@ def stats_queries(
     n_rows: int,
     selection: pl.Expr,
     sample: pl.LazyFrame | None = None,
+    selected: pl.LazyFrame | None = None,
 ) -> list[pl.LazyFrame]:
     """Queries measuring each candidate column; each returns one row.
 
@@ -177,7 +181,9 @@ def stats_queries(
     ``EXACT_QUANTILE_ROWS``): ``u{i}``, distinct values (missing counts as one), and
     ``q{i}``, quantiles of numbers. The second runs on the selection: ``s{i}``, quantiles of
     numbers. Sampling whole rows (not one column at a time) lets polars stream the scan.
-    ``sample`` replaces the evenly spaced sample (see :func:`bubbleup.engines.parquet.sample`).
+    ``sample`` replaces the evenly spaced sample, ``selected`` the scan of every event for
+    the selection's quantiles, by samples of blocks of events (see
+    :func:`bubbleup.engines.parquet.sample`).
     """
     stride = sample_stride(n_rows)
     if sample is None:
@@ -200,7 +206,8 @@ def stats_queries(
             on_selection.append(
                 x.quantile(list(SELECTION_QUANTILES), interpolation="linear").alias(f"s{i}")
             )
-    return [sample.select(on_sample), frame.filter(selection).select(on_selection)]
+    on = frame if selected is None else selected
+    return [sample.select(on_sample), on.filter(selection).select(on_selection)]
 
 
 def _edges(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import polars as pl
@@ -28,7 +27,7 @@ from bubbleup.engines import parquet
 from bubbleup.errors import EngineError, SourceError, UsageError
 from bubbleup.items import Item
 from bubbleup.load import Loaded, Source, load
-from bubbleup.profile import QUANTILE_SAMPLE, Attribute
+from bubbleup.profile import Attribute
 from bubbleup.split import Predicate, Split, split
 
 #: Names accepted by ``engine=`` / ``--engine``.
@@ -116,12 +115,12 @@ class PolarsEngine:
         fast = self._parquet_plan(split, names)
         sampler = None
         if fast is not None:
-            files, wanted = fast.files, [*fast.predicate_columns, *names]
+            files = fast.files
 
-            def sampler(n_scope: int) -> pl.DataFrame | None:
+            def sampler(rows: int, wanted: int, columns: Sequence[str]) -> pl.DataFrame | None:
                 total = sum(pq.read_metadata(f).num_rows for f in files)
-                share = n_scope / total if total else 1.0
-                return parquet.sample(files, wanted, rows=QUANTILE_SAMPLE, share=share)
+                share = wanted / total if total else 1.0
+                return parquet.sample(files, columns, rows=rows, share=share)
 
         try:
             return counting.measure(self.frame, split, self.schema(), names, sampler=sampler)
@@ -136,17 +135,16 @@ class PolarsEngine:
         When the source is Parquet files read as they are, attributes are counted from the
         files' dictionary codes (:mod:`bubbleup.engines.parquet`), except those with so
         many values that writers stop dictionary-encoding them: polars counts those (in two
-        phases) on another thread. Any other source is counted by polars queries.
+        phases) afterwards. Any other source is counted by polars queries.
         """
         coded = [a for a in attributes if parquet.by_codes(a)]
         fast = self._parquet_plan(split, [a.name for a in coded]) if coded else None
         if fast is None:
             return counting.count(self.frame, split, attributes)
         rest = [a for a in attributes if not parquet.by_codes(a)]
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            other = pool.submit(counting.count, self.frame, split, rest)
-            table = parquet.count(fast, split, coded, self.schema())
-            table = pl.concat([table, other.result()], how="vertical")
+        table = parquet.count(fast, split, coded, self.schema())
+        if rest:  # one after the other: at once, they compete for cores and add up memory
+            table = pl.concat([table, counting.count(self.frame, split, rest)], how="vertical")
         order = {a.name: i for i, a in enumerate(attributes)}
         return table.sort(pl.col("attribute").replace_strict(order), maintain_order=True)
 
