@@ -53,7 +53,9 @@ def odd_events(n: int, seed: int) -> pa.Table:
             "bytes": pa.array(nulls(rng.integers(0, 10**9, n).tolist(), 0.04), pa.int64()),
             "outcome": pa.array(np.where(rng.random(n) < 0.1, "error", "ok")),
             "team": pa.array(nulls(rng.choice(["a", "b", "c"], n).tolist(), 0.2)),
-            "sample_rate": pa.array(nulls(rng.choice([1.0, 2.5, 10.0], n).tolist(), 0.05)),
+            # mostly 1 (the usual sampled data), and a weight that is rarely 1
+            "sample_rate": pa.array(nulls(rng.choice([1.0] * 8 + [2.5, 10.0], n).tolist(), 0.05)),
+            "rate": pa.array(nulls(rng.choice([1.0, 2.5, 10.0], n).tolist(), 0.05)),
         }
     )
 
@@ -143,8 +145,9 @@ def test_scope_baseline_and_no_weight(odd_files: list[Path]) -> None:
     assert_same_counts(a, b)
 
 
-def test_weights_with_missing_values_count_as_one(odd_files: list[Path]) -> None:
-    a, b = both_ways(str(odd_files[0]), weight="sample_rate")
+@pytest.mark.parametrize("weight", ["sample_rate", "rate"])
+def test_weights_with_missing_values_count_as_one(odd_files: list[Path], weight: str) -> None:
+    a, b = both_ways(str(odd_files[0]), weight=weight)
     assert_same_counts(a, b)
     assert not (a["sel"] == a["sel_events"]).all()  # the weights do change the sums
 

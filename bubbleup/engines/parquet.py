@@ -236,6 +236,9 @@ class _Sides:
     weight: np.ndarray | None  # None: every weight is 1
     sel_weight: np.ndarray | None
     base_weight: np.ndarray | None
+    #: rows whose weight is not 1, and their weight minus 1 (None: too many to be worth it)
+    odd: np.ndarray | None = None
+    odd_extra: np.ndarray | None = None
 
     @classmethod
     def of(cls, table: pa.Table, split: Split, predicate_columns: Sequence[str]) -> _Sides:
@@ -260,7 +263,12 @@ class _Sides:
         if split.weight_column is None:
             return cls(table.num_rows, sel, base, None, None, None)
         w = out["w"].to_numpy()
-        return cls(table.num_rows, sel, base, w, w[sel], None if base is None else w[base])
+        odd = np.flatnonzero(w != 1.0)
+        extra = w[odd] - 1.0
+        if len(odd) > table.num_rows // 2:
+            odd = extra = None
+        base_weight = None if base is None else w[base]
+        return cls(table.num_rows, sel, base, w, w[sel], base_weight, odd, extra)
 
     def slice(self, offset: int, length: int) -> _Sides:
         """The sides of events ``offset`` to ``offset + length``."""
@@ -291,13 +299,17 @@ def _bincount(codes: np.ndarray, size: int, sides: _Sides) -> np.ndarray:
     """Counts per code (``codes`` of dtype ``intp``): (size, 4) sel, base and their events.
 
     The selection is counted from its row indices (it is usually small); the baseline as
-    every event minus the selection when it is the complement, else from its indices.
+    every event minus the selection when it is the complement, else from its indices. When
+    most weights are 1 (sampled data keeps most events at rate 1), weighted sums are the
+    event counts plus the excess weight of the other events.
     """
     out = np.empty((size, 4))
     sel_codes = codes[sides.sel]
     out[:, 2] = np.bincount(sel_codes, minlength=size)
+    every = None
     if sides.base is None:
-        out[:, 3] = np.bincount(codes, minlength=size) - out[:, 2]
+        every = np.bincount(codes, minlength=size)
+        out[:, 3] = every - out[:, 2]
     else:
         out[:, 3] = np.bincount(codes[sides.base], minlength=size)
     if sides.weight is None:
@@ -305,8 +317,12 @@ def _bincount(codes: np.ndarray, size: int, sides: _Sides) -> np.ndarray:
         out[:, 1] = out[:, 3]
         return out
     out[:, 0] = np.bincount(sel_codes, weights=sides.sel_weight, minlength=size)
-    if sides.base is None:
-        total = np.bincount(codes, weights=sides.weight, minlength=size)
+    if every is not None:
+        if sides.odd is not None:  # most weights are 1: sum the others' excess only
+            extra = np.bincount(codes[sides.odd], weights=sides.odd_extra, minlength=size)
+            total = every + extra
+        else:
+            total = np.bincount(codes, weights=sides.weight, minlength=size)
         # rounding: a value with no baseline event has a baseline weight of exactly 0
         out[:, 1] = np.where(out[:, 3] > 0, np.maximum(total - out[:, 0], 0.0), 0.0)
     else:
@@ -618,7 +634,7 @@ def _count_table(
 COUNT_THREADS = 2
 #: Attributes are counted together, one ``bincount`` over their combined codes, while the
 #: product of their numbers of codes stays below this.
-PACK_CODES = 1 << 16
+PACK_CODES = 4096
 
 
 def _packs(sizes: Sequence[int]) -> list[list[int]]:
