@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bubbleup import count as counting
@@ -92,6 +93,7 @@ class PolarsEngine:
         #: added after loading): only then may Parquet files be counted from their codes
         self.direct = direct
         self._schema: dict[str, pl.DataType] | None = None
+        self._arrow: dict[str, pa.Schema] = {}
 
     def schema(self) -> dict[str, pl.DataType]:
         """The source's columns, as polars types."""
@@ -151,7 +153,7 @@ class PolarsEngine:
     def _parquet_plan(self, split: Split, columns: Sequence[str]) -> parquet.Plan | None:
         if not self.direct or os.environ.get("BUBBLEUP_PARQUET_CODES", "1") == "0":
             return None
-        return parquet.plan(self.paths, self.schema(), split, columns)
+        return parquet.plan(self.paths, self.schema(), split, columns, schemas=self._arrow)
 
     def count_patterns(
         self, split: Split, items: Sequence[Item], attributes: Mapping[str, Attribute]

@@ -20,6 +20,7 @@ type in every file); otherwise the engine counts with polars queries.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -70,6 +71,7 @@ class Plan:
     predicate_columns: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=256)
 def _polars_type(field_type: pa.DataType) -> pl.DataType | None:
     try:
         return pl.from_arrow(pa.array([], type=field_type)).dtype  # type: ignore[union-attr]
@@ -82,12 +84,15 @@ def plan(
     schema: Mapping[str, pl.DataType],
     split: Split,
     columns: Sequence[str],
+    *,
+    schemas: dict[str, pa.Schema] | None = None,
 ) -> Plan | None:
     """The fast-path plan for counting ``columns``, or ``None`` when it does not apply.
 
     It applies when every file is Parquet, none sits in a hive partition directory, and
     every column used (attributes, predicates, weight) is a top-level column of every file
     with the type the loaded frame gives it (so no widening or flattening is involved).
+    ``schemas`` caches the files' Arrow schemas between calls.
 
     Examples
     --------
@@ -104,9 +109,12 @@ def plan(
     needed = set(columns) | set(split.predicate_columns)
     if split.weight_column is not None:
         needed.add(split.weight_column)
+    schemas = {} if schemas is None else schemas  # the files' schemas, read once
     for path in files:
         try:
-            arrow = pq.read_schema(path)
+            if path not in schemas:
+                schemas[path] = pq.read_schema(path)
+            arrow = schemas[path]
         except (pa.ArrowException, OSError):
             return None
         names = arrow.names
@@ -170,10 +178,14 @@ def sample(
         groups = [groups[int(i * step)] for i in range(MAX_SAMPLE_GROUPS)]
     each = max(1, math.ceil(wanted / len(groups)))
     batches: list[pa.RecordBatch] = []
+    opened: dict[str, pq.ParquetFile] = {}
     try:
         for path, rg, _ in groups:
-            pf = pq.ParquetFile(path)
-            reader = pf.iter_batches(batch_size=each, row_groups=[rg], columns=list(columns))
+            if path not in opened:  # small buffered reads: only the first pages are needed
+                opened[path] = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 16)
+            reader = opened[path].iter_batches(
+                batch_size=each, row_groups=[rg], columns=list(columns)
+            )
             batches.append(next(reader))
     except (pa.ArrowException, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -263,10 +275,12 @@ class _Sides:
         if split.weight_column is None:
             return cls(table.num_rows, sel, base, None, None, None)
         w = out["w"].to_numpy()
-        odd = np.flatnonzero(w != 1.0)
-        extra = w[odd] - 1.0
-        if len(odd) > table.num_rows // 2:
-            odd = extra = None
+        odd: np.ndarray | None = np.flatnonzero(w != 1.0)
+        extra: np.ndarray | None = None
+        if odd is not None and len(odd) > table.num_rows // 2:
+            odd = None
+        elif odd is not None:
+            extra = w[odd] - 1.0
         base_weight = None if base is None else w[base]
         return cls(table.num_rows, sel, base, w, w[sel], base_weight, odd, extra)
 
