@@ -186,11 +186,11 @@ def test_columns_in_several_chunks(odd_files: list[Path]) -> None:
     attrs = build_profile(schema, names, stats, n_rows=totals.scope_events, left_out=left)
     plan = parquet.plan(engine.paths, schema, sp, [a.name for a in attrs.attributes])
     assert plan is not None
-    whole = pq.read_table(odd_files[0], read_dictionary=["region", "host", "team"])
+    whole = pq.read_table(odd_files[0], read_dictionary=["region", "host", "team", "outcome"])
     chunked = pa.Table.from_batches(whole.to_batches(max_chunksize=999))
     assert chunked.column("region").num_chunks > 1
-    one = parquet._count_table(whole, sp, plan.predicate_columns, attrs.attributes)
-    many = parquet._count_table(chunked, sp, plan.predicate_columns, attrs.attributes)
+    one = parquet._count_table(whole, sp, plan, attrs.attributes)
+    many = parquet._count_table(chunked, sp, plan, attrs.attributes)
     for j, attr in enumerate(attrs.attributes):
         got = sum(c.sum(axis=0) for k, c, _ in many if k == j)
         want = sum(c.sum(axis=0) for k, c, _ in one if k == j)
@@ -257,3 +257,18 @@ def test_sample_reads_the_start_of_every_row_group(tmp_path: Path) -> None:
     few = tmp_path / "few.parquet"
     pq.write_table(table, few, row_group_size=50_000)
     assert parquet.sample([str(few)], ["i"], rows=2_000, share=1.0) is None
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["team = 'a'", "team LIKE 'b%' OR team IS NULL", "outcome <> 'ok'", "upper(region) = 'EU'"],
+)
+def test_one_column_predicates_evaluated_per_value(odd_files: list[Path], where: str) -> None:
+    """A predicate on one text column is evaluated per distinct value (missing included)."""
+    a, b = both_ways([str(p) for p in odd_files], where=where)
+    assert_same_counts(a, b)
+    loaded = load([str(p) for p in odd_files])
+    schema = dict(loaded.frame.collect_schema())
+    plan = parquet.plan(loaded.paths, schema, make_split(schema, where=where), ["mem"])
+    assert plan is not None
+    assert plan.coded_predicate is not None

@@ -67,8 +67,11 @@ class Plan:
     """Which Parquet files to read, and which of their columns."""
 
     files: tuple[str, ...]
-    #: columns the predicates and the weight read (decoded as they are)
+    #: columns the predicates and the weight read
     predicate_columns: tuple[str, ...]
+    #: the one text column all predicates read, if so: it is read as dictionary codes and
+    #: the predicates are evaluated once per distinct value, not once per event
+    coded_predicate: str | None = None
 
 
 @functools.lru_cache(maxsize=256)
@@ -130,7 +133,11 @@ def plan(
             elif _polars_type(typ) != schema.get(name):
                 return None
     predicate = sorted(c for c in (*split.predicate_columns, split.weight_column) if c)
-    return Plan(tuple(files), tuple(dict.fromkeys(predicate)))
+    coded = None
+    if len(split.predicate_columns) == 1:
+        (only,) = split.predicate_columns
+        coded = only if isinstance(schema.get(only), pl.String) else None
+    return Plan(tuple(files), tuple(dict.fromkeys(predicate)), coded)
 
 
 #: The sample of :func:`sample` is taken from at least this many row groups, and from at
@@ -253,22 +260,20 @@ class _Sides:
     odd_extra: np.ndarray | None = None
 
     @classmethod
-    def of(cls, table: pa.Table, split: Split, predicate_columns: Sequence[str]) -> _Sides:
+    def of(cls, table: pa.Table, split: Split, plan: Plan) -> _Sides:
         """Evaluate the split's polars expressions on the predicate columns of ``table``."""
-        frame = (
-            pl.from_arrow(table.select(list(predicate_columns)))
-            if predicate_columns
-            else pl.DataFrame({"_n": np.zeros(table.num_rows, dtype=np.int8)})
-        )
-        assert isinstance(frame, pl.DataFrame)
         scope = split.scope if split.scope is not None else pl.lit(True)
-        out = frame.select(
-            (scope & split.selection).alias("s"),
-            (scope & split.baseline).alias("b"),
-            split.weight.alias("w"),
-        )
-        s = out["s"].to_numpy()
-        b = out["b"].to_numpy()
+        sides = [(scope & split.selection).alias("s"), (scope & split.baseline).alias("b")]
+        by_value = _by_value(table, plan.coded_predicate, sides)
+        if by_value is not None:
+            s, b = by_value
+            rest = [c for c in plan.predicate_columns if c != plan.coded_predicate]
+            out = _frame(table, rest, None).select(split.weight.alias("w"))
+        else:
+            frame = _frame(table, plan.predicate_columns, plan.coded_predicate)
+            out = frame.select(*sides, split.weight.alias("w"))
+            s = out["s"].to_numpy()
+            b = out["b"].to_numpy()
         sel = np.flatnonzero(s)
         rest = len(sel) + int(b.sum()) == table.num_rows  # every other event is baseline
         base = None if rest else np.flatnonzero(b)
@@ -307,6 +312,41 @@ class _Sides:
             self.sel_weight[ks],
             None if self.base_weight is None or kb is None else self.base_weight[kb],
         )
+
+
+def _frame(table: pa.Table, columns: Sequence[str], coded: str | None) -> pl.DataFrame:
+    """Some columns of ``table`` as a polars frame, the ``coded`` one decoded to text."""
+    if not columns:
+        return pl.DataFrame({"_n": np.zeros(table.num_rows, dtype=np.int8)})
+    picked = table.select(list(columns))
+    if coded is not None and coded in columns:
+        column = picked.column(coded)
+        if pa.types.is_dictionary(column.type):
+            text = column.cast(column.type.value_type)
+            picked = picked.set_column(picked.schema.get_field_index(coded), coded, text)
+    frame = pl.from_arrow(picked)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _by_value(
+    table: pa.Table, column: str | None, sides: Sequence[pl.Expr]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The two side flags per event, computed once per distinct value of a coded ``column``."""
+    if column is None:
+        return None
+    data = table.column(column)
+    if data.num_chunks != 1 or not pa.types.is_dictionary(data.type):
+        return None
+    chunk = data.chunk(0)
+    values = pl.Series(column, chunk.dictionary.cast(pa.large_string()), dtype=pl.String)
+    values = values.append(pl.Series(column, [None], dtype=pl.String))
+    flags = values.to_frame().select(*sides)
+    raw, missing = _raw(chunk.indices)
+    codes = raw.astype(np.intp)
+    if missing is not None:
+        codes[missing] = len(values) - 1
+    return flags["s"].to_numpy()[codes], flags["b"].to_numpy()[codes]
 
 
 def _bincount(codes: np.ndarray, size: int, sides: _Sides) -> np.ndarray:
@@ -577,6 +617,8 @@ def count(
         for a in attributes
         if a.kind == "categorical" and isinstance(schema[a.name], pl.String)
     ]
+    if files_plan.coded_predicate is not None:
+        text.append(files_plan.coded_predicate)
     columns = list(dict.fromkeys([*files_plan.predicate_columns, *names]))
     tallies = [_Tally(a) for a in attributes]
     bins: list[np.ndarray | None] = [
@@ -592,7 +634,7 @@ def count(
             tallies[j].add(dictionary, counts)
 
     def one(table: pa.Table) -> list[tuple[int, np.ndarray, pa.Array | None]]:
-        return _count_table(table, split, files_plan.predicate_columns, attributes)
+        return _count_table(table, split, files_plan, attributes)
 
     # two tables are counted at once: numpy's arithmetic runs outside the GIL
     with ThreadPoolExecutor(max_workers=COUNT_THREADS) as pool:
@@ -616,10 +658,10 @@ def count(
 
 
 def _count_table(
-    table: pa.Table, split: Split, predicate_columns: Sequence[str], attributes: Sequence[Attribute]
+    table: pa.Table, split: Split, plan: Plan, attributes: Sequence[Attribute]
 ) -> list[tuple[int, np.ndarray, pa.Array | None]]:
     """Counts of each attribute in one table: (attribute index, counts, dictionary)."""
-    sides = _Sides.of(table, split, predicate_columns)
+    sides = _Sides.of(table, split, plan)
     out: list[tuple[int, np.ndarray, pa.Array | None]] = []
     if all(table.column(a.name).num_chunks == 1 for a in attributes):
         key = np.empty(table.num_rows, dtype=np.intp)
