@@ -129,7 +129,7 @@ def measure(
     row: dict[str, Any] = dict(first.row(0, named=True))
     n_rows, n_selected = int(row["_scope"]), int(row["_sel_n"] or 0)
     sample = selected = None
-    if sampler is not None and sample_stride(n_rows) > 1 and n_selected > 0:
+    if sampler is not None and sample_stride(n_rows, len(names)) > 1 and n_selected > 0:
         predicates = sorted(split.predicate_columns)
         numbers = [n for n in names if schema[n].is_numeric()]
         drawn = sampler(QUANTILE_SAMPLE, n_rows, [*predicates, *names])

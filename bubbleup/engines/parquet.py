@@ -4,14 +4,16 @@ Text columns in Parquet are almost always dictionary encoded: each row group sto
 distinct values once and one small integer per event. Grouping the decoded strings (what a
 ``group_by`` does) hashes every event's text; here pyarrow hands over the integer codes
 (``read_dictionary``) and numpy counts them with ``bincount``, so a text column costs a
-few nanoseconds per event whatever its values. Numbers are binned with ``searchsorted``,
-few-valued numbers and booleans get codes the same way. The predicates and the weight are
-still evaluated by polars, with the very expressions of the :class:`~bubbleup.split.Split`.
+few nanoseconds per event whatever its values. Numbers in ranges are binned through a
+look-up table (:class:`_Binner`); few-valued numbers and booleans get codes directly. The
+codes of several attributes are packed into one key and counted together. The predicates
+and the weight are still evaluated by polars, with the very expressions of the
+:class:`~bubbleup.split.Split` (once per distinct value when they read one text column).
 
 The result is the same counts table as :func:`bubbleup.count.count` (the tests check it
 row for row), so everything downstream is unchanged. Row groups are read one at a time,
-the next one on a second thread while the current one is counted, so memory is bounded by
-the row group, not by the file.
+the next one on a second thread while two are counted, so memory is bounded by a few row
+groups, not by the file.
 
 :func:`plan` says whether a source can take this path: Parquet files read as they are
 (no hive partition columns, no flattened struct fields among the columns used, the same
@@ -34,10 +36,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bubbleup.count import COUNTS_SCHEMA, PATTERNS_SCHEMA, items_table
+from bubbleup.count import COUNTS_SCHEMA, items_table
 from bubbleup.errors import SourceError
 from bubbleup.io.paths import hive_keys
-from bubbleup.items import Item
 from bubbleup.profile import Attribute
 from bubbleup.split import Split
 
@@ -55,8 +56,10 @@ def by_codes(attr: Attribute) -> bool:
     return attr.binned or attr.distinct <= MAX_CODED_DISTINCT
 
 
-#: Row groups with more rows than this are read in batches of this many rows.
+#: Row groups with more rows than this are read in batches of this many rows...
 BATCH_ROWS = 1 << 20
+#: ... or of fewer, so that a batch holds at most this many values (wide events).
+BATCH_VALUES = 1 << 26
 #: Per attribute, the (dictionary, counts) pieces of the row groups read so far are merged
 #: into one table once they hold this many values (bounds memory for many-valued columns).
 MERGE_VALUES = 2_000_000
@@ -204,17 +207,18 @@ def sample(
 
 def _units(path: str, columns: list[str], dictionary: list[str]) -> Iterator[pa.Table]:
     """The row groups of one file (large ones in batches), as tables."""
+    limit = max(1 << 16, min(BATCH_ROWS, BATCH_VALUES // max(1, len(columns))))
     try:
         pf = pq.ParquetFile(path, read_dictionary=dictionary)
         for rg in range(pf.metadata.num_row_groups):
             rows = pf.metadata.row_group(rg).num_rows
             if rows == 0:
                 continue
-            if rows <= BATCH_ROWS:
+            if rows <= limit:
                 yield pf.read_row_group(rg, columns=columns, use_threads=True)
             else:
                 for batch in pf.iter_batches(
-                    batch_size=BATCH_ROWS, row_groups=[rg], columns=columns, use_threads=True
+                    batch_size=limit, row_groups=[rg], columns=columns, use_threads=True
                 ):
                     yield pa.Table.from_batches([batch])
     except (pa.ArrowException, OSError) as exc:
@@ -716,4 +720,4 @@ def _key_dtype(attr: Attribute, schema: Mapping[str, pl.DataType]) -> pl.DataTyp
     return dtype
 
 
-__all__ = ["PATTERNS_SCHEMA", "Item", "Plan", "count", "plan"]
+__all__ = ["MAX_CODED_DISTINCT", "Plan", "by_codes", "count", "plan", "sample"]

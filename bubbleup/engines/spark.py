@@ -10,7 +10,8 @@ session or through Spark Connect (``sc://host:15002``).
 Parity with the polars engine: the totals and the counts table are equal (weighted sums to
 the last bits of floating point); the statistics after them are shared code. Bin edges of
 numbers come from exact quantiles (``percentile``, linear interpolation like polars) up to
-:data:`bubbleup.profile.EXACT_QUANTILE_ROWS` events in scope; above that both engines
+:data:`bubbleup.profile.EXACT_QUANTILE_ROWS` events in scope (and events x columns up to
+``EXACT_QUANTILE_CELLS``); above that both engines
 estimate them (polars on an evenly spaced sample, Spark with ``percentile_approx``), so
 the ranges can differ slightly, while the counts in each range stay exact. Distinct
 counts are estimates in both engines (HyperLogLog); they decide which numbers are counted
@@ -61,11 +62,11 @@ from bubbleup.errors import (
 from bubbleup.items import Item
 from bubbleup.load import FORMATS, Source, load
 from bubbleup.profile import (
-    EXACT_QUANTILE_ROWS,
     SCOPE_QUANTILES,
     SELECTION_QUANTILES,
     Attribute,
     _kind,
+    sample_stride,
 )
 from bubbleup.split import Predicate, Split, resolve_weight
 
@@ -581,7 +582,7 @@ class SparkEngine:
             F.sum(F.isnan(w).cast("long")).alias("_w_nan"),
         ]
         schema = self.schema()
-        exact = n_rows <= EXACT_QUANTILE_ROWS
+        exact = sample_stride(n_rows, len(names)) == 1
         for i, name in enumerate(names):
             col = _col(name)
             exprs += [
