@@ -272,3 +272,61 @@ def test_one_column_predicates_evaluated_per_value(odd_files: list[Path], where:
     plan = parquet.plan(loaded.paths, schema, make_split(schema, where=where), ["mem"])
     assert plan is not None
     assert plan.coded_predicate is not None
+
+
+def test_pattern_masks_count_the_same(odd_files: list[Path]) -> None:
+    """Combinations: the masks of items of every kind and operation, both ways."""
+    engine = PolarsEngine(load([str(p) for p in odd_files]))
+    schema = engine.schema()
+    sp = engine.split(where="outcome = 'error'", baseline=None, filter=None, weight=None)
+    names, left = candidates(
+        schema, columns=None, exclude=None, predicate_columns=sp.predicate_columns,
+        weight_column=sp.weight_column,
+    )  # fmt: skip
+    totals, stats = engine.measure(sp, names)
+    profile = build_profile(schema, names, stats, n_rows=totals.scope_events, left_out=left)
+    attrs = {a.name: a for a in profile.attributes}
+    assert attrs["size"].binned
+    assert not attrs["mem"].binned
+    edge = attrs["size"].edges[3]
+
+    def item(attribute: str, op: str, value: object = None, low: object = None,
+             high: object = None) -> dict:  # fmt: skip
+        return {"attribute": attribute, "op": op, "value": value, "low": low, "high": high}
+
+    items = [
+        item("region", "=", "eu"),
+        item("region", "is_null"),
+        item("host", "=", "h-7"),
+        item("host", "=", "not-there"),
+        item("tier", "=", "pro"),
+        item("flag", "=", "true"),
+        item("flag", "is_null"),
+        item("mem", "=", "4096"),
+        item("mem", "is_null"),
+        item("ratio", "=", "1.5"),
+        item("ratio", "is_null"),
+        item("size", "<=", high=edge),
+        item("size", ">", low=edge),
+        item("size", "between", low=attrs["size"].edges[1], high=edge),
+        item("size", "is_null"),
+        item("bytes", ">", low=attrs["bytes"].edges[5]),
+        item("small", "=", "3"),
+        item("mem", "<=", high=4096.0),  # edges at values that occur: <= and > matter
+        item("mem", ">", low=4096.0),
+        item("mem", "between", low=2048.0, high=4096.0),
+        item("far", "=", str(10**12)),
+    ]
+    plan = parquet.plan(engine.paths, schema, sp, list({i["attribute"] for i in items}))
+    assert plan is not None
+    by_codes = parquet.count_patterns(plan, sp, items, attrs, schema)
+    assert by_codes is not None
+    by_polars = counting.count_patterns(engine.frame, sp, items, attrs)
+    assert by_codes["mask"].to_list() == by_polars["mask"].to_list()
+    for column in ("sel_events", "base_events"):
+        assert by_codes[column].to_list() == by_polars[column].to_list()
+    for column in ("sel", "base"):
+        np.testing.assert_allclose(by_codes[column].to_numpy(), by_polars[column].to_numpy())
+    # every item holds somewhere (except the absent value), so the test can fail
+    held = np.bitwise_or.reduce(by_codes["mask"].to_numpy())
+    assert all(held & (1 << i) for i in range(len(items)) if i != 3)

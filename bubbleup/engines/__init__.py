@@ -158,7 +158,13 @@ class PolarsEngine:
     def count_patterns(
         self, split: Split, items: Sequence[Item], attributes: Mapping[str, Attribute]
     ) -> pl.DataFrame:
-        """Counts per bit mask of ``items`` (one streaming pass)."""
+        """Counts per bit mask of ``items`` (one pass; from codes for Parquet read as is)."""
+        names = list(dict.fromkeys(item["attribute"] for item in items))
+        fast = self._parquet_plan(split, names)
+        if fast is not None:
+            table = parquet.count_patterns(fast, split, items, attributes, self.schema())
+            if table is not None:
+                return table
         return counting.count_patterns(self.frame, split, items, attributes)
 
 
