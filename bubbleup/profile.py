@@ -206,7 +206,9 @@ def stats_queries(
     on_selection: list[pl.Expr] = [pl.len().alias("_selected")]
     for i, name in enumerate(names):
         col = pl.col(name)
-        on_sample.append(col.approx_n_unique().alias(f"u{i}"))
+        # exact on the sample: polars' lazy approx_n_unique was off by 15% on 200,000
+        # unique ids (171,924), enough to miss an identifier
+        on_sample.append(col.n_unique().alias(f"u{i}"))
         if _kind(schema[name]) == "numeric":
             x = col.cast(pl.Float64)
             x = pl.when(x.is_nan()).then(None).otherwise(x)
