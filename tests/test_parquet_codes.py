@@ -330,3 +330,25 @@ def test_pattern_masks_count_the_same(odd_files: list[Path]) -> None:
     # every item holds somewhere (except the absent value), so the test can fail
     held = np.bitwise_or.reduce(by_codes["mask"].to_numpy())
     assert all(held & (1 << i) for i in range(len(items)) if i != 3)
+
+
+def test_a_corrupt_row_group_is_a_clear_error(tmp_path: Path) -> None:
+    """Damage that only the counting pass reads (statistics come from samples) is reported
+    with the file's name, not a traceback."""
+    n = 1_200_000
+    rng = np.random.default_rng(3)
+    table = pa.table(
+        {
+            "a": rng.choice(["x", "y", "z"], n),
+            "c": rng.random(n),
+            "outcome": np.where(rng.random(n) < 0.1, "error", "ok"),
+        }
+    )
+    path = tmp_path / "damaged.parquet"
+    pq.write_table(table, path, row_group_size=60_000, compression="zstd")
+    data = bytearray(path.read_bytes())
+    start = int(len(data) * 0.8)
+    data[start : start + 3000] = bytes(b ^ 0x5A for b in data[start : start + 3000])
+    path.write_bytes(bytes(data))
+    with pytest.raises(bubbleup.BubbleupError, match=r"could not read .*damaged\.parquet"):
+        bubbleup.analyze(str(path), where="outcome = 'error'")
