@@ -160,15 +160,7 @@ def analyze(
             after=after,
             hint=loaded.time_column,
         )
-        loaded_schema = dict(loaded.frame.collect_schema())
-        converted = window.column is not None and not isinstance(
-            loaded_schema[window.column], (pl.Datetime, pl.Date)
-        )  # a time column read from text or numbers: the files hold something else
-        eng = PolarsEngine(
-            replace(loaded, frame=frame),
-            direct=window.scope() is None or not converted,
-            window=window.scope(),
-        )
+        eng = PolarsEngine(replace(loaded, frame=frame), direct=window.scope() is None)
         schema = eng.schema()
         if window.after is not None:
             sel, base, sel_text, base_text = timewindow.sides(

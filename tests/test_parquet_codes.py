@@ -352,31 +352,3 @@ def test_a_corrupt_row_group_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(bubbleup.BubbleupError, match=r"could not read .*damaged\.parquet"):
         bubbleup.analyze(str(path), where="outcome = 'error'")
-
-
-@pytest.mark.parametrize(
-    "options",
-    [
-        {"where": "exit_reason = 'oom'", "since": "2026-11-20T06:00:00Z"},
-        {"where": "exit_reason = 'oom'", "until": "2026-11-20T12:00Z", "filter": "arch = 'amd64'"},
-        {"where": "exit_reason = 'oom'", "after": "2026-11-20T08:00:00Z"},
-    ],
-)
-def test_time_windows_take_the_fast_path_with_the_same_answer(
-    options: dict, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[int] = []
-    real = parquet.count
-
-    def spy(*args: object, **kwargs: object) -> pl.DataFrame:
-        calls.append(1)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(parquet, "count", spy)
-    fast = bubbleup.analyze(str(SAMPLE), **options).to_dict()
-    assert calls, "the fast path was not taken"
-    monkeypatch.setenv("BUBBLEUP_PARQUET_CODES", "0")
-    slow = bubbleup.analyze(str(SAMPLE), **options).to_dict()
-    assert len(calls) == 1
-    assert json.dumps(fast, sort_keys=True) == json.dumps(slow, sort_keys=True)
-    assert fast["selection"]["events"] < 200_000  # the window did limit the events

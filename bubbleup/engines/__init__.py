@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any, Protocol
 
 import polars as pl
@@ -85,19 +84,14 @@ class PolarsEngine:
 
     name = "polars"
 
-    def __init__(
-        self, loaded: Loaded, *, direct: bool = True, window: pl.Expr | None = None
-    ) -> None:
+    def __init__(self, loaded: Loaded, *, direct: bool = True) -> None:
         self.loaded = loaded
         self.frame = loaded.frame
         self.description = loaded.description
         self.paths = loaded.paths
-        #: whether the frame reads the files' columns as they are (no column converted
-        #: after loading): only then may Parquet files be counted from their codes
+        #: whether the frame reads the files as they are (no time window or other filter
+        #: added after loading): only then may Parquet files be counted from their codes
         self.direct = direct
-        #: the filter the frame applies after loading (a time window), if any: reading the
-        #: files directly, the fast path applies it as part of the scope
-        self.window = window
         self._schema: dict[str, pl.DataType] | None = None
         self._arrow: dict[str, pa.Schema] = {}
 
@@ -119,8 +113,7 @@ class PolarsEngine:
         return split(self.schema(), where=where, baseline=baseline, filter=filter, weight=weight)
 
     def measure(self, split: Split, names: Sequence[str]) -> tuple[counting.Totals, dict[str, Any]]:
-        """Totals, then column statistics (from samples of row groups for large Parquet)."""
-        split = self._on_files(split)
+        """Totals and column statistics (one streaming pass)."""
         fast = self._parquet_plan(split, names)
         sampler = None
         if fast is not None:
@@ -147,7 +140,6 @@ class PolarsEngine:
         phases) afterwards. Any other source is counted by polars queries.
         """
         coded = [a for a in attributes if parquet.by_codes(a)]
-        split = self._on_files(split)
         fast = self._parquet_plan(split, [a.name for a in coded]) if coded else None
         if fast is None:
             return counting.count(self.frame, split, attributes)
@@ -163,21 +155,11 @@ class PolarsEngine:
             return None
         return parquet.plan(self.paths, self.schema(), split, columns, schemas=self._arrow)
 
-    def _on_files(self, split: Split) -> Split:
-        """``split`` for reading the files directly: the frame's window added to the scope."""
-        if self.window is None:
-            return split
-        window = self.window.fill_null(False)
-        scope = window if split.scope is None else split.scope & window
-        columns = split.predicate_columns | frozenset(window.meta.root_names())
-        return replace(split, scope=scope, predicate_columns=columns)
-
     def count_patterns(
         self, split: Split, items: Sequence[Item], attributes: Mapping[str, Attribute]
     ) -> pl.DataFrame:
         """Counts per bit mask of ``items`` (one pass; from codes for Parquet read as is)."""
         names = list(dict.fromkeys(item["attribute"] for item in items))
-        split = self._on_files(split)
         fast = self._parquet_plan(split, names)
         if fast is not None:
             table = parquet.count_patterns(fast, split, items, attributes, self.schema())
