@@ -160,6 +160,9 @@ def analyze(
             after=after,
             hint=loaded.time_column,
         )
+        # a time window stays a polars filter: polars skips the row groups outside it by
+        # their Parquet statistics, which reading the files directly does not (tried: no
+        # faster for a window over 60% of 5M events, and narrow windows would be slower)
         eng = PolarsEngine(replace(loaded, frame=frame), direct=window.scope() is None)
         schema = eng.schema()
         if window.after is not None:
