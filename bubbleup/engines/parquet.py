@@ -464,7 +464,7 @@ def _raw(arr: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
 
 #: Bits of a float64 (from the top: sign, exponent, first mantissa bits) that index the
 #: bin look-up table of :class:`_Binner`.
-_CELL_BITS = 20
+_CELL_BITS = 18
 _CELL_SHIFT = np.uint64(64 - _CELL_BITS)
 _AMBIGUOUS = 255
 
@@ -473,7 +473,7 @@ class _Binner:
     """Bin numbers by the edges of an attribute: code ``i`` = how many edges are below x.
 
     ``searchsorted`` costs a branchy binary search per number (~35 ns). Instead the top
-    20 bits of each float64 index a table that holds the bin of every number sharing them
+    18 bits of each float64 index a table that holds the bin of every number sharing them
     (numbers with the same top bits form an interval); the few numbers whose interval
     holds an edge are searched. Missing and NaN get the last code.
     """
@@ -509,17 +509,6 @@ class _Binner:
         return np.asarray(codes)
 
 
-_BINNERS: dict[tuple[float, ...], _Binner] = {}
-
-
-def _binner(edges: tuple[float, ...]) -> _Binner:
-    if edges not in _BINNERS:
-        if len(_BINNERS) > 256:
-            _BINNERS.clear()
-        _BINNERS[edges] = _Binner(edges)
-    return _BINNERS[edges]
-
-
 @dataclass
 class _Codes:
     """The codes of one chunk of an attribute: ``codes[i]`` for event ``i`` (any integer
@@ -553,10 +542,10 @@ class _Codes:
             np.add(key, spare, out=key)
 
 
-def _codes_of(chunk: pa.Array, attr: Attribute) -> _Codes:
-    """The codes of one chunk of ``attr``'s column."""
+def _codes_of(chunk: pa.Array, attr: Attribute, binner: _Binner | None) -> _Codes:
+    """The codes of one chunk of ``attr``'s column (``binner``: for binned attributes)."""
     if attr.binned:
-        binner = _binner(attr.edges)
+        assert binner is not None
         x = pc.cast(chunk, pa.float64()).to_numpy(zero_copy_only=False)  # null -> NaN
         return _Codes(binner.codes(x), None, None, binner.size)
     if attr.kind == "boolean":
@@ -625,6 +614,7 @@ def count(
         text.append(files_plan.coded_predicate)
     columns = list(dict.fromkeys([*files_plan.predicate_columns, *names]))
     tallies = [_Tally(a) for a in attributes]
+    binners = [_Binner(a.edges) if a.binned else None for a in attributes]
     bins: list[np.ndarray | None] = [
         np.zeros((len(a.edges) + 2, 4)) if a.binned else None for a in attributes
     ]
@@ -638,7 +628,7 @@ def count(
             tallies[j].add(dictionary, counts)
 
     def one(table: pa.Table) -> list[tuple[int, np.ndarray, pa.Array | None]]:
-        return _count_table(table, split, files_plan, attributes)
+        return _count_table(table, split, files_plan, attributes, binners)
 
     for counted in _map_tables(files_plan.files, columns, text, one):
         for j, counts, dictionary in counted:
@@ -672,7 +662,11 @@ def _map_tables(
 
 
 def _count_table(
-    table: pa.Table, split: Split, plan: Plan, attributes: Sequence[Attribute]
+    table: pa.Table,
+    split: Split,
+    plan: Plan,
+    attributes: Sequence[Attribute],
+    binners: Sequence[_Binner | None],
 ) -> list[tuple[int, np.ndarray, pa.Array | None]]:
     """Counts of each attribute in one table: (attribute index, counts, dictionary)."""
     sides = _Sides.of(table, split, plan)
@@ -680,7 +674,10 @@ def _count_table(
     if all(table.column(a.name).num_chunks == 1 for a in attributes):
         key = np.empty(table.num_rows, dtype=np.intp)
         spare = np.empty(table.num_rows, dtype=np.intp)
-        coded = [_codes_of(table.column(a.name).chunk(0), a) for a in attributes]
+        coded = [
+            _codes_of(table.column(a.name).chunk(0), a, binners[j])
+            for j, a in enumerate(attributes)
+        ]
         for pack in _packs([c.size for c in coded]):
             for i, j in enumerate(pack):
                 coded[j].combine(key, spare, first=i == 0)
@@ -695,7 +692,7 @@ def _count_table(
         for chunk in table.column(attr.name).chunks:
             part = sides.slice(offset, len(chunk))
             offset += len(chunk)
-            codes = _codes_of(chunk, attr)
+            codes = _codes_of(chunk, attr, binners[j])
             out.append((j, _bincount(codes.intp(), codes.size, part), codes.dictionary))
     return out
 
