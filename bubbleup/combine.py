@@ -161,6 +161,10 @@ class Mined:
     representative: dict[int, int]  # gated index -> index of its alias group's representative
     combos: list[tuple[int, ...]]  # conjunctions evaluated (gated indices, best item first)
     combo_counts: list[tuple[float, float, int, int]]
+    #: conjunctions looked at: every pair (and triple, for order 3) of gated items of
+    #: different attributes, evaluated or not; they all belong to the multiple-testing
+    #: family, since which of them reach the support to be evaluated depends on the data
+    considered: int = 0
 
 
 def gate(singles: pl.DataFrame, *, gate_share: float) -> list[dict[str, Any]]:
@@ -228,7 +232,27 @@ def mine(
                 seen.add(key)
                 combos.append(tuple(sorted((i, j, k))))
                 counts.append((float(s[k]), float(b[k]), int(se[k]), int(be[k])))
-    return Mined(gated, table, representative, combos, counts)
+    return Mined(gated, table, representative, combos, counts, _considered(reps, attrs, max_order))
+
+
+def _considered(reps: list[int], attrs: list[str], max_order: int) -> int:
+    """Pairs (and triples) of the representatives with items of different attributes.
+
+    Examples
+    --------
+    >>> _considered([0, 1, 2, 3], ["a", "a", "b", "c"], 3)
+    7
+    """
+    per_attribute: dict[str, int] = {}
+    for i in reps:
+        per_attribute[attrs[i]] = per_attribute.get(attrs[i], 0) + 1
+    # elementary symmetric sums of the per-attribute counts: e2 (pairs), e3 (triples)
+    e1 = e2 = e3 = 0
+    for n in per_attribute.values():
+        e3 += e2 * n
+        e2 += e1 * n
+        e1 += n
+    return e2 + (e3 if max_order >= 3 else 0)
 
 
 def clearly_better(

@@ -23,7 +23,7 @@ from bubbleup.count import Totals
 from bubbleup.items import ITEM_DTYPE, item_label
 from bubbleup.profile import Attribute
 from bubbleup.ranges import range_items
-from bubbleup.score import bh_qvalues, score_items
+from bubbleup.score import bh_qvalues, family_size, score_items
 
 #: Columns of ``Result.explanations``, in order.
 COLUMNS = (
@@ -174,7 +174,11 @@ def explain(
     if mined and mined.combos:
         frames.append(score_items(_combo_frame(mined), totals).select(columns))
     tested = pl.concat(frames, how="vertical")
-    q = bh_qvalues(tested["p_value"].to_numpy())
+    # the family: every single item looked at (see family_size) and every conjunction
+    # considered (see Mined.considered), whether it occurs in the selection or not
+    combos = tested.height - singles.height
+    family = family_size(counts, attributes) + max(combos, mined.considered if mined else 0)
+    q = bh_qvalues(tested["p_value"].to_numpy(), family=family)
     tested = tested.with_columns(q_value=pl.Series(q, dtype=pl.Float64)).with_columns(
         significant=(pl.col("q_value") < alpha)
         & (pl.col("lift") >= min_lift)
@@ -221,7 +225,9 @@ def explain(
             "base_events": "baseline_events",
         }
     )
-    return out.with_columns(pl.col("rank").cast(pl.Int64)).select(COLUMNS), tested.height
+    return out.with_columns(pl.col("rank").cast(pl.Int64)).select(COLUMNS), max(
+        family, tested.height
+    )
 
 
 _FIGURES = (

@@ -17,11 +17,14 @@ For one item X the numbers come from a 2x2 table of weighted counts
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import polars as pl
 from scipy import stats
 
 from bubbleup.count import Totals
+from bubbleup.profile import Attribute
 
 #: Fisher's exact test is used when an expected cell of the 2x2 table is below this.
 MIN_EXPECTED = 5.0
@@ -71,23 +74,30 @@ def one_sided_pvalues(a: np.ndarray, n_s: float, b: np.ndarray, n_b: float) -> n
     return out
 
 
-def bh_qvalues(p: np.ndarray) -> np.ndarray:
+def bh_qvalues(p: np.ndarray, family: int | None = None) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q-values), in the input's order.
+
+    ``family`` is the number of hypotheses in the family when it is larger than
+    ``p.size``: the others were looked at and could not be rejected (p = 1), so they
+    rank last and only make the multiplier ``family / rank`` larger.
 
     Examples
     --------
     >>> import numpy as np
     >>> bh_qvalues(np.array([0.01, 0.04, 0.03])).round(3).tolist()
     [0.03, 0.04, 0.04]
+    >>> bh_qvalues(np.array([0.01, 0.04, 0.03]), family=6).round(3).tolist()
+    [0.06, 0.08, 0.08]
     """
     p = np.asarray(p, dtype=np.float64)
-    m = p.size
-    if m == 0:
+    n = p.size
+    if n == 0:
         return p.copy()
+    m = max(n, family or 0)
     order = np.argsort(p, kind="stable")
-    ranked = p[order] * m / np.arange(1, m + 1)
+    ranked = p[order] * m / np.arange(1, n + 1)
     q_sorted = np.minimum.accumulate(ranked[::-1])[::-1]
-    q = np.empty(m)
+    q = np.empty(n)
     q[order] = np.minimum(q_sorted, 1.0)
     return q
 
@@ -96,7 +106,8 @@ def score_items(counts: pl.DataFrame, totals: Totals) -> pl.DataFrame:
     """Add shares, difference, lift, rates and one-sided p-values to counts-table rows.
 
     Only items that occur in the selection can be over-represented; items with no
-    selected event are dropped before testing and so are not in the multiple-testing family.
+    selected event are dropped here (their p-value would be 1). They still belong to the
+    multiple-testing family: see :func:`family_size`.
     """
     n_s, n_b = totals.selection_weight, totals.baseline_weight
     items = counts.filter(pl.col("sel") > 0)
@@ -112,13 +123,51 @@ def score_items(counts: pl.DataFrame, totals: Totals) -> pl.DataFrame:
     )
     f_s = totals.selection_eff / n_s if n_s > 0 else 0.0
     f_b = totals.baseline_eff / n_b if n_b > 0 else 0.0
+    # A cell cannot hold more information than its events: when the selected events of an
+    # item carry more weight than the selection's average (two events at sample rate 10),
+    # share x effective size overstates them, so the selection's cell is capped at its
+    # raw count (random 1% selections of sampled events: 24% -> see bench/calibration.py).
+    sel_eff = np.minimum(items["sel"].to_numpy() * f_s, items["sel_events"].to_numpy())
     p = one_sided_pvalues(
-        items["sel"].to_numpy() * f_s,
+        sel_eff,
         totals.selection_eff,
         items["base"].to_numpy() * f_b,
         totals.baseline_eff,
     )
     return items.with_columns(p_value=pl.Series(p, dtype=pl.Float64))
+
+
+def family_size(counts: pl.DataFrame, attributes: Sequence[Attribute]) -> int:
+    """How many single items were looked at, whether they occur in the selection or not.
+
+    Which values occur in the selection depends on the selection, so leaving the others
+    out of the Benjamini-Hochberg family would shrink it by chance: a 60-event selection
+    shows a few dozen of a 400-value column, and one of them seen 3 times looked
+    significant in a third of random selections. Every value of every attribute counts:
+    the rows of the counts table that are tested as values (bins of ranged numbers are
+    not), one range per numeric attribute (its p-value already carries the number of runs
+    it was chosen from, see :mod:`bubbleup.ranges`), plus, for attributes counted in two
+    phases, the values never seen in the selection (estimated from their number of
+    distinct values).
+
+    Examples
+    --------
+    >>> from bubbleup.profile import Attribute
+    >>> counts = pl.DataFrame({"attribute": ["a", "a", "a"], "op": ["=", "=", "is_null"]})
+    >>> family_size(counts, [Attribute("a", "categorical", "String", 3, 0)])
+    3
+    """
+    binned = {a.name for a in attributes if a.binned}
+    rows = counts.filter(
+        ~(pl.col("attribute").is_in(list(binned)) & (pl.col("op") != "is_null"))
+        & (pl.col("op") != "other")
+    )
+    listed = dict(rows.filter(pl.col("op") == "=").group_by("attribute").len().iter_rows())
+    unlisted = sum(
+        max(0, a.distinct - int(listed.get(a.name, 0))) for a in attributes if a.two_phase
+    )
+    ranges = sum(1 for a in attributes if a.kind == "numeric")
+    return rows.height + ranges + unlisted
 
 
 def attribute_tests(counts: pl.DataFrame, totals: Totals) -> pl.DataFrame:

@@ -105,14 +105,26 @@ def test_every_single_item_matches_reference(seed: int, weighted: bool) -> None:
             base_share = b / t["n_b"] if b > 0 else 0.5 / t["base_rows"]
             assert r["lift"] == pytest.approx((a / t["n_s"]) / base_share)
             assert r["selection_rate"] == pytest.approx(a / (a + b))
-            p = reference_p(a * t["eff_s"] / t["n_s"], t["eff_s"], b * t["eff_b"] / t["n_b"],
-                            t["eff_b"])
+            # the selection's effective cell never exceeds its raw number of events
+            a_eff = min(a * t["eff_s"] / t["n_s"], float(want["sel_events"]))
+            p = reference_p(a_eff, t["eff_s"], b * t["eff_b"] / t["n_b"], t["eff_b"])
             assert r["p_value"] == pytest.approx(p, rel=1e-6, abs=1e-300)
             checked += 1
         all_p.extend(rows["p_value"].to_list())
     assert checked > 150  # the customer column alone has hundreds of values
-    # q-values: Benjamini-Hochberg over the whole family (here every explanation)
-    q_ref = stats.false_discovery_control(ex["p_value"].to_numpy(), method="bh")
+    # q-values: Benjamini-Hochberg over the whole family: every value of every column,
+    # in the selection or not (missing counts as a value), and one range per number
+    analysed = ["region", "tier", "memory_mb", "flag", "customer", "version"]
+    numbers = 1  # memory_mb
+    if not weighted:  # sample_rate is then an attribute like the others
+        analysed.append("sample_rate")
+        numbers += 1
+    pdf = frame.to_pandas()
+    family = sum(pdf[c].nunique(dropna=False) for c in analysed) + numbers
+    assert result.parameters["tested"] == family
+    assert family > ex.height  # values absent from the selection are in the family too
+    p_all = np.concatenate([ex["p_value"].to_numpy(), np.ones(family - ex.height)])
+    q_ref = stats.false_discovery_control(p_all, method="bh")[: ex.height]
     np.testing.assert_allclose(ex["q_value"].to_numpy(), q_ref, rtol=1e-9)
     sig = (ex["q_value"] < 0.05) & (ex["lift"] >= 1.5) & (ex["selection_share"] >= 0.05)
     assert (ex["significant"] == sig).all()

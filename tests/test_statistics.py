@@ -12,17 +12,24 @@ from tests.conftest import SAMPLE, make_events
 
 
 def test_random_selections_are_not_significant() -> None:
-    """At alpha 0.05, at least 95% of 60 random selections give no significant explanation."""
-    frame = make_events(6000, seed=99, planted=False)
-    runs = 60
+    """At alpha 0.05, at most 5% of 160 random selections (4 datasets of sampled events,
+    1% to 50% selected) give a significant explanation, and small selections are no
+    exception (they were: a data-dependent test family; see bench/calibration.py)."""
+    frames = [make_events(6000, seed=99 + d, planted=False) for d in range(4)]
+    runs = 160
     hits = 0
+    small_hits = 0
     for seed in range(runs):
         rng = np.random.default_rng(seed)
         share = [0.01, 0.05, 0.2, 0.5][seed % 4]
+        frame = frames[(seed // 4) % len(frames)]
         picked = frame.with_columns(picked=pl.Series(rng.random(frame.height) < share))
         result = bubbleup.analyze(picked, where="picked", exclude=["outcome"])
-        hits += int(result.explanations["significant"].any())
+        hit = bool(result.explanations["significant"].any())
+        hits += hit
+        small_hits += hit and share == 0.01
     assert hits <= runs * 0.05, f"{hits} of {runs} random selections had a significant result"
+    assert small_hits <= 4, f"{small_hits} of 40 random 1% selections had a significant result"
 
 
 def test_random_selection_pvalues_are_not_anticonservative() -> None:

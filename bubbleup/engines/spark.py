@@ -14,9 +14,11 @@ numbers come from exact quantiles (``percentile``, linear interpolation like pol
 ``EXACT_QUANTILE_CELLS``); above that both engines
 estimate them (polars on an evenly spaced sample, Spark with ``percentile_approx``), so
 the ranges can differ slightly, while the counts in each range stay exact. Distinct
-counts are estimates in both engines (HyperLogLog); they decide which numbers are counted
-in ranges and which text columns are identifiers, so a column right at a threshold can be
-treated differently.
+counts are exact in both engines in the same cases; above, estimates (polars exactly on its
+sample, Spark with HyperLogLog over every event). They decide which numbers are counted in
+ranges, which text columns are identifiers, and the size of the multiple-testing family
+(values never seen in the selection of a many-valued column), so above the exact limit a
+column right at a threshold can be treated differently and q-values can differ slightly.
 """
 
 from __future__ import annotations
@@ -586,7 +588,10 @@ class SparkEngine:
         for i, name in enumerate(names):
             col = _col(name)
             exprs += [
-                F.approx_count_distinct(col, DISTINCT_RSD).alias(f"u{i}"),
+                # exact when the statistics are (as polars counts them), else estimated
+                (
+                    F.countDistinct(col) if exact else F.approx_count_distinct(col, DISTINCT_RSD)
+                ).alias(f"u{i}"),
                 (F.count(F.lit(1)) - F.count(col)).alias(f"n{i}"),
             ]
             if _kind(schema[name]) == "numeric":

@@ -1,0 +1,81 @@
+"""How often does a random selection come back with something "significant"?
+
+Under the null (the selection is a coin flip, unrelated to every attribute) bubbleup should
+report a significant explanation in at most ``alpha`` of the runs. The test suite checks 60
+runs; this script runs many more, on several datasets, and says which kind of explanation
+(single value, range, conjunction) was wrongly significant, by selection size.
+
+Example::
+
+    python bench/calibration.py --runs 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import bubbleup
+from tests.conftest import make_events
+
+SHARES = (0.01, 0.05, 0.2, 0.5)
+
+
+def kind_of(items: list[dict]) -> str:
+    if len(items) > 1:
+        return "conjunction"
+    return "range" if items[0]["op"] in ("<=", ">", "between") else "value"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=400)
+    ap.add_argument("--rows", type=int, default=6000)
+    ap.add_argument("--datasets", type=int, default=4)
+    ap.add_argument("--no-weights", action="store_true", help="events without sample rates")
+    args = ap.parse_args()
+    frames = [
+        make_events(args.rows, seed=100 + d, planted=False, weights=not args.no_weights)
+        for d in range(args.datasets)
+    ]
+    hits: Counter[float] = Counter()
+    runs: Counter[float] = Counter()
+    kinds: Counter[str] = Counter()
+    started = time.perf_counter()
+    for seed in range(args.runs):
+        rng = np.random.default_rng(10_000 + seed)
+        share = SHARES[seed % len(SHARES)]
+        frame = frames[seed % len(frames)]
+        picked = frame.with_columns(picked=pl.Series(rng.random(frame.height) < share))
+        result = bubbleup.analyze(picked, where="picked", exclude=["outcome"])
+        runs[share] += 1
+        significant = result.explanations.filter(pl.col("significant"))
+        if significant.height:
+            hits[share] += 1
+            for items in significant["items"].to_list():
+                kinds[kind_of(items)] += 1
+    total = sum(hits.values())
+    print(
+        f"{args.runs} random selections on {args.datasets} datasets of {args.rows} events, "
+        f"alpha 0.05 ({time.perf_counter() - started:.0f} s)"
+    )
+    print("| selection share | runs | runs with a significant explanation | rate |")
+    print("|---|---|---|---|")
+    for share in SHARES:
+        print(f"| {share:g} | {runs[share]} | {hits[share]} | {hits[share] / runs[share]:.1%} |")
+    print(f"| all | {args.runs} | {total} | {total / args.runs:.1%} |")
+    z = 1.96 * np.sqrt(0.05 * 0.95 / args.runs)
+    print(f"(a true rate of 5% gives {0.05 - z:.1%} to {0.05 + z:.1%} in 95% of studies this size)")
+    print("wrongly significant explanations by kind:", dict(kinds))
+
+
+if __name__ == "__main__":
+    main()
