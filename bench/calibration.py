@@ -63,9 +63,10 @@ def main() -> None:
             for items in significant["items"].to_list():
                 kinds[kind_of(items)] += 1
     total = sum(hits.values())
+    kind = "unweighted" if args.no_weights else "sampled (sample_rate 1, 5 or 10)"
     print(
-        f"{args.runs} random selections on {args.datasets} datasets of {args.rows} events, "
-        f"alpha 0.05 ({time.perf_counter() - started:.0f} s)"
+        f"{args.runs} random selections on {args.datasets} datasets of {args.rows} {kind} "
+        f"events, alpha 0.05 ({time.perf_counter() - started:.0f} s)"
     )
     print("| selection share | runs | runs with a significant explanation | rate |")
     print("|---|---|---|---|")
