@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from bubbleup.errors import SourceError
+from bubbleup.errors import SourceError, first_line
 from bubbleup.load import Source, load
 from bubbleup.profile import _NESTED, _TEMPORAL, MAX_NUMERIC_CATEGORIES, _kind
 
@@ -42,9 +42,7 @@ def describe_columns(source: Source, *, skip_bad_lines: bool = False) -> pl.Data
             .row(0, named=True)
         )
     except pl.exceptions.PolarsError as exc:
-        raise SourceError(
-            f"could not read {loaded.description}: {str(exc).strip().splitlines()[0]}"
-        ) from None
+        raise SourceError(f"could not read {loaded.description}: {first_line(exc)}") from None
     rows = stats["_rows"]
     out: list[tuple[str, str, str, int | None, float | None, str | None]] = []
     for name in names:

@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from bubbleup.errors import SourceError, WeightError
+from bubbleup.errors import SourceError, WeightError, first_line
 from bubbleup.items import Item, item_condition
 from bubbleup.profile import (
     QUANTILE_SAMPLE,
@@ -84,8 +84,7 @@ def _collect(frames: list[pl.LazyFrame], what: str) -> list[pl.DataFrame]:
     except pl.exceptions.ColumnNotFoundError:
         raise
     except (pl.exceptions.ComputeError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SourceError(f"could not read the events while {what}: {first}") from None
+        raise SourceError(f"could not read the events while {what}: {first_line(exc)}") from None
 
 
 def _scoped(frame: pl.LazyFrame, split: Split) -> pl.LazyFrame:

@@ -11,6 +11,18 @@ import difflib
 from collections.abc import Iterable
 
 
+def first_line(exc: BaseException, default: str | None = None) -> str:
+    """The first line of an exception's message (``default``, else its type name, if empty).
+
+    Examples
+    --------
+    >>> first_line(ValueError("bad value\\nmore detail")), first_line(OSError())
+    ('bad value', 'OSError')
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else (default or type(exc).__name__)
+
+
 class BubbleupError(Exception):
     """Base class of every error bubbleup reports to a user."""
 

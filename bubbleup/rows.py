@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from bubbleup.drill import explanation_sql
-from bubbleup.errors import SourceError, UsageError
+from bubbleup.errors import SourceError, UsageError, first_line
 from bubbleup.load import load
 from bubbleup.split import compile_predicate, split
 
@@ -111,8 +111,7 @@ def example_rows(
     try:
         selected, baseline = pl.collect_all(queries, engine="streaming")
     except pl.exceptions.PolarsError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SourceError(f"could not read {loaded.description}: {first}") from None
+        raise SourceError(f"could not read {loaded.description}: {first_line(exc)}") from None
     order = column_order(result, list(schema), explanation)
     side = "bubbleup_side" if "side" in schema else "side"
     return pl.concat(

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from bubbleup.errors import ColumnError, PredicateError, WeightError, did_you_mean
+from bubbleup.errors import (
+    ColumnError,
+    PredicateError,
+    WeightError,
+    did_you_mean,
+    first_line,
+)
 
 #: Column names taken as the weight when ``weight`` is left to auto-detect.
 AUTO_WEIGHT_COLUMNS = ("sample_rate", "SampleRate", "samplerate", "sampleRate")
@@ -100,7 +106,7 @@ def compile_predicate(
         try:
             expr = pl.sql_expr(text)
         except pl.exceptions.PolarsError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
+            reason = first_line(exc, "syntax error")
             raise PredicateError(
                 f"malformed {option} predicate {text!r}: {reason}; use SQL WHERE syntax, "
                 "e.g. \"exit_reason = 'oom' AND duration_ms > 5000\""
@@ -127,7 +133,7 @@ def compile_predicate(
     try:
         dtype = pl.LazyFrame(schema=dict(schema)).select(expr.alias("_p")).collect_schema()["_p"]
     except pl.exceptions.PolarsError as exc:
-        reason = str(exc).strip().splitlines()[0]
+        reason = first_line(exc)
         raise PredicateError(f"cannot evaluate {option} predicate {text!r}: {reason}") from None
     if dtype != pl.Boolean:
         raise PredicateError(

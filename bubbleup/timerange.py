@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from bubbleup.errors import SourceError
+from bubbleup.errors import SourceError, first_line
 from bubbleup.split import Split
 
 #: Time columns described, in schema order.
@@ -81,8 +81,7 @@ def time_ranges(
     try:
         row = lf.select(exprs).collect(engine="streaming").row(0, named=True)
     except pl.exceptions.PolarsError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SourceError(f"could not read the time columns: {first}") from None
+        raise SourceError(f"could not read the time columns: {first_line(exc)}") from None
     return tuple(
         TimeRange(
             column=name,

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from bubbleup import count as counting
 from bubbleup.engines import parquet
-from bubbleup.errors import EngineError, SourceError, UsageError
+from bubbleup.errors import EngineError, SourceError, UsageError, first_line
 from bubbleup.items import Item
 from bubbleup.load import Loaded, Source, load
 from bubbleup.profile import Attribute
@@ -127,9 +127,7 @@ class PolarsEngine:
         try:
             return counting.measure(self.frame, split, self.schema(), names, sampler=sampler)
         except pl.exceptions.PolarsError as exc:
-            raise SourceError(
-                f"could not read {self.description}: {str(exc).strip().splitlines()[0]}"
-            ) from None
+            raise SourceError(f"could not read {self.description}: {first_line(exc)}") from None
 
     def count(self, split: Split, attributes: Sequence[Attribute]) -> pl.DataFrame:
         """The counts table (one pass for all attributes).

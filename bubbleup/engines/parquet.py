@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bubbleup.count import COUNTS_SCHEMA, PATTERNS_SCHEMA, items_table
-from bubbleup.errors import SourceError
+from bubbleup.errors import SourceError, first_line
 from bubbleup.io.paths import hive_keys
 from bubbleup.profile import Attribute
 from bubbleup.split import Split
@@ -198,8 +198,7 @@ def sample(
             )
             batches.append(next(reader))
     except (pa.ArrowException, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SourceError(f"could not read {path}: {first}") from None
+        raise SourceError(f"could not read {path}: {first_line(exc)}") from None
     frame = pl.from_arrow(pa.Table.from_batches(batches))
     assert isinstance(frame, pl.DataFrame)
     return frame
@@ -222,8 +221,7 @@ def _units(path: str, columns: list[str], dictionary: list[str]) -> Iterator[pa.
                 ):
                     yield pa.Table.from_batches([batch])
     except (pa.ArrowException, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SourceError(f"could not read {path}: {first}") from None
+        raise SourceError(f"could not read {path}: {first_line(exc)}") from None
 
 
 def _tables(files: Sequence[str], columns: list[str], dictionary: list[str]) -> Iterator[pa.Table]:

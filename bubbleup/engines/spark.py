@@ -60,6 +60,7 @@ from bubbleup.errors import (
     SourceError,
     UsageError,
     did_you_mean,
+    first_line,
 )
 from bubbleup.items import Item
 from bubbleup.load import FORMATS, Source, load
@@ -232,9 +233,9 @@ def session(master: str | None = None) -> Any:
             with _quiet():
                 return SparkSession.builder.remote(master).getOrCreate()
         except ImportError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "missing packages"
             raise EngineError(
-                f"Spark Connect needs more packages ({first}); install them with: "
+                f"Spark Connect needs more packages ({first_line(exc, 'missing packages')}); "
+                "install them with: "
                 "pip install 'pyspark[connect]'"
             ) from None
         except Exception as exc:

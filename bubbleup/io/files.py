@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from bubbleup.errors import SourceError
+from bubbleup.errors import SourceError, first_line
 from bubbleup.io import otlp
 from bubbleup.io.paths import FileKind, check_content, expand, hive_keys, kind_of, text_head
 from bubbleup.io.schema import conform, flatten, union
-from bubbleup.io.text import first_line, read_csv, read_ndjson
+from bubbleup.io.text import read_csv, read_ndjson
 
 
 @dataclass(frozen=True)

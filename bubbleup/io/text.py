@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from bubbleup.errors import SourceError
+from bubbleup.errors import SourceError, first_line
 from bubbleup.io.paths import FileKind, text_head
 
 #: Rows read to guess the type of each column.
@@ -37,12 +37,6 @@ class BadLine:
     number: int
     reason: str
     text: str
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (or its type name)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def iter_lines(kind: FileKind) -> Iterator[bytes]:
