@@ -243,21 +243,21 @@ def test_sample_reads_the_start_of_every_row_group(tmp_path: Path) -> None:
     path = tmp_path / "many.parquet"
     table = pa.table({"i": np.arange(100_000), "outcome": np.full(100_000, "ok")})
     pq.write_table(table, path, row_group_size=5_000)  # 20 row groups
-    got = parquet.sample([str(path)], ["i"], rows=2_000, share=1.0)
+    got = parquet.sample([str(path)], ["i"], rows=2_000, wanted=100_000)
     assert got is not None
     assert got.height == 2_000
     starts = sorted(set((got["i"] // 5_000).to_list()))
     assert starts == list(range(20))  # every row group contributes
     assert (got["i"] % 5_000 < 100).all()  # its first events
     # half the events in scope: twice as many read
-    half = parquet.sample([str(path)], ["i"], rows=2_000, share=0.5)
+    half = parquet.sample([str(path)], ["i"], rows=2_000, wanted=50_000)
     assert half is not None
     assert half.height == 4_000
     # too few row groups, or a sample as large as the data: no sample
-    assert parquet.sample([str(path)], ["i"], rows=40_000, share=1.0) is None
+    assert parquet.sample([str(path)], ["i"], rows=40_000, wanted=100_000) is None
     few = tmp_path / "few.parquet"
     pq.write_table(table, few, row_group_size=50_000)
-    assert parquet.sample([str(few)], ["i"], rows=2_000, share=1.0) is None
+    assert parquet.sample([str(few)], ["i"], rows=2_000, wanted=100_000) is None
 
 
 @pytest.mark.parametrize(

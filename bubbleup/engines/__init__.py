@@ -21,7 +21,6 @@ from typing import Any, Protocol
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from bubbleup import count as counting
 from bubbleup.engines import parquet
@@ -113,16 +112,14 @@ class PolarsEngine:
         return split(self.schema(), where=where, baseline=baseline, filter=filter, weight=weight)
 
     def measure(self, split: Split, names: Sequence[str]) -> tuple[counting.Totals, dict[str, Any]]:
-        """Totals and column statistics (one streaming pass)."""
+        """Totals, then column statistics (from samples of row groups for large Parquet)."""
         fast = self._parquet_plan(split, names)
         sampler = None
         if fast is not None:
             files = fast.files
 
             def sampler(rows: int, wanted: int, columns: Sequence[str]) -> pl.DataFrame | None:
-                total = sum(pq.read_metadata(f).num_rows for f in files)
-                share = wanted / total if total else 1.0
-                return parquet.sample(files, columns, rows=rows, share=share)
+                return parquet.sample(files, columns, rows=rows, wanted=wanted)
 
         try:
             return counting.measure(self.frame, split, self.schema(), names, sampler=sampler)

@@ -150,12 +150,13 @@ MAX_SAMPLE_GROUPS = 32
 
 
 def sample(
-    files: Sequence[str], columns: Sequence[str], *, rows: int, share: float
+    files: Sequence[str], columns: Sequence[str], *, rows: int, wanted: int
 ) -> pl.DataFrame | None:
     """About ``rows`` events for the column statistics, read from the start of every row group.
 
-    ``share`` is the part of the events in scope (the caller filters the sample by the
-    scope; this reads ``rows / share`` events to leave about ``rows``). Reading the first
+    ``wanted`` is how many of the source's events the sample is for (those in scope, or
+    those selected: the caller filters the sample); this reads ``rows x total / wanted``
+    events to leave about ``rows`` of them. Reading the first
     events of each row group decodes only their pages, where an evenly spaced sample
     decodes every page of every column: 10M events x 50 columns, 0.3 s instead of 3 s. It
     is a sample of blocks spread over the whole source, which is what the statistics need
@@ -165,7 +166,7 @@ def sample(
 
     Examples
     --------
-    >>> sample(["sample_data/builds.parquet"], ["cpu_count"], rows=1000, share=1.0) is None
+    >>> sample(["sample_data/builds.parquet"], ["cpu_count"], rows=1000, wanted=200_000) is None
     True
     """
     groups: list[tuple[str, int, int]] = []
@@ -180,13 +181,13 @@ def sample(
     except (pa.ArrowException, OSError):
         return None
     total = sum(n for _, _, n in groups)
-    wanted = rows / max(share, 1e-9)
-    if len(groups) < MIN_SAMPLE_GROUPS or wanted > total / 4:
+    read = rows * total / max(wanted, 1)
+    if len(groups) < MIN_SAMPLE_GROUPS or read > total / 4:
         return None
     if len(groups) > MAX_SAMPLE_GROUPS:
         step = len(groups) / MAX_SAMPLE_GROUPS
         groups = [groups[int(i * step)] for i in range(MAX_SAMPLE_GROUPS)]
-    each = max(1, math.ceil(wanted / len(groups)))
+    each = max(1, math.ceil(read / len(groups)))
     batches: list[pa.RecordBatch] = []
     opened: dict[str, pq.ParquetFile] = {}
     try:
