@@ -15,7 +15,7 @@ The result of :func:`count` is the *counts table*, the seam between engines and 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -328,20 +328,32 @@ def packs(attributes: Sequence[Attribute]) -> list[list[int]]:
     >>> packs(attrs)
     [[3, 0, 2], [1]]
     """
-    order = sorted(range(len(attributes)), key=lambda i: (_values(attributes[i]), i))
+    sizes = [_values(a) for a in attributes]
+    alone = {i for i, a in enumerate(attributes) if a.two_phase}  # only values selected
+    return pack_sizes(sizes, PACK_GROUPS, alone=alone)
+
+
+def pack_sizes(sizes: Sequence[int], limit: int, *, alone: Collection[int] = ()) -> list[list[int]]:
+    """Group indices, smallest sizes first, while the product of their sizes stays within
+    ``limit``; the indices in ``alone`` get a group each.
+
+    Examples
+    --------
+    >>> pack_sizes([10, 100_000, 20, 2], 4096)
+    [[3, 0, 2], [1]]
+    """
     out: list[list[int]] = []
     current: list[int] = []
     product = 1
-    for i in order:
-        n = _values(attributes[i])
-        if attributes[i].two_phase:  # counted on its own, only values seen in the selection
+    for i in sorted(range(len(sizes)), key=lambda i: (sizes[i], i)):
+        if i in alone:
             out.append([i])
             continue
-        if current and product * n > PACK_GROUPS:
+        if current and product * sizes[i] > limit:
             out.append(current)
             current, product = [], 1
         current.append(i)
-        product *= n
+        product *= sizes[i]
     if current:
         out.append(current)
     return out

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bubbleup.count import COUNTS_SCHEMA, PATTERNS_SCHEMA, items_table
+from bubbleup.count import COUNTS_SCHEMA, PATTERNS_SCHEMA, items_table, pack_sizes
 from bubbleup.errors import SourceError, first_line
 from bubbleup.io.paths import hive_keys
 from bubbleup.profile import Attribute
@@ -677,7 +677,7 @@ def _count_table(
             _codes_of(table.column(a.name).chunk(0), a, binners[j])
             for j, a in enumerate(attributes)
         ]
-        for pack in _packs([c.size for c in coded]):
+        for pack in pack_sizes([c.size for c in coded], PACK_CODES):
             for i, j in enumerate(pack):
                 coded[j].combine(key, spare, first=i == 0)
             sizes = [coded[j].size for j in pack]
@@ -701,22 +701,6 @@ COUNT_THREADS = 2
 #: Attributes are counted together, one ``bincount`` over their combined codes, while the
 #: product of their numbers of codes stays below this.
 PACK_CODES = 4096
-
-
-def _packs(sizes: Sequence[int]) -> list[list[int]]:
-    """Group attribute indices so that the product of their code counts fits PACK_CODES."""
-    out: list[list[int]] = []
-    current: list[int] = []
-    product = 1
-    for j in sorted(range(len(sizes)), key=lambda i: (sizes[i], i)):
-        if current and product * sizes[j] > PACK_CODES:
-            out.append(current)
-            current, product = [], 1
-        current.append(j)
-        product *= sizes[j]
-    if current:
-        out.append(current)
-    return out
 
 
 def _key_dtype(attr: Attribute, schema: Mapping[str, pl.DataType]) -> pl.DataType:
