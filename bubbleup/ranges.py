@@ -17,10 +17,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from bubbleup.count import COUNTS_SCHEMA, Totals
+from bubbleup.count import COUNTS_SCHEMA, SUMS, Totals
 from bubbleup.profile import Attribute
-
-_SUMS = ("sel", "base", "sel_events", "base_events")
 
 
 def best_run(diffs: Sequence[float]) -> tuple[int, int, float]:
@@ -98,7 +96,7 @@ def range_items(
                 "value": None if value is None else repr(float(value)),
                 "low": low,
                 "high": high,
-                **{c: run[c].sum() for c in _SUMS},
+                **{c: run[c].sum() for c in SUMS},
                 "candidates": m * (m + 1) // 2 - 1,
             }
         )

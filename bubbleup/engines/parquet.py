@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bubbleup.count import COUNTS_SCHEMA, PATTERNS_SCHEMA, items_table, pack_sizes
+from bubbleup.count import COUNTS_SCHEMA, PATTERNS_SCHEMA, SUMS, items_table, pack_sizes
 from bubbleup.errors import SourceError, first_line
 from bubbleup.io.paths import hive_keys
 from bubbleup.profile import Attribute
@@ -270,27 +270,24 @@ class _Sides:
         by_value = _by_value(table, plan.coded_predicate, sides)
         if by_value is not None:
             s, b = by_value
-            rest = [c for c in plan.predicate_columns if c != plan.coded_predicate]
-            out = _frame(table, rest, None).select(split.weight.alias("w"))
+            others = [c for c in plan.predicate_columns if c != plan.coded_predicate]
+            out = _frame(table, others, None).select(split.weight.alias("w"))
         else:
             frame = _frame(table, plan.predicate_columns, plan.coded_predicate)
             out = frame.select(*sides, split.weight.alias("w"))
             s = out["s"].to_numpy()
             b = out["b"].to_numpy()
         sel = np.flatnonzero(s)
-        rest = len(sel) + int(b.sum()) == table.num_rows  # every other event is baseline
-        base = None if rest else np.flatnonzero(b)
+        complement = len(sel) + int(b.sum()) == table.num_rows  # the others are baseline
+        base = None if complement else np.flatnonzero(b)
         if split.weight_column is None:
             return cls(table.num_rows, sel, base, None, None, None)
         w = out["w"].to_numpy()
-        odd: np.ndarray | None = np.flatnonzero(w != 1.0)
-        extra: np.ndarray | None = None
-        if odd is not None and len(odd) > table.num_rows // 2:
-            odd = None
-        elif odd is not None:
-            extra = w[odd] - 1.0
         base_weight = None if base is None else w[base]
-        return cls(table.num_rows, sel, base, w, w[sel], base_weight, odd, extra)
+        odd = np.flatnonzero(w != 1.0)
+        if len(odd) > table.num_rows // 2:
+            return cls(table.num_rows, sel, base, w, w[sel], base_weight)
+        return cls(table.num_rows, sel, base, w, w[sel], base_weight, odd, w[odd] - 1.0)
 
     def slice(self, offset: int, length: int) -> _Sides:
         """The sides of events ``offset`` to ``offset + length``."""
@@ -391,7 +388,6 @@ def _bincount(codes: np.ndarray, size: int, sides: _Sides) -> np.ndarray:
 class _Tally:
     """Counts of one attribute across tables: pieces of (values, counts) merged by value."""
 
-    attr: Attribute
     values: list[pa.Array] = field(default_factory=list)
     counts: list[np.ndarray] = field(default_factory=list)
     pending: int = 0
@@ -413,32 +409,26 @@ class _Tally:
         """Everything counted so far, one row per value with events (key ``k``)."""
         parts = [] if self.merged is None else [self.merged]
         for values, counts in zip(self.values, self.counts, strict=True):
-            k = pl.Series("k", values.to_pylist() if len(values) < 64 else values)
-            k = pl.concat([k, pl.Series("k", [None], dtype=k.dtype)])
-            parts.append(
-                pl.DataFrame(
-                    {
-                        "k": k,
-                        "sel": counts[:, 0],
-                        "base": counts[:, 1],
-                        "sel_events": counts[:, 2].astype(np.int64),
-                        "base_events": counts[:, 3].astype(np.int64),
-                    }
-                )
-            )
+            keys = pl.Series("k", values)
+            parts.append(_counts_frame(keys.append(pl.Series("k", [None], keys.dtype)), counts))
         if not parts:
-            return pl.DataFrame(
-                schema={
-                    "k": pl.Int64,
-                    "sel": pl.Float64,
-                    "base": pl.Float64,
-                    "sel_events": pl.Int64,
-                    "base_events": pl.Int64,
-                }
-            )
+            return _counts_frame(pl.Series("k", [], pl.Int64), np.empty((0, 4)))
         frame = pl.concat(parts, how="vertical_relaxed")
-        frame = frame.filter((pl.col("sel_events") + pl.col("base_events")) > 0)
-        return frame.group_by("k").agg(pl.col("sel", "base", "sel_events", "base_events").sum())
+        return frame.group_by("k").agg(pl.col(SUMS).sum())
+
+
+def _counts_frame(keys: pl.Series, counts: np.ndarray) -> pl.DataFrame:
+    """Keys and their counts (array of sel, base, sel_events, base_events), those with events."""
+    frame = pl.DataFrame(
+        {
+            "k": keys,
+            "sel": counts[:, 0],
+            "base": counts[:, 1],
+            "sel_events": counts[:, 2].astype(np.int64),
+            "base_events": counts[:, 3].astype(np.int64),
+        }
+    )
+    return frame.filter((pl.col("sel_events") + pl.col("base_events")) > 0)
 
 
 def _raw(arr: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
@@ -566,18 +556,8 @@ def _codes_of(chunk: pa.Array, attr: Attribute, binner: _Binner | None) -> _Code
 
 
 def _bin_frame(attr: Attribute, counts: np.ndarray) -> pl.DataFrame:
-    size = len(attr.edges) + 2
-    keys = pl.Series("k", [*list(range(size - 1)), None], dtype=pl.Int32)
-    frame = pl.DataFrame(
-        {
-            "k": keys,
-            "sel": counts[:, 0],
-            "base": counts[:, 1],
-            "sel_events": counts[:, 2].astype(np.int64),
-            "base_events": counts[:, 3].astype(np.int64),
-        }
-    )
-    return frame.filter((pl.col("sel_events") + pl.col("base_events")) > 0)
+    keys = pl.Series("k", [*range(len(attr.edges) + 1), None], dtype=pl.Int32)
+    return _counts_frame(keys, counts)
 
 
 def count(
@@ -603,16 +583,8 @@ def count(
     """
     if not attributes:
         return pl.DataFrame(schema=COUNTS_SCHEMA)
-    names = [a.name for a in attributes]
-    text = [
-        a.name
-        for a in attributes
-        if a.kind == "categorical" and isinstance(schema[a.name], pl.String)
-    ]
-    if files_plan.coded_predicate is not None:
-        text.append(files_plan.coded_predicate)
-    columns = list(dict.fromkeys([*files_plan.predicate_columns, *names]))
-    tallies = [_Tally(a) for a in attributes]
+    columns, text = _columns(files_plan, attributes, schema)
+    tallies = [_Tally() for _ in attributes]
     binners = [_Binner(a.edges) if a.binned else None for a in attributes]
     bins: list[np.ndarray | None] = [
         np.zeros((len(a.edges) + 2, 4)) if a.binned else None for a in attributes
@@ -640,6 +612,22 @@ def count(
             grouped = grouped.with_columns(pl.col("k").cast(_key_dtype(attr, schema)))
         parts.append(items_table(attr, grouped))
     return pl.concat(parts, how="vertical")
+
+
+def _columns(
+    plan: Plan, attributes: Sequence[Attribute], schema: Mapping[str, pl.DataType]
+) -> tuple[list[str], list[str]]:
+    """The columns to read for ``attributes``, and those of them read as dictionary codes:
+    text counted by codes (see :func:`by_codes`) and a one-column predicate."""
+    names = [a.name for a in attributes]
+    text = [
+        a.name
+        for a in attributes
+        if a.kind == "categorical" and isinstance(schema[a.name], pl.String) and by_codes(a)
+    ]
+    if plan.coded_predicate is not None:
+        text.append(plan.coded_predicate)
+    return list(dict.fromkeys([*plan.predicate_columns, *names])), text
 
 
 T = TypeVar("T")
@@ -746,25 +734,15 @@ def count_patterns(
     if not 0 < len(items) <= 63 or any(item["op"] not in _PATTERN_OPS for item in items):
         return None
     names = list(dict.fromkeys(item["attribute"] for item in items))
-    text = [
-        n
-        for n in names
-        if attributes[n].kind == "categorical"
-        and isinstance(schema[n], pl.String)
-        and by_codes(attributes[n])
-    ]
-    if files_plan.coded_predicate is not None:
-        text.append(files_plan.coded_predicate)
-    columns = list(dict.fromkeys([*files_plan.predicate_columns, *names]))
+    columns, text = _columns(files_plan, [attributes[n] for n in names], schema)
 
     def one(table: pa.Table) -> pl.DataFrame:
         return _pattern_table(table, split, files_plan, items, attributes)
 
     parts = list(_map_tables(files_plan.files, columns, text, one))
-    sums = ("sel", "base", "sel_events", "base_events")
     if not parts:
         return pl.DataFrame(schema=PATTERNS_SCHEMA)
-    merged = pl.concat(parts, how="vertical").group_by("mask").agg(pl.col(sums).sum())
+    merged = pl.concat(parts, how="vertical").group_by("mask").agg(pl.col(SUMS).sum())
     return merged.select([pl.col(c).cast(t) for c, t in PATTERNS_SCHEMA.items()]).sort("mask")
 
 
