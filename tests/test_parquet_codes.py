@@ -9,6 +9,7 @@ dictionaries. Each test writes real Parquet files and compares the two counters.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,11 @@ import pytest
 
 import bubbleup
 from bubbleup import count as counting
+from bubbleup.count import Totals
 from bubbleup.engines import PolarsEngine, parquet
 from bubbleup.load import load
-from bubbleup.profile import build_profile, candidates, finalize
+from bubbleup.profile import Profile, build_profile, candidates, finalize
+from bubbleup.split import Split
 from bubbleup.split import split as make_split
 from tests.conftest import SAMPLE
 
@@ -60,8 +63,19 @@ def odd_events(n: int, seed: int) -> pa.Table:
     )
 
 
-def both_ways(source: object, **options: object) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The final counts table by polars queries and by codes, for the same profile."""
+@dataclass
+class Profiled:
+    """A source opened by the polars engine, split and profiled, with its fast-path plan."""
+
+    engine: PolarsEngine
+    split: Split
+    totals: Totals
+    profile: Profile
+    plan: parquet.Plan
+
+
+def profiled(source: object, **options: object) -> Profiled:
+    """Open, split (``where`` defaults to errors), measure and profile ``source``."""
     engine = PolarsEngine(load(source))
     schema = engine.schema()
     sp = engine.split(
@@ -81,15 +95,22 @@ def both_ways(source: object, **options: object) -> tuple[pl.DataFrame, pl.DataF
     profile = build_profile(schema, names, stats, n_rows=totals.scope_events, left_out=left)
     plan = parquet.plan(engine.paths, schema, sp, [a.name for a in profile.attributes])
     assert plan is not None
-    by_polars = counting.count(engine.frame, sp, profile.attributes)
-    by_codes = parquet.count(plan, sp, profile.attributes, schema)
+    return Profiled(engine, sp, totals, profile, plan)
+
+
+def both_ways(source: object, **options: object) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The final counts table by polars queries and by codes, for the same profile."""
+    p = profiled(source, **options)
+    attributes = p.profile.attributes
+    by_polars = counting.count(p.engine.frame, p.split, attributes)
+    by_codes = parquet.count(p.plan, p.split, attributes, p.engine.schema())
     out = []
     for table in (by_polars, by_codes):
         _, final = finalize(
-            profile,
+            p.profile,
             table,
-            baseline_weight=totals.baseline_weight,
-            baseline_events=totals.baseline_events,
+            baseline_weight=p.totals.baseline_weight,
+            baseline_events=p.totals.baseline_events,
         )
         out.append(final)
     return out[0], out[1]
@@ -175,17 +196,8 @@ def test_large_row_groups_are_read_in_batches(
 
 def test_columns_in_several_chunks(odd_files: list[Path]) -> None:
     """Tables whose columns come in several chunks are counted chunk by chunk."""
-    engine = PolarsEngine(load(str(odd_files[0])))
-    schema = engine.schema()
-    sp = engine.split(where="outcome = 'error'", baseline=None, filter=None, weight=None)
-    names, left = candidates(
-        schema, columns=None, exclude=None, predicate_columns=sp.predicate_columns,
-        weight_column=sp.weight_column,
-    )  # fmt: skip
-    totals, stats = engine.measure(sp, names)
-    attrs = build_profile(schema, names, stats, n_rows=totals.scope_events, left_out=left)
-    plan = parquet.plan(engine.paths, schema, sp, [a.name for a in attrs.attributes])
-    assert plan is not None
+    p = profiled(str(odd_files[0]))
+    sp, plan, attrs = p.split, p.plan, p.profile
     whole = pq.read_table(odd_files[0], read_dictionary=["region", "host", "team", "outcome"])
     chunked = pa.Table.from_batches(whole.to_batches(max_chunksize=999))
     assert chunked.column("region").num_chunks > 1
@@ -277,15 +289,8 @@ def test_one_column_predicates_evaluated_per_value(odd_files: list[Path], where:
 
 def test_pattern_masks_count_the_same(odd_files: list[Path]) -> None:
     """Combinations: the masks of items of every kind and operation, both ways."""
-    engine = PolarsEngine(load([str(p) for p in odd_files]))
-    schema = engine.schema()
-    sp = engine.split(where="outcome = 'error'", baseline=None, filter=None, weight=None)
-    names, left = candidates(
-        schema, columns=None, exclude=None, predicate_columns=sp.predicate_columns,
-        weight_column=sp.weight_column,
-    )  # fmt: skip
-    totals, stats = engine.measure(sp, names)
-    profile = build_profile(schema, names, stats, n_rows=totals.scope_events, left_out=left)
+    p = profiled([str(path) for path in odd_files])
+    engine, sp, profile, schema = p.engine, p.split, p.profile, p.engine.schema()
     attrs = {a.name: a for a in profile.attributes}
     assert attrs["size"].binned
     assert not attrs["mem"].binned
