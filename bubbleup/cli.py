@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import polars as pl
 import typer
@@ -72,6 +72,28 @@ def errors() -> Iterator[None]:
         fail(str(exc), 2)
     except BubbleupError as exc:
         fail(str(exc), 1)
+
+
+def _events(
+    where: str | None,
+    baseline: str | None,
+    filter_: str | None,
+    weight: str | None,
+    no_weight: bool,
+    columns: list[str] | None,
+    exclude: list[str] | None,
+) -> dict[str, Any]:
+    """The options that say which events are compared, as ``analyze`` takes them."""
+    if weight is not None and no_weight:
+        fail("--weight and --no-weight exclude each other; give one", 2)
+    return {
+        "where": where,
+        "baseline": baseline,
+        "filter": filter_,
+        "weight": False if no_weight else weight,
+        "columns": _split_names(columns),
+        "exclude": _split_names(exclude),
+    }
 
 
 def _split_names(values: list[str] | None) -> list[str] | None:
@@ -279,8 +301,7 @@ def analyze(
 
     if max_order not in (1, 2, 3):
         fail(f"--max-order must be 1, 2 or 3 (items per explanation), not {max_order}", 2)
-    if weight is not None and no_weight:
-        fail("--weight and --no-weight exclude each other; give one", 2)
+    events = _events(where, baseline, filter_, weight, no_weight, columns, exclude)
     if fmt is Format.html and not output and _stdout_is_terminal():
         fail("--format html writes a whole page; give --output report.html or redirect stdout", 2)
     if histograms and fmt not in (Format.table, Format.html):
@@ -290,12 +311,7 @@ def analyze(
     with errors(), _progress(quiet) as progress:
         result = run(
             source if len(source) > 1 else source[0],
-            where=where,
-            baseline=baseline,
-            filter=filter_,
-            weight=False if no_weight else weight,
-            columns=_split_names(columns),
-            exclude=_split_names(exclude),
+            **events,
             alpha=alpha,
             min_lift=min_lift,
             min_share=min_share,
@@ -481,17 +497,11 @@ def rows(
     """Show example events from the selection and the baseline, top attributes first."""
     from bubbleup.analyze import analyze as run
 
-    if weight is not None and no_weight:
-        fail("--weight and --no-weight exclude each other; give one", 2)
+    events = _events(where, baseline, filter_, weight, no_weight, columns, exclude)
     with errors(), _progress(quiet) as progress:
         result = run(
             source if len(source) > 1 else source[0],
-            where=where,
-            baseline=baseline,
-            filter=filter_,
-            weight=False if no_weight else weight,
-            columns=_split_names(columns),
-            exclude=_split_names(exclude),
+            **events,
             progress=progress,
         )
         if progress:
