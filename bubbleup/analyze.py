@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -21,8 +21,10 @@ from bubbleup.errors import SelectionError, UsageError
 from bubbleup.explain import explain
 from bubbleup.load import Source, load
 from bubbleup.origin import Origin
+from bubbleup.outcomes import describe as describe_outcomes
 from bubbleup.profile import Profile, build_profile, candidates, finalize
 from bubbleup.result import Result
+from bubbleup.roles import outcome_columns
 from bubbleup.score import attribute_tests, bh_qvalues
 from bubbleup.split import Predicate, Split, split
 from bubbleup.timerange import time_ranges
@@ -66,6 +68,8 @@ def analyze(
     since: str | dt.datetime | None = None,
     until: str | dt.datetime | None = None,
     after: str | dt.datetime | None = None,
+    outcomes: Sequence[str] | None = None,
+    context: Sequence[str] | None = None,
 ) -> Result:
     """Find what the selected events have in common that the baseline events do not.
 
@@ -113,6 +117,15 @@ def analyze(
         Before/after mode: the selection is the events at or after this instant (and
         matching ``where``, if given), the baseline those in the same length of time
         before it (and matching ``baseline``, if given).
+    outcomes
+        Names or globs of columns that say what happened to an event (status, errors,
+        exit codes, durations, peaks) beyond those the conventions of
+        :mod:`bubbleup.roles` recognise. Outcomes are described in ``Result.outcomes``
+        and never taken as explanations; one whose events nearly coincide with the
+        selection is listed in ``Result.restatements``.
+    context
+        Names or globs of columns to keep as candidate causes although a convention
+        names them outcomes.
 
     Examples
     --------
@@ -180,11 +193,19 @@ def analyze(
         exclude=exclude,
         predicate_columns=sp.predicate_columns,
         weight_column=sp.weight_column,
+        window_column=_window_column(window),
+    )
+    outcome_roles = outcome_columns(
+        schema,
+        outcomes=[outcomes] if isinstance(outcomes, str) else outcomes,
+        context=[context] if isinstance(context, str) else context,
     )
     say("measuring columns")
     totals, stats = eng.measure(sp, names)
     _check_sides(totals, sp.where, sp.baseline_text)
-    profile = build_profile(schema, names, stats, n_rows=totals.scope_events, left_out=left)
+    profile = build_profile(
+        schema, names, stats, n_rows=totals.scope_events, left_out=left, roles=outcome_roles
+    )
     say(f"counting {len(profile.attributes)} attributes")
     counts = eng.count(sp, profile.attributes)
     profile, counts = finalize(
@@ -199,8 +220,18 @@ def analyze(
         say(f"counting combinations of {len(items)} items")
         return eng.count_patterns(sp, items, attrs_by_name)
 
+    ranged_outcomes = [a for a in profile.attributes if a.role == "outcome" and a.binned]
+    values = dict(
+        zip(
+            [a.name for a in ranged_outcomes],
+            eng.count_values(sp, ranged_outcomes) if ranged_outcomes else [],
+            strict=True,
+        )
+    )
+
     say("scoring")
     result = _finish(
+        values,
         counts,
         patterns,
         totals,
@@ -223,6 +254,13 @@ def analyze(
         if frame is None or window is None
         else timewindow.timeline(frame, sp, window),
     )
+
+
+def _window_column(window: timewindow.Window | None) -> str | None:
+    """The time column of a time window that limits or splits the events, if any."""
+    if window is None or (window.scope() is None and window.after is None):
+        return None
+    return window.column
 
 
 def _check_sides(totals: counting.Totals, where: str, baseline: str) -> None:
@@ -252,6 +290,7 @@ def _check_sides(totals: counting.Totals, where: str, baseline: str) -> None:
 
 
 def _finish(
+    values: Mapping[str, pl.DataFrame],
     counts: pl.DataFrame,
     patterns: Patterns | None,
     totals: counting.Totals,
@@ -264,7 +303,7 @@ def _finish(
     min_share: float,
     max_order: int,
 ) -> Result:
-    explanations, tested = explain(
+    explained = explain(
         counts,
         totals,
         profile.attributes,
@@ -280,6 +319,7 @@ def _finish(
             "attribute": [a.name for a in profile.attributes],
             "kind": [a.kind for a in profile.attributes],
             "dtype": [a.dtype for a in profile.attributes],
+            "role": [a.role for a in profile.attributes],
             "binned": [a.binned for a in profile.attributes],
             "distinct": [a.distinct for a in profile.attributes],  # see profile.finalize
             "missing": [a.nulls for a in profile.attributes],
@@ -288,6 +328,7 @@ def _finish(
             "attribute": pl.String,
             "kind": pl.String,
             "dtype": pl.String,
+            "role": pl.String,
             "binned": pl.Boolean,
             "distinct": pl.Int64,
             "missing": pl.Int64,
@@ -297,12 +338,19 @@ def _finish(
         distance=pl.col("distance").fill_null(0.0), p_value=pl.col("p_value").fill_null(1.0)
     )
     attrs = attrs.with_columns(q_value=pl.Series(bh_qvalues(attrs["p_value"].to_numpy())))
-    attrs = attrs.sort(
-        [pl.col("q_value") < alpha, pl.col("distance"), pl.col("attribute")],
-        descending=[True, True, False],
+    attrs = attrs.sort(  # candidate causes first: outcomes have their own section
+        [
+            pl.col("role") == "context",
+            pl.col("q_value") < alpha,
+            pl.col("distance"),
+            pl.col("attribute"),
+        ],
+        descending=[True, True, True, False],
     )
     return Result(
-        explanations=explanations,
+        explanations=explained.explanations,
+        restatements=explained.restatements,
+        outcomes=describe_outcomes(profile.attributes, counts, values, attrs, totals),
         attributes=attrs,
         left_out=profile.left_out,
         totals=totals,
@@ -317,6 +365,6 @@ def _finish(
             "min_lift": min_lift,
             "min_share": min_share,
             "max_order": max_order,
-            "tested": tested,
+            "tested": explained.tested,
         },
     )

@@ -222,6 +222,23 @@ def analyze(
         list[str] | None,
         typer.Option("--exclude", "-x", help="Columns to leave out: names or globs."),
     ] = None,
+    outcome: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--outcome",
+            help="Columns that say what happened to an event (beyond the conventions: "
+            "status, errors, exit codes, durations, peaks): described, never explanations. "
+            "Names or globs.",
+        ),
+    ] = None,
+    context: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--context",
+            help="Columns to rank as candidate causes although a convention calls them "
+            "outcomes. Names or globs.",
+        ),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     output: Annotated[
         str | None,
@@ -324,6 +341,8 @@ def analyze(
             since=since,
             until=until,
             after=after,
+            outcomes=_split_names(outcome),
+            context=_split_names(context),
         )
         for number in drill or []:
             result = result.drill(number, progress=progress)

@@ -22,7 +22,7 @@ small table, so a combination costs one extra pass whatever its order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,6 +182,7 @@ def mine(
     *,
     max_order: int,
     gate_share: float,
+    time_attributes: Collection[str] = (),
 ) -> Mined | None:
     """Count the gated items together; find aliases; list the conjunctions to test."""
     gated = gate(singles, gate_share=gate_share)
@@ -201,7 +202,16 @@ def mine(
             union = size[i] + size[j] - overlap[i, j]
             if attrs[i] != attrs[j] and union > 0 and overlap[i, j] / union >= ALIAS_JACCARD:
                 groups.union(i, j)
-    representative = {i: groups.find(i) for i in range(n)}
+    # the best of each group represents it, but a time range gives way to any other item:
+    # "version = '1.5.0'" says why, "after 14:00" only when (a deploy at 14:00 is both)
+    timed = [it["attribute"] in time_attributes for it in items]
+    members: dict[int, list[int]] = {}
+    for i in range(n):
+        members.setdefault(groups.find(i), []).append(i)
+    representative = {}
+    for group in members.values():
+        lead = next((i for i in group if not timed[i]), group[0])
+        representative.update({i: lead for i in group})
     reps = [i for i in range(n) if representative[i] == i]
     n_s = totals.selection_weight
     combos: list[tuple[int, ...]] = []

@@ -27,8 +27,10 @@ from bubbleup.profile import (
     QUANTILE_SAMPLE,
     SELECTION_SAMPLE,
     Attribute,
+    attribute_number,
     sample_stride,
     stats_queries,
+    time_bounds,
 )
 from bubbleup.split import Split
 
@@ -126,6 +128,7 @@ def measure(
         (w * w).filter(b).sum().alias("_base_w2"),
         w.min().alias("_w_min"),
         w.is_nan().sum().alias("_w_nan"),
+        *time_bounds(schema, names),
     ]
     first = _collect([lf.select(totals)], "counting events")[0]
     row: dict[str, Any] = dict(first.row(0, named=True))
@@ -178,11 +181,20 @@ def totals_from_row(row: Mapping[str, Any], split: Split) -> Totals:
 def key_expr(attr: Attribute) -> pl.Expr:
     """The grouping key of an attribute: its value, or its bin number when it is binned."""
     col = pl.col(attr.name)
+    if attr.kind == "time":
+        # a regular grid: the bin number is arithmetic, not one comparison per edge
+        x = attribute_number(attr)
+        e0, n = attr.edges[0], len(attr.edges)
+        step = attr.edges[1] - e0 if n > 1 else 1.0
+        index = ((x - e0) / step).ceil().clip(0, n).cast(pl.Int32)
+        return pl.when(x.is_null()).then(None).otherwise(index).alias("k")
     if attr.binned:
-        x = col.cast(pl.Float64)
+        x = attribute_number(attr)
         x = pl.when(x.is_nan()).then(None).otherwise(x)
         index = pl.sum_horizontal([(x > e).cast(pl.Int32) for e in attr.edges])
         return pl.when(x.is_null()).then(None).otherwise(index).alias("k")
+    if attr.dtype.startswith("Duration"):
+        return attribute_number(attr).alias("k")
     if attr.dtype.startswith("Float"):
         col = pl.when(col.is_nan()).then(None).otherwise(col)
     if attr.kind == "categorical":
@@ -444,3 +456,51 @@ def count_patterns(
     )
     result = _collect([query], "counting combinations")[0]
     return result.select([pl.col(c).cast(t) for c, t in PATTERNS_SCHEMA.items()]).sort("mask")
+
+
+#: Columns of each table :func:`count_values` returns.
+VALUES_SCHEMA = {"x": pl.Float64(), "sel": pl.Float64(), "base": pl.Float64()}
+
+
+def count_values(
+    frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]
+) -> list[pl.DataFrame]:
+    """Weighted events per distinct number of each attribute, on both sides (one pass).
+
+    Each table has one row per distinct value ``x`` (as :func:`~bubbleup.profile.number`
+    makes it; missing and NaN left out) with the weighted events ``sel`` and ``base``,
+    sorted by ``x``: enough for exact weighted quantiles of the outcomes (see
+    :func:`bubbleup.outcomes.weighted_quantiles`).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from bubbleup.split import split as make_split
+    >>> from bubbleup.profile import Attribute
+    >>> lf = pl.LazyFrame({"d": [5, 5, 9], "x": [1, 2, 3]})
+    >>> sp = make_split(lf.collect_schema(), where="x > 1", weight=False)
+    >>> count_values(lf, sp, [Attribute("d", "numeric", "Int64", 2, 0)])[0].rows()
+    [(5.0, 1.0, 1.0), (9.0, 1.0, 0.0)]
+    """
+    if not attributes:
+        return []
+    lf = _scoped(frame, split)
+    s, b, w = pl.col("_s"), pl.col("_b"), pl.col("_w")
+    queries = []
+    for attr in attributes:
+        x = attribute_number(attr)
+        queries.append(
+            lf.select(
+                x.alias("x"),
+                split.weight.alias("_w"),
+                split.selection.alias("_s"),
+                split.baseline.alias("_b"),
+            )
+            .filter((s | b) & pl.col("x").is_not_null() & pl.col("x").is_not_nan())
+            .group_by("x")
+            .agg(sel=(w * s.cast(pl.Float64)).sum(), base=(w * b.cast(pl.Float64)).sum())
+        )
+    return [
+        t.select([pl.col(c).cast(d) for c, d in VALUES_SCHEMA.items()]).sort("x")
+        for t in _collect(queries, "counting outcome values")
+    ]

@@ -8,49 +8,18 @@ OOM-killed ones have that the others do not?
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from bubbleup.errors import UsageError
-from bubbleup.items import quote_sql
+from bubbleup.items import is_time, quote_identifier, quote_sql, time_literal
 
 if TYPE_CHECKING:
     from bubbleup.analyze import Progress
     from bubbleup.result import Result
-
-
-_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-@functools.lru_cache(maxsize=1024)
-def _bare_is_column(name: str) -> bool:
-    try:
-        return pl.sql_expr(f"{name} IS NULL").meta.root_names() == [name]
-    except pl.exceptions.PolarsError:
-        return False
-
-
-def quote_identifier(name: str) -> str:
-    """A column name for SQL: bare when polars' parser reads it as that column, else quoted.
-
-    Quoted names take double quotes, doubled inside. Keywords (``select``, ``date``...)
-    are always quoted.
-
-    Examples
-    --------
-    >>> print(quote_identifier("kernel"), quote_identifier("exit reason"))
-    kernel "exit reason"
-    >>> print(quote_identifier('say "hi"'), quote_identifier("select"))
-    "say ""hi""\" "select"
-    """
-    if _BARE.match(name) and _bare_is_column(name):
-        return name
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _number(x: float) -> str:
@@ -96,12 +65,13 @@ def item_sql(item: Mapping[str, Any], dtype: str) -> str:
         return f"{col} IS NULL"
     if op == "=":
         return f"{col} = {_literal(str(item['value']), dtype)}"
+    bound = (lambda x: time_literal(x, dtype)) if is_time(dtype) else _number
     if op == "<=":
-        return f"{col} <= {_number(float(item['high']))}"
+        return f"{col} <= {bound(float(item['high']))}"
     if op == ">":
-        return f"{col} > {_number(float(item['low']))}"
+        return f"{col} > {bound(float(item['low']))}"
     if op == "between":
-        low, high = _number(float(item["low"])), _number(float(item["high"]))
+        low, high = bound(float(item["low"])), bound(float(item["high"]))
         return f"({col} > {low} AND {col} <= {high})"
     raise UsageError(f"unknown item operator {op!r}")
 

@@ -13,6 +13,7 @@ the rest by difference. Ties break by label, so the same input always gives the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -20,10 +21,14 @@ import polars as pl
 
 from bubbleup.combine import Mined, Patterns, Stats, clearly_better, mine
 from bubbleup.count import Totals
-from bubbleup.items import ITEM_DTYPE, item_label
+from bubbleup.items import ITEM_DTYPE, item_label, quote_identifier
 from bubbleup.profile import Attribute
 from bubbleup.ranges import range_items
 from bubbleup.score import bh_qvalues, family_size, score_items
+
+#: An item or conjunction whose events overlap the selection's at least this much
+#: (:func:`overlap`) restates the selection: it is listed apart, never as an explanation.
+RESTATEMENT_OVERLAP = 0.9
 
 #: Columns of ``Result.explanations``, in order.
 COLUMNS = (
@@ -62,17 +67,20 @@ def single_items(
     return pl.concat([values, range_items(counts, attributes, totals)], how="vertical")
 
 
-def _with_labels(frame: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
+def _with_labels(frame: pl.DataFrame, attributes: Sequence[Attribute]) -> pl.DataFrame:
     """Add ``label`` and ``items``; values are labelled in bulk, ranges one by one."""
-    quoted = [name for name, kind in kinds.items() if kind == "categorical"]
-    attr, op, value = pl.col("attribute"), pl.col("op"), pl.col("value")
+    quoted = [a.name for a in attributes if a.kind == "categorical"]
+    names = {a.name: quote_identifier(a.name) for a in attributes}
+    dtypes = {a.name: a.dtype for a in attributes}
+    op, value = pl.col("op"), pl.col("value")
+    attr = pl.col("attribute").replace_strict(names, default=pl.col("attribute"))
     plain = (
         pl.when(value.str.ends_with(".0"))
         .then(value.str.slice(0, value.str.len_chars() - 2))
         .otherwise(value)
     )
     shown = (
-        pl.when(attr.is_in(quoted))
+        pl.when(pl.col("attribute").is_in(quoted))
         .then(pl.lit("'") + value.str.replace_all("'", "''", literal=True) + pl.lit("'"))
         .otherwise(plain)
     )
@@ -86,12 +94,15 @@ def _with_labels(frame: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
     frame = frame.with_columns(label=bulk)
     ranges = frame.filter(pl.col("label").is_null())
     if ranges.height:
-        labels = [item_label(r, quoted=False) for r in ranges.iter_rows(named=True)]
+        labels = [
+            item_label(r, quoted=False, dtype=dtypes.get(r["attribute"]))
+            for r in ranges.iter_rows(named=True)
+        ]
         fill = dict(zip(ranges["attribute"] + "\x00" + ranges["op"], labels, strict=True))
         frame = frame.with_columns(
             label=pl.coalesce(
                 pl.col("label"),
-                (attr + pl.lit("\x00") + op).replace_strict(
+                (pl.col("attribute") + pl.lit("\x00") + op).replace_strict(
                     fill, default=None, return_dtype=pl.String
                 ),
             )
@@ -132,6 +143,29 @@ def _combo_frame(mined: Mined) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
+@dataclass(frozen=True)
+class Explained:
+    """What the explain stage returns."""
+
+    #: candidate causes, ranked (see the module docstring); columns :data:`COLUMNS`
+    explanations: pl.DataFrame
+    #: items and conjunctions that restate the selection, by decreasing ``overlap``;
+    #: columns :data:`COLUMNS` and ``overlap``
+    restatements: pl.DataFrame
+    #: the size of the Benjamini-Hochberg family
+    tested: int
+
+
+def overlap(n_s: float) -> pl.Expr:
+    """Weighted overlap (Jaccard) of an explanation's events with the selection's.
+
+    ``sel / (n_S + base)``: the selection's events that have it, over the selection's plus
+    the baseline's events that have it (with the default baseline, every event in scope
+    that has it or is selected). 1 means the same events as the selection.
+    """
+    return pl.col("sel") / (pl.lit(n_s) + pl.col("base"))
+
+
 def explain(
     counts: pl.DataFrame,
     totals: Totals,
@@ -142,22 +176,35 @@ def explain(
     alpha: float,
     min_lift: float,
     min_share: float,
-) -> tuple[pl.DataFrame, int]:
-    """Rank the explanations and mark the significant ones.
+) -> Explained:
+    """Rank the explanations, set the restatements apart and mark the significant ones.
 
     ``significant`` means ``q_value < alpha``, ``lift >= min_lift`` and
-    ``selection_share >= min_share``. Returns the explanations and the number of
-    explanations tested (the size of the Benjamini-Hochberg family).
+    ``selection_share >= min_share``. Single items of every attribute are tested; those
+    whose events nearly coincide with the selection (overlap at least
+    :data:`RESTATEMENT_OVERLAP`) are restatements; the rest of the outcome attributes'
+    items are left to the outcomes section; the context attributes' items are the
+    candidate explanations, and only they are combined.
     """
-    kinds = {a.name: a.kind for a in attributes}
+    roles = {a.name: a.role for a in attributes}
+    outcomes = [name for name, role in roles.items() if role == "outcome"]
+    n_s = totals.selection_weight
     singles = score_items(single_items(counts, attributes, totals), totals)
-    singles = _with_labels(singles, kinds).with_columns(
-        p_value=(pl.col("p_value") * pl.col("candidates")).clip(upper_bound=1.0)
+    singles = _with_labels(singles, attributes).with_columns(
+        p_value=(pl.col("p_value") * pl.col("candidates")).clip(upper_bound=1.0),
+        overlap=overlap(n_s).fill_nan(0.0),
     )
+    restating = pl.col("overlap") >= RESTATEMENT_OVERLAP
+    context = singles.filter(~pl.col("attribute").is_in(outcomes) & ~restating)
     mined = None
     if max_order >= 2 and patterns is not None:
         mined = mine(
-            singles, totals, patterns, max_order=max_order, gate_share=max(min_share / 2, 0.01)
+            context,
+            totals,
+            patterns,
+            max_order=max_order,
+            gate_share=max(min_share / 2, 0.01),
+            time_attributes={a.name for a in attributes if a.kind == "time"},
         )
     index = {g["label"]: i for i, g in enumerate(mined.gated)} if mined else {}
     singles = singles.with_columns(
@@ -167,23 +214,30 @@ def explain(
                 pl.col("label").replace_strict(index, default=None, return_dtype=pl.Int64)
             )
         )
-        .otherwise(None)
+        .otherwise(None),
+        outcome=pl.col("attribute").is_in(outcomes),
     )
-    columns = [*_FIGURES, "label", "items", "members"]
+    columns = [*_FIGURES, "label", "items", "members", "overlap", "outcome"]
     frames = [singles.select(columns)]
     if mined and mined.combos:
-        frames.append(score_items(_combo_frame(mined), totals).select(columns))
+        combos = score_items(_combo_frame(mined), totals).with_columns(
+            overlap=overlap(n_s).fill_nan(0.0),
+            outcome=pl.lit(False),
+        )
+        frames.append(combos.select(columns))
     tested = pl.concat(frames, how="vertical")
     # the family: every single item looked at (see family_size) and every conjunction
     # considered (see Mined.considered), whether it occurs in the selection or not
-    combos = tested.height - singles.height
-    family = family_size(counts, attributes) + max(combos, mined.considered if mined else 0)
+    n_combos = tested.height - singles.height
+    family = family_size(counts, attributes) + max(n_combos, mined.considered if mined else 0)
     q = bh_qvalues(tested["p_value"].to_numpy(), family=family)
     tested = tested.with_columns(q_value=pl.Series(q, dtype=pl.Float64)).with_columns(
         significant=(pl.col("q_value") < alpha)
         & (pl.col("lift") >= min_lift)
         & (pl.col("selection_share") >= min_share)
     )
+    restatements = tested.filter(restating)
+    tested = tested.filter(~restating & ~pl.col("outcome"))
     aliases: dict[str, list[str]] = {}
     explained: dict[str, str] = {}
     dropped: set[str] = set()
@@ -217,17 +271,30 @@ def explain(
         [tier, near, pl.col("difference"), pl.col("label")],
         descending=[False, False, True, False],
     ).with_row_index("rank", offset=1)
-    out = out.rename(
+    restatements = (
+        restatements.with_columns(
+            aliases=pl.lit([], dtype=pl.List(pl.String)),
+            explained_by=pl.lit(None, dtype=pl.String),
+        )
+        .sort([pl.col("overlap"), pl.col("label")], descending=[True, False])
+        .with_row_index("rank", offset=1)
+    )
+    return Explained(
+        _final(out).select(COLUMNS),
+        _final(restatements).select([*COLUMNS, "overlap"]),
+        max(family, tested.height + restatements.height),
+    )
+
+
+def _final(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.rename(
         {
             "sel": "selection_count",
             "base": "baseline_count",
             "sel_events": "selection_events",
             "base_events": "baseline_events",
         }
-    )
-    return out.with_columns(pl.col("rank").cast(pl.Int64)).select(COLUMNS), max(
-        family, tested.height
-    )
+    ).with_columns(pl.col("rank").cast(pl.Int64))
 
 
 _FIGURES = (

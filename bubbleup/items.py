@@ -7,13 +7,16 @@ text), ``is_null``, ``<=`` (``high``), ``>`` (``low``) and ``between``
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
 
-from bubbleup.profile import Attribute
+from bubbleup.profile import Attribute, attribute_number
 
 ITEM_DTYPE = pl.Struct(
     {
@@ -60,27 +63,114 @@ def _plain(text: str) -> str:
         return text
 
 
-def item_label(item: Item, *, quoted: bool) -> str:
-    """Render one item as text close to SQL (``kernel = '5.15'``, ``x IS NULL``...).
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@functools.lru_cache(maxsize=4096)
+def _bare_is_column(name: str) -> bool:
+    try:
+        return pl.sql_expr(f"{name} IS NULL").meta.root_names() == [name]
+    except pl.exceptions.PolarsError:
+        return False
+
+
+def quote_identifier(name: str) -> str:
+    """A column name for SQL: bare when polars' parser reads it as that column, else quoted.
+
+    Quoted names take double quotes, doubled inside. Keywords (``select``, ``date``...)
+    and dotted names (``http.route``, which SQL would read as a struct field) are quoted.
+
+    Examples
+    --------
+    >>> print(quote_identifier("kernel"), quote_identifier("exit reason"))
+    kernel "exit reason"
+    >>> print(quote_identifier('say "hi"'), quote_identifier("select"))
+    "say ""hi""\" "select"
+    >>> print(quote_identifier("http.route"))
+    "http.route"
+    """
+    if _BARE.match(name) and _bare_is_column(name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def is_time(dtype: str | None) -> bool:
+    """Whether a polars type name is a date or a datetime (times counted in microseconds).
+
+    Examples
+    --------
+    >>> is_time("Datetime(time_unit='us', time_zone='UTC')"), is_time("Date"), is_time("Int64")
+    (True, True, False)
+    """
+    return dtype is not None and (dtype == "Date" or dtype.startswith("Datetime"))
+
+
+def time_text(micros: float, dtype: str) -> str:
+    """An instant (microseconds since 1970, UTC) as ISO-8601 text for a column of ``dtype``.
+
+    Dates as ``YYYY-MM-DD``; datetimes as ``YYYY-MM-DD HH:MM:SS`` (with microseconds when
+    there are any), with ``+00:00`` when the column has a time zone.
+
+    Examples
+    --------
+    >>> time_text(86_400_000_000.0, "Date")
+    '1970-01-02'
+    >>> time_text(1.5e6, "Datetime(time_unit='us', time_zone=None)")
+    '1970-01-01 00:00:01.500000'
+    """
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=round(micros))
+    if dtype == "Date":
+        return moment.date().isoformat()
+    spec = "seconds" if moment.microsecond == 0 else "microseconds"
+    text = moment.replace(tzinfo=None).isoformat(sep=" ", timespec=spec)
+    return text + "+00:00" if "time_zone=None" not in dtype else text
+
+
+def time_literal(micros: float, dtype: str) -> str:
+    """An instant as a SQL literal that polars compares with a column of ``dtype``.
+
+    Examples
+    --------
+    >>> print(time_literal(0.0, "Datetime(time_unit='us', time_zone='UTC')"))
+    TIMESTAMPTZ '1970-01-01 00:00:00+00:00'
+    >>> print(time_literal(0.0, "Datetime(time_unit='ns', time_zone=None)"))
+    TIMESTAMP '1970-01-01 00:00:00'
+    """
+    text = time_text(micros, dtype)
+    if dtype == "Date":
+        return f"DATE '{text}'"
+    return f"TIMESTAMP '{text}'" if "time_zone=None" in dtype else f"TIMESTAMPTZ '{text}'"
+
+
+def _bound(x: float, dtype: str | None) -> str:
+    return time_literal(x, dtype) if dtype is not None and is_time(dtype) else format_number(x)
+
+
+def item_label(item: Item, *, quoted: bool, dtype: str | None = None) -> str:
+    """Render one item as a SQL condition a person reads, and ``--where`` accepts as it is.
+
+    Column names are quoted where SQL needs it (``"http.route"``); a range reads
+    ``x > 1 AND x <= 5``; the bounds of a time range are literals of the column's type.
 
     Examples
     --------
     >>> item_label({"attribute": "x", "op": "between", "low": 1.0, "high": 5.0}, quoted=False)
-    '1 < x <= 5'
+    'x > 1 AND x <= 5'
+    >>> item_label({"attribute": "http.route", "op": "=", "value": "/a"}, quoted=True)
+    '"http.route" = \'/a\''
     """
-    attribute, op = item["attribute"], item["op"]
+    attribute, op = quote_identifier(str(item["attribute"])), item["op"]
     if op == "is_null":
         return f"{attribute} IS NULL"
     if op == "=":
         value = str(item["value"])
         return f"{attribute} = {quote_sql(value) if quoted else _plain(value)}"
     if op == "<=":
-        return f"{attribute} <= {format_number(float(item['high']))}"
+        return f"{attribute} <= {_bound(float(item['high']), dtype)}"
     if op == ">":
-        return f"{attribute} > {format_number(float(item['low']))}"
-    return (
-        f"{format_number(float(item['low']))} < {attribute} <= {format_number(float(item['high']))}"
-    )
+        return f"{attribute} > {_bound(float(item['low']), dtype)}"
+    low, high = _bound(float(item["low"]), dtype), _bound(float(item["high"]), dtype)
+    return f"{attribute} > {low} AND {attribute} <= {high}"
 
 
 def item_condition(item: Item, attr: Attribute) -> pl.Expr:
@@ -90,8 +180,8 @@ def item_condition(item: Item, attr: Attribute) -> pl.Expr:
     """
     col = pl.col(attr.name)
     op = item["op"]
-    if attr.kind == "numeric" or attr.binned:
-        x = col.cast(pl.Float64)
+    if attr.kind in ("numeric", "time") or attr.binned:
+        x = attribute_number(attr)
         missing = x.is_null() | x.is_nan()
     else:
         x = col

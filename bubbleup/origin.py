@@ -40,6 +40,8 @@ _HANDLED = {
     "weight",
     "columns",
     "exclude",
+    "outcomes",
+    "context",
     "skip_bad_lines",
     "engine",
     *_TEXT,
@@ -99,9 +101,15 @@ class Origin:
             args.append("--no-weight")
         elif isinstance(weight, str):
             args += ["--weight", weight]
-        for key, flag in (("columns", "--columns"), ("exclude", "--exclude")):
+        for key, flag in (
+            ("columns", "--columns"),
+            ("exclude", "--exclude"),
+            ("outcomes", "--outcome"),
+            ("context", "--context"),
+        ):
             if opts.get(key):
-                args += [flag, ",".join(opts[key])]
+                names = [opts[key]] if isinstance(opts[key], str) else opts[key]
+                args += [flag, ",".join(names)]
         for key, default in _DEFAULTS.items():
             if key in opts and opts[key] != default:
                 args += [_FLAGS[key], f"{opts[key]:g}"]

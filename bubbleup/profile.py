@@ -1,8 +1,10 @@
 """Profile stage: decide which attributes take part in the analysis, and how.
 
 One pass over the events in scope measures every candidate column (distinct values,
-missing values, quantiles of numbers); from that each column becomes an :class:`Attribute`
-of a kind (categorical, boolean, numeric) or is left out with a reason the user can read.
+missing values, quantiles of numbers, the first and last time); from that each column
+becomes an :class:`Attribute` of a kind (categorical, boolean, numeric, time) and a role
+(context or outcome, see :mod:`bubbleup.roles`) or is left out with a reason the user can
+read.
 """
 
 from __future__ import annotations
@@ -42,7 +44,17 @@ LIST_REASON = (
     "select on it with array_contains(name, 'value')"
 )
 
-_TEMPORAL = (pl.Date, pl.Datetime, pl.Time, pl.Duration)
+_TEMPORAL = (pl.Date, pl.Datetime)
+#: Time columns are counted on a regular grid of at most this many bins (round lengths:
+#: 1m, 5m, 15m, 30m, 1h...), like the timeline; a time range is a contiguous run of bins.
+MAX_TIME_BINS = 96
+#: Bin lengths tried for time columns, in seconds.
+TIME_STEPS = (
+    1, 5, 10, 30, 60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 604800,
+    2419200, 31449600,
+)  # fmt: skip
+#: Time columns are handled as microseconds since 1970-01-01 (UTC for zoned times).
+MICROS = 1_000_000
 _NESTED = (pl.List, pl.Array, pl.Struct, pl.Binary, pl.Object)
 
 
@@ -50,9 +62,12 @@ _NESTED = (pl.List, pl.Array, pl.Struct, pl.Binary, pl.Object)
 class Attribute:
     """One column taking part in the analysis.
 
-    ``kind`` is ``categorical`` (strings, categoricals, enums), ``boolean`` or ``numeric``.
-    A numeric attribute with ``edges`` is counted in bins ``x <= e0``, ``e0 < x <= e1``,
-    ..., ``x > e_last``; without edges each value is its own (ordered) category.
+    ``kind`` is ``categorical`` (strings, categoricals, enums), ``boolean``, ``numeric``
+    (durations in milliseconds) or ``time`` (dates and datetimes, as microseconds since
+    1970). A numeric or time attribute with ``edges`` is counted in bins ``x <= e0``,
+    ``e0 < x <= e1``, ..., ``x > e_last``; without edges each value is its own (ordered)
+    category. Time edges are a regular grid. ``role`` is ``context`` (a candidate
+    explanation) or ``outcome`` (described, never an explanation), with ``role_reason``.
     """
 
     name: str
@@ -62,6 +77,8 @@ class Attribute:
     nulls: int
     edges: tuple[float, ...] = ()
     two_phase: bool = False
+    role: str = "context"
+    role_reason: str = ""
 
     @property
     def binned(self) -> bool:
@@ -88,8 +105,10 @@ class Profile:
 def _kind(dtype: pl.DataType) -> str | None:
     if dtype == pl.Boolean:
         return "boolean"
-    if dtype.is_numeric():
+    if dtype.is_numeric() or isinstance(dtype, pl.Duration):
         return "numeric"
+    if isinstance(dtype, _TEMPORAL):
+        return "time"
     if dtype in (pl.String, pl.Categorical) or isinstance(dtype, (pl.Categorical, pl.Enum)):
         return "categorical"
     return None
@@ -126,6 +145,52 @@ def select_columns(
     return [n for n in names if n in chosen]
 
 
+def number(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A column as Float64 numbers: durations in milliseconds, times in microseconds since
+    1970 (UTC), numbers as they are; NaN stays NaN.
+
+    Examples
+    --------
+    >>> import polars as pl, datetime as dt
+    >>> df = pl.DataFrame({"t": [dt.datetime(1970, 1, 1, 0, 0, 1)]})
+    >>> df.select(number("t", df.schema["t"]))["t"].to_list()
+    [1000000.0]
+    """
+    col = pl.col(name)
+    if isinstance(dtype, pl.Duration):
+        return col.dt.total_microseconds().cast(pl.Float64) / 1000.0
+    if isinstance(dtype, _TEMPORAL):
+        return col.dt.epoch("us").cast(pl.Float64)
+    return col.cast(pl.Float64)
+
+
+def attribute_number(attr: Attribute) -> pl.Expr:
+    """The attribute's column as Float64 numbers, as :func:`number` (from its kind and type)."""
+    if attr.kind == "time":
+        return pl.col(attr.name).dt.epoch("us").cast(pl.Float64)
+    if attr.dtype.startswith("Duration"):
+        return pl.col(attr.name).dt.total_microseconds().cast(pl.Float64) / 1000.0
+    return pl.col(attr.name).cast(pl.Float64)
+
+
+def time_edges(low: float, high: float) -> tuple[float, ...]:
+    """The inner edges of the regular grid that cuts ``[low, high]`` (microseconds) into at
+    most :data:`MAX_TIME_BINS` bins of a round length, aligned on multiples of it.
+
+    Examples
+    --------
+    >>> e = time_edges(0.0, 2 * 86400 * MICROS)  # two days: half-hour bins
+    >>> len(e), (e[1] - e[0]) / (60 * MICROS)
+    (95, 30.0)
+    """
+    span = max((high - low) / MICROS, 1.0)
+    step = next((s for s in TIME_STEPS if span / s <= MAX_TIME_BINS), TIME_STEPS[-1]) * MICROS
+    first = (low // step + 1) * step
+    count = int(max(0.0, (high - first) // step)) + 1
+    edges = [first + i * step for i in range(count)]
+    return tuple(e for e in edges if low < e < high) or ((low + high) / 2,)
+
+
 def candidates(
     schema: Mapping[str, pl.DataType],
     *,
@@ -133,8 +198,13 @@ def candidates(
     exclude: Sequence[str] | None,
     predicate_columns: frozenset[str],
     weight_column: str | None,
+    window_column: str | None = None,
 ) -> tuple[list[str], list[LeftOut]]:
-    """Split the schema into columns to measure and columns left out by their type or role."""
+    """Split the schema into columns to measure and columns left out by their type or role.
+
+    ``window_column`` is the time column of a time window (``--since``, ``--after``...):
+    the window says when, so it takes no part, like a predicate's columns.
+    """
     names = list(schema)
     wanted = select_columns(names, columns, option="--columns")
     excluded = set(select_columns(names, exclude, option="--exclude")) if exclude else set()
@@ -148,8 +218,10 @@ def candidates(
             left.append(LeftOut(name, "weight column"))
         elif name in predicate_columns:
             left.append(LeftOut(name, "used in a predicate"))
-        elif isinstance(dtype, _TEMPORAL):
-            left.append(LeftOut(name, "time column, not ranked"))
+        elif name == window_column:
+            left.append(LeftOut(name, "time column of the time window"))
+        elif isinstance(dtype, pl.Time):
+            left.append(LeftOut(name, "time of day, not ranked"))
         elif isinstance(dtype, (pl.List, pl.Array)):
             left.append(LeftOut(name, LIST_REASON))
         elif isinstance(dtype, _NESTED):
@@ -161,6 +233,18 @@ def candidates(
         else:
             keep.append(name)
     return keep, left
+
+
+def time_bounds(schema: Mapping[str, pl.DataType], names: Sequence[str]) -> list[pl.Expr]:
+    """First and last time (``tlo{i}``, ``thi{i}``, in microseconds) of each time column,
+    measured exactly in the totals pass: the grid of time bins spans every event.
+    """
+    out: list[pl.Expr] = []
+    for i, name in enumerate(names):
+        if _kind(schema[name]) == "time":
+            x = number(name, schema[name])
+            out += [x.min().alias(f"tlo{i}"), x.max().alias(f"thi{i}")]
+    return out
 
 
 def sample_stride(n_rows: int, n_columns: int = 1) -> int:
@@ -210,7 +294,7 @@ def stats_queries(
         # unique ids (171,924), enough to miss an identifier
         on_sample.append(col.n_unique().alias(f"u{i}"))
         if _kind(schema[name]) == "numeric":
-            x = col.cast(pl.Float64)
+            x = number(name, schema[name])
             x = pl.when(x.is_nan()).then(None).otherwise(x)
             on_sample.append(
                 x.quantile(list(SCOPE_QUANTILES), interpolation="linear").alias(f"q{i}")
@@ -236,11 +320,13 @@ def build_profile(
     *,
     n_rows: int,
     left_out: Sequence[LeftOut],
+    roles: Mapping[str, str] | None = None,
 ) -> Profile:
     """Turn the measured statistics into attributes and reasons for leaving columns out.
 
     Decisions that need exact counts (constant or all-missing columns) are taken after the
-    count stage, by :func:`finalize`.
+    count stage, by :func:`finalize`. ``roles`` maps the outcome columns to the reason
+    they are outcomes (:func:`bubbleup.roles.outcome_columns`); the rest are context.
     """
     attrs: list[Attribute] = []
     left = list(left_out)
@@ -255,13 +341,23 @@ def build_profile(
             left.append(LeftOut(name, "identifier: nearly every value is unique"))
             continue
         edges: tuple[float, ...] = ()
-        if kind == "numeric" and distinct > MAX_NUMERIC_CATEGORIES:
+        if kind == "time":
+            low, high = stats.get(f"tlo{i}"), stats.get(f"thi{i}")
+            if low is None or high is None:
+                left.append(LeftOut(name, "all values missing"))
+                continue
+            edges = time_edges(float(low), float(high))  # type: ignore[arg-type]
+        elif kind == "numeric" and distinct > MAX_NUMERIC_CATEGORIES:
             edges = _edges(stats.get(f"q{i}"), stats.get(f"s{i}"))  # type: ignore[arg-type]
             if not edges:  # numbers, but every value missing
                 left.append(LeftOut(name, "all values missing"))
                 continue
         two_phase = kind == "categorical" and distinct > TWO_PHASE_DISTINCT
-        attrs.append(Attribute(name, kind, str(dtype), distinct, 0, edges, two_phase))
+        reason = (roles or {}).get(name)
+        role = "context" if reason is None else "outcome"
+        attrs.append(
+            Attribute(name, kind, str(dtype), distinct, 0, edges, two_phase, role, reason or "")
+        )
     return Profile(tuple(attrs), tuple(left))
 
 

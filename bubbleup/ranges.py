@@ -59,13 +59,13 @@ def range_items(
     """
     out = []
     n_s, n_b = totals.selection_weight, totals.baseline_weight
-    numeric = [a.name for a in attributes if a.kind == "numeric"]
+    numeric = [a.name for a in attributes if a.kind in ("numeric", "time")]
     # one pass over the counts table, not one per attribute (millions of rows when wide)
     by_name = counts.filter(pl.col("attribute").is_in(numeric)).partition_by(
         "attribute", as_dict=True
     )
     for attr in attributes:
-        if attr.kind != "numeric" or (attr.name,) not in by_name:
+        if attr.kind not in ("numeric", "time") or (attr.name,) not in by_name:
             continue
         rows = _ordered(by_name[(attr.name,)], attr)
         m = rows.height

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import io
 import json
+from typing import Any
 
 import polars as pl
 from rich.console import Group, RenderableType
@@ -96,7 +97,93 @@ def header_lines(result: Result) -> list[tuple[str, str]]:
         lines.append(("skipped", skipped_text(result.skipped_lines)))
     if result.left_out:
         lines.append(("left out", "; ".join(f"{x.column} ({x.reason})" for x in result.left_out)))
+    if result.outcomes.height:
+        lines.append(("outcomes", outcomes_text(result)))
+    for text in restatement_lines(result):
+        lines.append(("restates", text))
     return lines
+
+
+def outcomes_text(result: Result) -> str:
+    """Which columns were taken as outcomes, and why (a header line).
+
+    Examples
+    --------
+    >>> import bubbleup
+    >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
+    >>> outcomes_text(r).split("; ")[0]
+    'exit_code (exit code or signal)'
+    """
+    named = [
+        f"{r['attribute']} ({r['reason'].removeprefix('convention: ')})"
+        for r in result.outcomes.iter_rows(named=True)
+    ]
+    return "; ".join(named)
+
+
+def restatement_lines(result: Result, *, top: int = 5) -> list[str]:
+    """ "The selection is also ...": one line per restatement (the best ``top``).
+
+    Examples
+    --------
+    >>> import bubbleup
+    >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
+    >>> restatement_lines(r)[0]
+    'the selection is also exit_code = 137 (100% of it, 0% of the baseline)'
+    """
+    out = []
+    for r in result.restatements.head(top).iter_rows(named=True):
+        out.append(
+            f"the selection is also {r['label']} ({percent(r['selection_share'])} of it, "
+            f"{percent(r['baseline_share'])} of the baseline)"
+        )
+    if result.restatements.height > top:
+        out.append(f"... and {result.restatements.height - top:,} more restatements")
+    return out
+
+
+def compact_number(x: float) -> str:
+    """A number as it reads best in a quantile list.
+
+    Examples
+    --------
+    >>> compact_number(97629.0), compact_number(0.5), compact_number(98.7)
+    ('97,629', '0.5', '98.7')
+    """
+    if x != x:
+        return "-"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.4g}"
+
+
+def outcome_cells(result: Result, row: dict[str, object]) -> tuple[str, str]:
+    """The selection's and the baseline's side of one outcome, as text.
+
+    Numbers in ranges read ``median 97,629 · p90 309,397 · p99 728,907``; values read
+    ``137 100%`` (the three most common on that side).
+    """
+    from bubbleup.outcomes import QUANTILES
+
+    names = ["median" if q == 0.5 else f"p{round(q * 100)}" for q in QUANTILES]
+    if row.get("selection_quantiles") is not None:
+        sides = []
+        for key in ("selection_quantiles", "baseline_quantiles"):
+            values: list[float] = list(row[key] or [])  # type: ignore[call-overload]
+            pairs = zip(names, values, strict=False)
+            sides.append(" · ".join(f"{n} {compact_number(float(v))}" for n, v in pairs))
+        return sides[0], sides[1]
+    shares: list[dict[str, Any]] = list(row.get("values") or [])  # type: ignore[call-overload]
+    cells = []
+    for key in ("selection_share", "baseline_share"):
+        ranked = sorted(shares, key=lambda v: (-v[key], str(v["value"])))
+        shown = [
+            f"{'(missing)' if v['value'] is None else v['value']} {percent(v[key])}"
+            for v in ranked[:3]
+            if v[key] > 0
+        ]
+        cells.append(" · ".join(shown) or "-")
+    return cells[0], cells[1]
 
 
 def skipped_text(skipped: dict[str, int]) -> str:
@@ -181,23 +268,42 @@ def table_renderable(result: Result, *, top: int | None = 20) -> RenderableType:
     attrs.add_column("kind")
     attrs.add_column("distance", no_wrap=True)
     attrs.add_column("q", justify="right")
-    for a in result.attributes.head(10).iter_rows(named=True):
+    context = result.attributes.filter(pl.col("role") == "context")
+    for a in context.head(10).iter_rows(named=True):
         attrs.add_row(
             a["attribute"],
             a["kind"] + (" (ranges)" if a["binned"] else ""),
             bar(a["distance"], 10) + f" {a['distance']:.2f}",
             pvalue(a["q_value"]),
         )
-    return Group(
-        head,
-        table,
-        foot,
+    parts: list[RenderableType] = [head, table, foot]
+    if result.outcomes.height:
+        parts += [
+            Text("\noutcomes: what happened to the selection, and to the baseline", style="bold"),
+            outcomes_table(result),
+        ]
+    parts += [
         Text(
             "\nattributes by distance between selection and baseline (total variation)",
             style="bold",
         ),
         attrs,
-    )
+    ]
+    return Group(*parts)
+
+
+def outcomes_table(result: Result) -> Table:
+    """The outcomes section of the terminal view."""
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("outcome", overflow="fold")
+    table.add_column("selection", style="magenta", overflow="fold")
+    table.add_column("baseline", style="cyan", overflow="fold")
+    table.add_column("distance", justify="right", no_wrap=True)
+    table.add_column("q", justify="right", no_wrap=True)
+    for r in result.outcomes.iter_rows(named=True):
+        sel, base = outcome_cells(result, r)
+        table.add_row(r["attribute"], sel, base, f"{r['distance']:.2f}", pvalue(r["q_value"]))
+    return table
 
 
 def _flat(result: Result, top: int | None) -> pl.DataFrame:
@@ -239,6 +345,20 @@ def to_markdown(result: Result, *, top: int | None = 20) -> str:
             f"{'yes' if r['significant'] else ''} |"
         )
     lines += ["", f"Significant: {_criteria(result)}."]
+    if result.outcomes.height:
+        lines += [
+            "",
+            "Outcomes (what happened to the selection, and to the baseline):",
+            "",
+            "| outcome | selection | baseline | distance | q |",
+            "|---|---|---|---:|---:|",
+        ]
+        for o in result.outcomes.iter_rows(named=True):
+            sel, base = outcome_cells(result, o)
+            lines.append(
+                f"| `{_md_escape(o['attribute'])}` | {_md_escape(sel)} | {_md_escape(base)} | "
+                f"{o['distance']:.2f} | {pvalue(o['q_value'])} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -9,10 +9,23 @@ explanations
     ``selection_events`` / ``baseline_events`` (raw rows), ``selection_share``,
     ``baseline_share``, ``difference``, ``lift``, ``selection_rate``, ``p_value``,
     ``q_value``, ``significant``.
+    Explanations are made of context attributes only (see :mod:`bubbleup.roles`).
+restatements
+    polars DataFrame, the items and conjunctions whose events nearly coincide with the
+    selection's (``overlap`` at least 0.9, see :func:`bubbleup.explain.overlap`): other
+    names of the selection (``exit_code = 137``), never explanations; the columns of
+    ``explanations`` plus ``overlap``, by decreasing overlap.
+outcomes
+    polars DataFrame, one row per outcome attribute (what happened to the events:
+    status, errors, exit codes, durations...), by decreasing distance: ``attribute``,
+    ``kind``, ``reason`` (why it is an outcome), ``distance``, ``q_value``, ``values``
+    (the most common values' shares on each side) or ``selection_quantiles`` /
+    ``baseline_quantiles`` (weighted median, p90, p99) for numbers in ranges.
 attributes
     polars DataFrame, one row per attribute analysed, by decreasing ``distance``:
-    ``attribute``, ``kind``, ``dtype``, ``binned``, ``distinct``, ``missing``, ``distance``
-    (total variation distance between selection and baseline), ``p_value``, ``q_value``.
+    ``attribute``, ``kind``, ``dtype``, ``role`` (``context`` or ``outcome``), ``binned``,
+    ``distinct``, ``missing``, ``distance`` (total variation distance between selection
+    and baseline), ``p_value``, ``q_value``.
 left_out
     The columns that took no part, each with the reason.
 skipped_lines
@@ -47,6 +60,7 @@ import polars as pl
 from bubbleup._version import __version__
 from bubbleup.count import Totals
 from bubbleup.errors import UsageError
+from bubbleup.items import is_time, time_text
 from bubbleup.origin import Origin
 from bubbleup.profile import LeftOut
 from bubbleup.timerange import TimeRange
@@ -58,7 +72,7 @@ if TYPE_CHECKING:
     from bubbleup.timewindow import Timeline
 
 #: Version of the JSON document produced by :meth:`Result.to_dict`.
-JSON_VERSION = 1
+JSON_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,8 @@ class Result:
     weight_auto: bool
     parameters: dict[str, Any] = field(default_factory=dict)
     counts: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
+    restatements: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
+    outcomes: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
     origin: Origin | None = field(default=None, repr=False)
     time_ranges: tuple[TimeRange, ...] = ()
     skipped_lines: dict[str, int] = field(default_factory=dict)
@@ -100,29 +116,34 @@ class Result:
 
     def _item_dict(self, item: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"attribute": item["attribute"], "op": item["op"]}
+        dtype = self._dtypes().get(item["attribute"])
+        bound: Callable[[float], Any] = (
+            (lambda x: time_text(x, dtype or "")) if is_time(dtype) else (lambda x: x)
+        )
         if item["op"] == "=":
             out["value"] = self._value(item["attribute"], item["value"])
         elif item["op"] == "<=":
-            out["value"] = item["high"]
+            out["value"] = bound(item["high"])
         elif item["op"] == ">":
-            out["value"] = item["low"]
+            out["value"] = bound(item["low"])
         elif item["op"] == "between":
-            out["low"], out["high"] = item["low"], item["high"]
+            out["low"], out["high"] = bound(item["low"]), bound(item["high"])
+        return out
+
+    def _rows(self, frame: pl.DataFrame) -> list[dict[str, Any]]:
+        out = []
+        for r in frame.iter_rows(named=True):
+            items = [self._item_dict(i) for i in r.pop("items")]
+            out.append({"rank": r.pop("rank"), "label": r.pop("label"), "items": items, **r})
         return out
 
     def to_dict(self, *, top: int | None = None) -> dict[str, Any]:
-        """Return the result as plain Python data (the JSON document, version 1).
+        """Return the result as plain Python data (the JSON document, version 2).
 
         ``top`` keeps the first ``top`` explanations; ``None`` keeps all of them.
         """
         t = self.totals
         rows = self.explanations if top is None else self.explanations.head(top)
-        explanations = []
-        for r in rows.iter_rows(named=True):
-            items = [self._item_dict(i) for i in r.pop("items")]
-            explanations.append(
-                {"rank": r.pop("rank"), "label": r.pop("label"), "items": items, **r}
-            )
         return {
             "version": JSON_VERSION,
             "bubbleup": __version__,
@@ -144,7 +165,9 @@ class Result:
             "timeline": None if self.timeline is None else self.timeline.to_dict(),
             "left_out": [{"column": x.column, "reason": x.reason} for x in self.left_out],
             "attributes": self.attributes.to_dicts(),
-            "explanations": explanations,
+            "restatements": self._rows(self.restatements) if self.restatements.width else [],
+            "outcomes": self.outcomes.to_dicts() if self.outcomes.width else [],
+            "explanations": self._rows(rows),
         }
 
     def to_json(self, *, top: int | None = None, indent: int | None = 2) -> str:

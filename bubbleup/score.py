@@ -166,7 +166,7 @@ def family_size(counts: pl.DataFrame, attributes: Sequence[Attribute]) -> int:
     unlisted = sum(
         max(0, a.distinct - int(listed.get(a.name, 0))) for a in attributes if a.two_phase
     )
-    ranges = sum(1 for a in attributes if a.kind == "numeric")
+    ranges = sum(1 for a in attributes if a.kind in ("numeric", "time"))
     return rows.height + ranges + unlisted
 
 

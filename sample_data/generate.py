@@ -579,6 +579,20 @@ def generate(rows: int, seed: int) -> pl.DataFrame:
             ).cast(pl.Int64),
         ]
     )
+    # What happened to each build, as real build events carry it (outcomes: they follow
+    # from exit_reason, so bubbleup describes them and never takes them as causes). Drawn
+    # from a second generator so that every other column stays as it was.
+    more = np.random.default_rng([seed, 1])
+    reason = col("exit_reason")
+    codes = {"success": 0, "test_failure": 1, "timeout": 124, "canceled": 130,
+             "infra_error": 255, "oom": 137}  # fmt: skip
+    exit_code = np.array([codes[r] for r in reason], dtype=np.int64)
+    usage = np.clip(more.normal(52.0, 14.0, len(reason)), 4.0, 96.0)
+    peak = np.where(reason == "oom", more.uniform(98.0, 100.0, len(reason)), usage)
+    df = df.with_columns(
+        pl.Series("exit_code", exit_code, dtype=pl.Int64),
+        pl.Series("peak_memory_pct", np.round(peak, 1), dtype=pl.Float64),
+    )
     df = df.sort("build_seq").with_columns(
         build_id=pl.format("bld_{}", pl.col("build_seq").cast(pl.String)),
     )

@@ -133,7 +133,7 @@ def test_every_single_item_matches_reference(seed: int, weighted: bool) -> None:
 def test_numeric_ranges_match_reference() -> None:
     frame = make_events(5000, 11, planted=True)
     result = bubbleup.analyze(frame, where="outcome = 'error'",
-                              columns=["duration_ms", "memory_mb"])
+                              columns=["duration_ms", "memory_mb"], context=["duration_ms"])
     rows = result.explanations
     df = frame.to_pandas()
     sel = df["outcome"] == "error"

@@ -41,3 +41,14 @@ def test_json_doc_lists_every_explanation_field() -> None:
         assert f"`{key}`" in doc or f"`{key}[]`" in doc, key
     for key in data:
         assert f"`{key}" in doc, key
+
+
+def test_roles_doc_lists_every_convention() -> None:
+    from bubbleup.roles import CONVENTIONS
+
+    doc = (ROOT / "docs" / "roles.md").read_text()
+    for c in CONVENTIONS:
+        row = next((line for line in doc.splitlines() if line.startswith(f"| {c.what} |")), None)
+        assert row is not None, c.what
+        for name in (*c.names, *c.words):
+            assert f"`{name}`" in row, (c.what, name)

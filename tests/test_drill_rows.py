@@ -28,7 +28,8 @@ def frame() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def result(frame: pl.DataFrame) -> bubbleup.Result:
-    return bubbleup.analyze(frame, where=WHERE)
+    # duration_ms is an outcome by convention: ranked here, for its ranges
+    return bubbleup.analyze(frame, where=WHERE, context=["duration_ms"])
 
 
 def _side_counts(frame: pl.DataFrame, condition: str, where: str = WHERE) -> tuple[int, int]:
@@ -247,8 +248,10 @@ def test_side_column_clash() -> None:
 
 
 def test_polars_namespace(frame: pl.DataFrame, result: bubbleup.Result) -> None:
-    eager = frame.bubbleup.analyze(where=WHERE)
-    lazy = frame.lazy().bubbleup.analyze(where=pl.col("outcome") == "error", alpha=0.01)
+    eager = frame.bubbleup.analyze(where=WHERE, context=["duration_ms"])
+    lazy = frame.lazy().bubbleup.analyze(
+        where=pl.col("outcome") == "error", alpha=0.01, context=["duration_ms"]
+    )
     assert eager.explanations.equals(result.explanations)
     assert lazy.parameters["alpha"] == 0.01
     assert lazy.explanations["label"].equals(result.explanations["label"])

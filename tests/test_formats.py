@@ -58,7 +58,7 @@ def test_json_document(runner: CliRunner, tiny: dict[str, Path]) -> None:
                                  "--format", "json", "--top", "0"])
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["version"] == 1
+    assert doc["version"] == 2
     assert doc["selection"]["predicate"] == WHERE
     assert doc["selection"]["events"] + doc["baseline"]["events"] == 3000
     assert doc["weight"] == {"column": "sample_rate", "auto": True}

@@ -133,9 +133,11 @@ def test_planted_cause_found_in_spans(traces: tuple[Path, list[ReadableSpan]]) -
     result = bubbleup.analyze(path, where="\"status.code\" = 'error'", filter="kind = 'server'",
                               exclude=["status.message", "http.response.status_code"])
     first = result.explanations.row(0, named=True)
-    assert first["label"] == "http.route = '/checkout' AND resource.service.version = '1.5.0'"
+    assert first["label"] == (
+        "\"http.route\" = '/checkout' AND \"resource.service.version\" = '1.5.0'"
+    )
     assert first["significant"]
-    route = result.explanations.filter(pl.col("label") == "http.route = '/checkout'")
+    route = result.explanations.filter(pl.col("label") == "\"http.route\" = '/checkout'")
     assert route["aliases"].item().to_list() == ["name = 'GET /checkout'"]
     assert result.timeline is not None
     assert result.timeline.column == "start_time"
@@ -157,10 +159,11 @@ def test_before_after_on_spans(traces: tuple[Path, list[ReadableSpan]],
     # the deploy, and the baseline is the 59:57 before it
     assert doc["baseline"]["predicate"] == (
         "start_time >= '2026-11-20 13:00:03' AND start_time < '2026-11-20 14:00'")
-    # every span after the deploy runs 1.5.0 and none before; then the failing route
-    labels = [e["label"] for e in doc["explanations"][:3]]
-    assert labels[0] == "resource.service.version = '1.5.0'"
-    assert "http.route = '/checkout'" in labels
+    # every span after the deploy runs 1.5.0 and none before: it restates --after; the
+    # failing route is the answer
+    restated = [r["label"] for r in doc["restatements"]]
+    assert "\"resource.service.version\" = '1.5.0'" in restated
+    assert doc["explanations"][0]["label"] == "\"http.route\" = '/checkout'"
 
 
 def test_columns_command_on_otlp(traces: tuple[Path, list[ReadableSpan]],
@@ -215,7 +218,7 @@ def test_logs_become_events_and_show_the_cause(tmp_path: Path) -> None:
     result = bubbleup.analyze(path, where="severity_text = 'ERROR'",
                               exclude=["body", "severity_number"])
     top = set(result.explanations["label"].head(3).to_list())
-    assert {"http.route = '/checkout'", "resource.service.version = '1.5.0'"} <= top
+    assert {"\"http.route\" = '/checkout'", "\"resource.service.version\" = '1.5.0'"} <= top
 
 
 def test_otlp_metrics_are_refused_by_name(tmp_path: Path, runner: CliRunner) -> None:

@@ -156,7 +156,7 @@ def test_nested_ndjson_flattened_to_dotted_names(tmp_path: Path, runner: CliRunn
     assert names == ["http.request.method", "http.route", "k8s.pod.name", "tags", "error"]
     result = bubbleup.analyze(path, where="error")
     assert result.explanations["label"][0] in (
-        "http.request.method = 'POST'", "http.route = '/checkout'")
+        "\"http.request.method\" = 'POST'", "\"http.route\" = '/checkout'")
     left = {x.column: x.reason for x in result.left_out}
     assert left["tags"].startswith("list: not ranked yet")
     quoted = bubbleup.analyze(path, where="\"http.route\" = '/checkout'")

@@ -65,7 +65,7 @@ def test_time_column_detected_in_every_form(files: dict[str, Path], kind: str) -
                                  since="2026-11-20T13:00", until="2026-11-20T15:00")
     assert result.totals == reference.totals
     left = {x.column: x.reason for x in result.left_out}
-    assert left[result.timeline.column] == "time column, not ranked"
+    assert left[result.timeline.column] == "time column of the time window"
 
 
 def test_since_until_limit_the_scope(files: dict[str, Path], events: pl.DataFrame) -> None:
@@ -85,7 +85,9 @@ def test_after_compares_equal_lengths_of_time(files: dict[str, Path],
     assert result.totals.selection_events == after.height
     assert result.totals.baseline_events == before.height
     assert result.totals.selection_weight == after["sample_rate"].sum()
-    assert result.explanations["label"][0] == "version = 'v2'"
+    # every event after the deploy runs v2: it says again what --after says
+    assert result.restatements["label"].to_list() == ["version = 'v2'"]
+    assert "version = 'v2'" not in result.explanations["label"].to_list()
     assert result.where == "timestamp >= '2026-11-20 14:00'"
     assert result.baseline == "timestamp >= '2026-11-20 13:00' AND timestamp < '2026-11-20 14:00'"
 
@@ -102,8 +104,9 @@ def test_after_combines_with_where_and_baseline(files: dict[str, Path],
     base = events.filter((t >= DEPLOY - length) & (t < DEPLOY) & (pl.col("region") == "eu"))
     assert result.totals.selection_events == sel.height
     assert result.totals.baseline_events == base.height
-    top = set(result.significant["label"].head(2).to_list())
-    assert top == {"route = '/pay'", "version = 'v2'"}
+    assert result.significant["label"][0] == "route = '/pay'"
+    assert result.restatements["label"].to_list() == ["version = 'v2'"]
+    assert {o["attribute"] for o in result.to_dict()["outcomes"]} == set()  # status: --where
 
 
 def test_timeline_field_and_sparkline(files: dict[str, Path], runner: CliRunner) -> None:

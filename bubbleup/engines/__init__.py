@@ -77,6 +77,11 @@ class Engine(Protocol):
         """Weighted and raw counts per bit mask of ``items``."""
         ...
 
+    def count_values(self, split: Split, attributes: Sequence[Attribute]) -> list[pl.DataFrame]:
+        """Weighted events per distinct number of each attribute, on both sides
+        (:func:`bubbleup.count.count_values`)."""
+        ...
+
 
 class PolarsEngine:
     """The embedded engine: polars lazy queries on the streaming engine."""
@@ -161,6 +166,10 @@ class PolarsEngine:
             if table is not None:
                 return table
         return counting.count_patterns(self.frame, split, items, attributes)
+
+    def count_values(self, split: Split, attributes: Sequence[Attribute]) -> list[pl.DataFrame]:
+        """Weighted events per distinct number of each attribute (one polars pass)."""
+        return counting.count_values(self.frame, split, attributes)
 
 
 def is_spark_frame(source: object) -> bool:

@@ -53,6 +53,8 @@ MAX_CODED_DISTINCT = 120_000
 
 def by_codes(attr: Attribute) -> bool:
     """Whether the fast path counts ``attr`` (see :data:`MAX_CODED_DISTINCT`)."""
+    if attr.kind == "time" or attr.dtype.startswith("Duration"):
+        return False  # counted by polars (a few arithmetic operations per event)
     return attr.binned or attr.distinct <= MAX_CODED_DISTINCT
 
 
@@ -783,13 +785,30 @@ def _pattern_table(
     )
 
 
+def _numbers(chunk: pa.Array, attr: Attribute) -> np.ndarray:
+    """A chunk as float64 numbers, as :func:`bubbleup.profile.attribute_number` (null: NaN).
+
+    Times in microseconds since 1970, durations in milliseconds.
+    """
+    kind = chunk.type
+    if pa.types.is_date(kind):
+        days = pc.cast(chunk, pa.date32()).cast(pa.int32()).to_numpy(zero_copy_only=False)
+        return np.asarray(days, dtype=np.float64) * 86_400_000_000.0
+    if pa.types.is_timestamp(kind) or pa.types.is_duration(kind):
+        unit = pa.timestamp("us", kind.tz) if pa.types.is_timestamp(kind) else pa.duration("us")
+        micros = pc.cast(pc.cast(chunk, unit), pa.int64()).to_numpy(zero_copy_only=False)
+        x = np.asarray(micros, dtype=np.float64)
+        return x / 1000.0 if pa.types.is_duration(kind) else x
+    return np.asarray(pc.cast(chunk, pa.float64()).to_numpy(zero_copy_only=False))
+
+
 def _holds(chunk: pa.Array, item: Mapping[str, Any], attr: Attribute) -> np.ndarray:
     """Whether each event of ``chunk`` satisfies ``item`` (missing and NaN only ``is_null``);
     the same truth as :func:`bubbleup.items.item_condition`."""
     op = item["op"]
-    numeric = attr.kind == "numeric" or attr.binned
+    numeric = attr.kind in ("numeric", "time") or attr.binned
     if numeric:
-        x = pc.cast(chunk, pa.float64()).to_numpy(zero_copy_only=False)  # null -> NaN
+        x = _numbers(chunk, attr)  # null -> NaN
         if op == "is_null":
             held = np.isnan(x)
         elif op == "=":

@@ -48,6 +48,7 @@ from bubbleup.count import (
     COUNTS_SCHEMA,
     MAX_PATTERN_ITEMS,
     PATTERNS_SCHEMA,
+    VALUES_SCHEMA,
     Totals,
     packs,
     totals_from_row,
@@ -595,8 +596,12 @@ class SparkEngine:
                 ).alias(f"u{i}"),
                 (F.count(F.lit(1)) - F.count(col)).alias(f"n{i}"),
             ]
-            if _kind(schema[name]) == "numeric":
-                x = col.cast("double")
+            kind = _kind(schema[name])
+            if kind == "time":
+                t = _number(name, kind, str(schema[name]))
+                exprs += [F.min(t).alias(f"tlo{i}"), F.max(t).alias(f"thi{i}")]
+            if kind == "numeric":
+                x = _number(name, kind, str(schema[name]))
                 x = F.when(F.isnan(x), F.lit(None)).otherwise(x)
                 exprs += [
                     _quantiles(x, SCOPE_QUANTILES, exact=exact).alias(f"q{i}"),
@@ -654,7 +659,7 @@ class SparkEngine:
                 mine.select(
                     *[
                         pl.col(f"a{i}")
-                        .cast(pl.Int64() if attributes[i].binned else schema[attributes[i].name])
+                        .cast(_result_dtype(attributes[i], schema[attributes[i].name]))
                         .alias(f"k{j}")
                         for j, i in enumerate(group)
                     ],
@@ -669,8 +674,18 @@ class SparkEngine:
     def _key(self, attr: Attribute) -> Any:
         """The grouping key of ``attr``, as polars' :func:`bubbleup.count.key_expr`."""
         col = _col(attr.name)
+        if attr.kind == "time":  # a regular grid, as bubbleup.count.key_expr
+            x = _number(attr.name, attr.kind, attr.dtype)
+            e0, n = attr.edges[0], len(attr.edges)
+            step = attr.edges[1] - e0 if n > 1 else 1.0
+            index = F.least(F.greatest(F.ceil((x - F.lit(e0)) / F.lit(step)), F.lit(0)), F.lit(n))
+            return index.cast("long")
+        if attr.dtype.startswith("Duration"):
+            x = _number(attr.name, attr.kind, attr.dtype)
+            if not attr.binned:
+                return x
         if attr.binned:
-            x = col.cast("double")
+            x = _number(attr.name, attr.kind, attr.dtype)
             x = F.when(F.isnan(x), F.lit(None)).otherwise(x)
             index = reduce(lambda a, c: a + c, [(x > F.lit(e)).cast("int") for e in attr.edges])
             return index.cast("long")
@@ -717,6 +732,50 @@ class SparkEngine:
         assert isinstance(table, pl.DataFrame)
         return table.select([pl.col(c).cast(t) for c, t in PATTERNS_SCHEMA.items()]).sort("mask")
 
+    # -- outcome values --------------------------------------------------------------------
+    def count_values(self, split: Split, attributes: Sequence[Attribute]) -> list[pl.DataFrame]:
+        """Weighted events per distinct number of each attribute, as polars'
+        :func:`bubbleup.count.count_values` (one Spark job)."""
+        if not attributes:
+            return []
+        sp = self._spark_split(split)
+        s, b, w = F.col("_s"), F.col("_b"), F.col("_w")
+        zero = F.lit(0.0)
+        parts = []
+        for p, attr in enumerate(attributes):
+            x = _number(attr.name, attr.kind, attr.dtype)
+            q = self._scoped(sp).select(
+                x.alias("x"),
+                sp.spark_selection.alias("_s"),
+                sp.spark_baseline.alias("_b"),
+                sp.spark_weight.alias("_w"),
+            )
+            q = q.filter((s | b) & F.col("x").isNotNull() & ~F.isnan(F.col("x")))
+            parts.append(
+                q.groupBy("x")
+                .agg(
+                    F.sum(F.when(s, w).otherwise(zero)).alias("sel"),
+                    F.sum(F.when(b, w).otherwise(zero)).alias("base"),
+                )
+                .withColumn("_p", F.lit(p))
+            )
+        union = reduce(lambda x, y: x.unionByName(y), parts)
+        table = pl.from_arrow(self._run("counting outcome values", sp, union.toArrow))
+        assert isinstance(table, pl.DataFrame)
+        return [
+            table.filter(pl.col("_p") == p)
+            .select([pl.col(c).fill_null(0.0).cast(d) for c, d in VALUES_SCHEMA.items()])
+            .sort("x")
+            for p in range(len(attributes))
+        ]
+
+
+def _result_dtype(attr: Attribute, dtype: pl.DataType) -> pl.DataType:
+    """The polars type of an attribute's key as counted (bins, durations as numbers)."""
+    if attr.binned:
+        return pl.Int64()
+    return pl.Float64() if isinstance(dtype, pl.Duration) else dtype
+
 
 def _quantiles(x: Any, levels: Sequence[float], *, exact: bool) -> Any:
     if exact:
@@ -724,12 +783,25 @@ def _quantiles(x: Any, levels: Sequence[float], *, exact: bool) -> Any:
     return F.percentile_approx(x, list(levels), APPROX_ACCURACY)
 
 
+def _number(name: str, kind: str | None, dtype: str) -> Any:
+    """Spark version of :func:`bubbleup.profile.number`: times in microseconds since 1970
+    (UTC: the session's time zone), durations in milliseconds, other numbers as doubles."""
+    col = _col(name)
+    if kind == "time":
+        if dtype == "Date":
+            return F.unix_date(col).cast("double") * F.lit(86_400_000_000.0)
+        return F.unix_micros(col.cast("timestamp")).cast("double")
+    if dtype.startswith("Duration"):
+        return F.unix_micros(F.timestamp_seconds(F.lit(0)) + col).cast("double") / F.lit(1000.0)
+    return col.cast("double")
+
+
 def _item_condition(item: Item, attr: Attribute) -> Any:
     """Spark version of :func:`bubbleup.items.item_condition` (never null)."""
     col = _col(attr.name)
     op = item["op"]
-    if attr.kind == "numeric" or attr.binned:
-        x = col.cast("double")
+    if attr.kind in ("numeric", "time") or attr.binned:
+        x = _number(attr.name, attr.kind, attr.dtype)
         missing = x.isNull() | F.isnan(x)
     else:
         x = col
