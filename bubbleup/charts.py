@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bubbleup.errors import ColumnError, UsageError, did_you_mean
-from bubbleup.items import format_number
+from bubbleup.items import format_number, is_time, time_text
 
 if TYPE_CHECKING:
     from bubbleup.count import Totals
@@ -152,12 +152,16 @@ def compact_number(x: float) -> str:
     return format_number(float(f"{x:.4g}"))
 
 
-def _range_label(op: str, low: float | None, high: float | None) -> str:
+def _range_label(op: str, low: float | None, high: float | None, dtype: str = "") -> str:
+    def show(x: float | None) -> str:
+        value = float(x if x is not None else 0)
+        return time_text(value, dtype) if is_time(dtype) else compact_number(value)
+
     if op == "<=":
-        return f"≤ {compact_number(float(high if high is not None else 0))}"
+        return f"≤ {show(high)}"
     if op == ">":
-        return f"> {compact_number(float(low if low is not None else 0))}"
-    return f"{compact_number(float(low or 0))} – {compact_number(float(high or 0))}"
+        return f"> {show(low)}"
+    return f"{show(low)} – {show(high)}"
 
 
 def histogram(result: Result, attribute: str, *, top: int = TOP_VALUES) -> pl.DataFrame:
@@ -201,7 +205,7 @@ def histogram(result: Result, attribute: str, *, top: int = TOP_VALUES) -> pl.Da
         if r["op"] == "is_null":
             rows.append(("(missing)", "missing", None, None, r["sel"], r["base"]))
         elif binned or r["op"] in ("<=", ">", "between"):
-            label = _range_label(r["op"], r["low"], r["high"])
+            label = _range_label(r["op"], r["low"], r["high"], str(meta.get("dtype", "")))
             rows.append((label, "range", r["low"], r["high"], r["sel"], r["base"]))
         else:
             rows.append((str(r["value"]), "value", None, None, r["sel"], r["base"]))
@@ -215,7 +219,7 @@ def histogram(result: Result, attribute: str, *, top: int = TOP_VALUES) -> pl.Da
     )
     frame = frame.cast(dict(HISTOGRAM_SCHEMA.items()))
     missing_last = pl.col("type") == "missing"
-    if meta["kind"] == "numeric":
+    if meta["kind"] in ("numeric", "time"):
         if binned:
             return frame.with_row_index("_i").sort(missing_last, "_i").drop("_i")
         key = pl.col("value").cast(pl.Float64, strict=False)
@@ -247,8 +251,12 @@ def histogram(result: Result, attribute: str, *, top: int = TOP_VALUES) -> pl.Da
 
 
 def top_attributes(result: Result, n: int) -> list[str]:
-    """The first ``n`` attributes in the Result's order (significant first, by distance)."""
-    return [str(a) for a in result.attributes["attribute"].head(max(n, 0))]
+    """The first ``n`` context attributes in the Result's order (significant first, by
+    distance); time columns are left to the timeline, outcomes to their own section."""
+    attrs = result.attributes
+    if "role" in attrs.columns:
+        attrs = attrs.filter((pl.col("role") == "context") & (pl.col("kind") != "time"))
+    return [str(a) for a in attrs["attribute"].head(max(n, 0))]
 
 
 def _pct(x: float) -> str:
@@ -370,7 +378,7 @@ def svg(result: Result, attribute: str, *, top: int = TOP_VALUES) -> str:
     """
     meta = _attribute_row(result, attribute)
     hist = histogram(result, attribute, top=top)
-    if meta["kind"] == "numeric":
+    if meta["kind"] in ("numeric", "time"):
         return _svg_overlaid(attribute, hist)
     return _svg_paired(attribute, hist)
 

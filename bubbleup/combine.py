@@ -211,7 +211,7 @@ def mine(
     representative = {}
     for group in members.values():
         lead = next((i for i in group if not timed[i]), group[0])
-        representative.update({i: lead for i in group})
+        representative.update(dict.fromkeys(group, lead))
     reps = [i for i in range(n) if representative[i] == i]
     n_s = totals.selection_weight
     combos: list[tuple[int, ...]] = []

@@ -97,7 +97,7 @@ def explanation(result: Result, n: int, *, purpose: str = "") -> dict[str, Any]:
     Examples
     --------
     >>> import bubbleup, polars as pl
-    >>> events = pl.DataFrame({"bad": [True, False] * 50, "k": ["a", "b"] * 50})
+    >>> events = pl.DataFrame({"bad": [True, False] * 50, "k": ["a", "b", "a", "a"] * 25})
     >>> r = bubbleup.analyze(events, where="bad")
     >>> explanation(r, 1)["label"]
     "k = 'a'"

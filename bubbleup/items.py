@@ -156,8 +156,8 @@ def item_label(item: Item, *, quoted: bool, dtype: str | None = None) -> str:
     --------
     >>> item_label({"attribute": "x", "op": "between", "low": 1.0, "high": 5.0}, quoted=False)
     'x > 1 AND x <= 5'
-    >>> item_label({"attribute": "http.route", "op": "=", "value": "/a"}, quoted=True)
-    '"http.route" = \'/a\''
+    >>> print(item_label({"attribute": "http.route", "op": "=", "value": "/a"}, quoted=True))
+    "http.route" = '/a'
     """
     attribute, op = quote_identifier(str(item["attribute"])), item["op"]
     if op == "is_null":

@@ -129,7 +129,7 @@ def restatement_lines(result: Result, *, top: int = 5) -> list[str]:
     >>> import bubbleup
     >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
     >>> restatement_lines(r)[0]
-    'the selection is also exit_code = 137 (100% of it, 0% of the baseline)'
+    'the selection is also exit_code = 137 (100.0% of it, 0% of the baseline)'
     """
     out = []
     for r in result.restatements.head(top).iter_rows(named=True):

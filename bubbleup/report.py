@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from bubbleup import charts
 from bubbleup._version import __version__
-from bubbleup.render import lift_text, percent, pvalue, summary_line
+from bubbleup.render import lift_text, outcome_cells, percent, pvalue, summary_line
 
 if TYPE_CHECKING:
     from bubbleup.result import Result
@@ -209,6 +209,46 @@ def explanations_html(result: Result, *, top: int | None = 20) -> str:
     )
 
 
+def restatements_html(result: Result, *, top: int = 5) -> str:
+    """ "The selection is also ...": the restatements, never explanations ('' if none)."""
+    rows = result.restatements.head(top)
+    if not rows.height:
+        return ""
+    items = "".join(
+        f"<li><code>{_bdi(r['label'])}</code> <span class='notes'>"
+        f"({_e(percent(r['selection_share']))} of the selection, "
+        f"{_e(percent(r['baseline_share']))} of the baseline)</span></li>"
+        for r in rows.iter_rows(named=True)
+    )
+    more = result.restatements.height - rows.height
+    tail = f"<li class='notes'>and {more:,} more</li>" if more > 0 else ""
+    return (
+        "<div class='restatements'><b>The selection is also</b> (other names for the same "
+        f"events, not explanations):<ul style='margin:4px 0'>{items}{tail}</ul></div>"
+    )
+
+
+def outcomes_html(result: Result) -> str:
+    """What happened to the selection and to the baseline, per outcome ('' if none)."""
+    if not result.outcomes.height:
+        return ""
+    out = []
+    for o in result.outcomes.iter_rows(named=True):
+        sel, base = outcome_cells(result, o)
+        out.append(
+            f"<tr><td><code>{_bdi(o['attribute'])}</code><br><small class='notes'>"
+            f"{_e(o['reason'])}</small></td><td style='color:{charts.SELECTION_COLOR}'>"
+            f"{_e(sel)}</td><td style='color:{charts.BASELINE_COLOR}'>{_e(base)}</td>"
+            f"<td style='text-align:right'>{o['distance']:.2f}</td>"
+            f"<td style='text-align:right'>{_e(pvalue(o['q_value']))}</td></tr>"
+        )
+    return (
+        "<table class='outcomes'><thead><tr><th>outcome</th><th>selection</th>"
+        "<th>baseline</th><th style='text-align:right'>distance</th>"
+        f"<th style='text-align:right'>q</th></tr></thead><tbody>{''.join(out)}</tbody></table>"
+    )
+
+
 def attributes_html(result: Result, *, top: int = 15) -> str:
     """The attributes by distance between their selection and baseline distributions."""
     out = []
@@ -302,9 +342,17 @@ def to_html(
         "<h2>What was compared</h2>",
         compared_html(result),
         "<h2>Explanations</h2>",
+        restatements_html(result),
         _legend(),
         explanations_html(result, top=top),
     ]
+    if result.outcomes.height:
+        parts += [
+            "<h2>Outcomes</h2>",
+            "<p class='notes'>What happened to the events (status, errors, exit codes, "
+            "durations...): described here, never taken as explanations.</p>",
+            outcomes_html(result),
+        ]
     if names:
         parts += [
             "<h2>Selection and baseline, attribute by attribute</h2>",
@@ -348,7 +396,9 @@ def view_html(result: Result, *, top: int | None = 10, attributes: int = VIEW_CH
         "<div class='bubbleup'>"
         + compared_html(result, compact=True)
         + "<div style='margin-top:10px'></div>"
+        + restatements_html(result)
         + explanations_html(result, top=top)
+        + outcomes_html(result)
         + (charts_html(result, names) if names else "")
         + hint
         + "</div>"
