@@ -13,6 +13,7 @@ the rest by difference. Ties break by label, so the same input always gives the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+import math
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -129,6 +130,11 @@ def _combo_frame(mined: Mined) -> pl.DataFrame:
                 "sel_events": sel_n,
                 "base_events": base_n,
                 "members": list(combo),
+                # a range was chosen among its runs by looking at the data: a conjunction
+                # with ranges carries the product of their numbers of runs, as the range
+                # alone does (else two ranges, of a time and a duration, find a rectangle
+                # in any small random selection)
+                "candidates": math.prod(int(p.get("candidates") or 1) for p in parts),
             }
         )
     schema: dict[str, pl.DataType] = {
@@ -139,6 +145,7 @@ def _combo_frame(mined: Mined) -> pl.DataFrame:
         "sel_events": pl.Int64(),
         "base_events": pl.Int64(),
         "members": pl.List(pl.Int64()),
+        "candidates": pl.Int64(),
     }
     return pl.DataFrame(rows, schema=schema)
 
@@ -221,6 +228,7 @@ def explain(
     frames = [singles.select(columns)]
     if mined and mined.combos:
         combos = score_items(_combo_frame(mined), totals).with_columns(
+            p_value=(pl.col("p_value") * pl.col("candidates")).clip(upper_bound=1.0),
             overlap=overlap(n_s).fill_nan(0.0),
             outcome=pl.lit(False),
         )

@@ -11,11 +11,19 @@ from bubbleup.score import bh_qvalues, one_sided_pvalues
 from tests.conftest import SAMPLE, make_events
 
 
+def _with_time(frame: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """The events with a time column spread over two days (to the second)."""
+    rng = np.random.default_rng(seed)
+    start = np.datetime64("2026-11-19T00:00:00", "us")
+    seconds = rng.integers(0, 2 * 86400, size=frame.height).astype("timedelta64[s]")
+    return frame.with_columns(ts=pl.Series(start + seconds).dt.replace_time_zone("UTC"))
+
+
 def test_random_selections_are_not_significant() -> None:
     """At alpha 0.05, at most 5% of 160 random selections (4 datasets of sampled events,
     1% to 50% selected) give a significant explanation, and small selections are no
     exception (they were: a data-dependent test family; see bench/calibration.py)."""
-    frames = [make_events(6000, seed=99 + d, planted=False) for d in range(4)]
+    frames = [_with_time(make_events(6000, seed=99 + d, planted=False), 99 + d) for d in range(4)]
     runs = 160
     hits = 0
     small_hits = 0
@@ -24,7 +32,11 @@ def test_random_selections_are_not_significant() -> None:
         share = [0.01, 0.05, 0.2, 0.5][seed % 4]
         frame = frames[(seed // 4) % len(frames)]
         picked = frame.with_columns(picked=pl.Series(rng.random(frame.height) < share))
-        result = bubbleup.analyze(picked, where="picked", exclude=["outcome"])
+        # time ranges and the duration's ranges are candidates too
+        result = bubbleup.analyze(
+            picked, where="picked", exclude=["outcome"], context=["duration_ms"]
+        )
+        assert result.attributes.filter(pl.col("kind") == "time").height == 1
         hit = bool(result.explanations["significant"].any())
         hits += hit
         small_hits += hit and share == 0.01
