@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -72,7 +73,8 @@ async def error(client: Any, tool: str, **args: Any) -> str:
     res = await client.call_tool(tool, args)
     assert res.is_error, res.structured_content
     text = res.content[0].text
-    assert "\n" not in text and "Traceback" not in text
+    assert "\n" not in text
+    assert "Traceback" not in text
     return text
 
 
@@ -116,8 +118,9 @@ def test_tools_are_listed_with_schemas_written_for_a_model():
 def test_answers_match_the_library_and_the_cli():
     expected = bubbleup.analyze(str(SAMPLE_DIR / "builds.parquet"), where=OOM)
     rows_cli = json.loads(
-        cli("rows", "sample_data/builds.parquet", "-w", OOM, "-e", "1", "-n", "3", "-f", "json")
-        .stdout
+        cli(
+            "rows", "sample_data/builds.parquet", "-w", OOM, "-e", "1", "-n", "3", "-f", "json"
+        ).stdout
     )
     columns_cli = json.loads(cli("columns", "sample_data/builds.parquet", "-f", "json").stdout)
 
@@ -180,10 +183,20 @@ def test_answers_match_the_library_and_the_cli():
 
         # describe_columns: what `bubbleup columns -f json` prints, relative path accepted
         described = await ok(client, "describe_columns", source="builds.parquet")
-        assert described["columns"] == columns_cli
+
+        def same(c: dict[str, Any]) -> dict[str, Any]:
+            # the most common value of a column of unique ids is a tie that polars breaks
+            # differently from run to run (in the library, the CLI too): not compared
+            unique = c["distinct"] is not None and c["distinct"] > 100_000
+            return {k: v for k, v in c.items() if k != "example" or not unique}
+
+        assert [same(c) for c in described["columns"]] == [same(c) for c in columns_cli]
+        assert sum(c["example"] is not None for c in described["columns"]) > 5
         assert described["columns_total"] == len(columns_cli)
-        page = await ok(client, "describe_columns", source="builds.parquet", offset=2, max_columns=3)
-        assert page["columns"] == columns_cli[2:5]
+        page = await ok(
+            client, "describe_columns", source="builds.parquet", offset=2, max_columns=3
+        )
+        assert [same(c) for c in page["columns"]] == [same(c) for c in columns_cli[2:5]]
         assert page["next_offset"] == 5
 
     run(scenario, SAMPLE_DIR)
@@ -193,7 +206,7 @@ def test_answers_match_the_library_and_the_cli():
 def test_bad_requests_are_tool_errors_and_the_server_keeps_answering(tmp_path: Path):
     root = tmp_path / "root"
     root.mkdir()
-    (root / "builds.parquet").symlink_to(SAMPLE_DIR / "builds.parquet")  # inside: allowed
+    shutil.copy(SAMPLE_DIR / "builds.parquet", root / "builds.parquet")
     outside = tmp_path / "secret"
     outside.mkdir()
     pl.DataFrame({"password": ["hunter2"] * 50, "bad": [True, False] * 25}).write_csv(
@@ -207,7 +220,7 @@ def test_bad_requests_are_tool_errors_and_the_server_keeps_answering(tmp_path: P
 
     # what the CLI prints for the same mistakes
     cli_bad = cli("analyze", "sample_data/builds.parquet", "-w", "exit_reason = = 'oom'", "-q")
-    cli_unknown = cli("analyze", "sample_data/builds.parquet", "-w", "stauts = 'x'", "-q")
+    cli_unknown = cli("analyze", "sample_data/builds.parquet", "-w", "exit_reasn = 'oom'", "-q")
     assert cli_bad.returncode == cli_unknown.returncode == 1
 
     async def scenario(client: Any) -> None:
@@ -232,9 +245,11 @@ def test_bad_requests_are_tool_errors_and_the_server_keeps_answering(tmp_path: P
 
         bad = await error(client, "analyze", source="builds.parquet", where="exit_reason = = 'oom'")
         assert cli_bad.stderr.strip() == f"Error: {bad}"
-        unknown = await error(client, "analyze", source="builds.parquet", where="stauts = 'x'")
+        unknown = await error(
+            client, "analyze", source="builds.parquet", where="exit_reasn = 'oom'"
+        )
         assert cli_unknown.stderr.strip() == f"Error: {unknown}"
-        assert "did you mean 'status'" in unknown
+        assert "did you mean 'exit_reason'" in unknown
 
         huge = await error(client, "analyze", source="builds.parquet", where=OOM, top=10**9)
         assert huge == f"top must be between 1 and {mcpserver.MAX_TOP}, not {10**9}"
@@ -246,8 +261,8 @@ def test_bad_requests_are_tool_errors_and_the_server_keeps_answering(tmp_path: P
 
         answer = await ok(client, "analyze", source="builds.parquet", where=OOM, top=2)
         rid = answer["result_id"]
-        assert "there is no explanation 99" in await error(
-            client, "drill", result_id=rid, explanation=99
+        assert "there is no explanation 1000000" in await error(
+            client, "drill", result_id=rid, explanation=10**6
         )
         assert "attribute 'nope' was not analysed" in await error(
             client, "value_counts", result_id=rid, attribute="nope"
@@ -338,7 +353,7 @@ def test_outputs_stay_under_the_documented_size(big: Path):
 
         # a column with a million values
         described = await ok(client, "describe_columns", source="many.parquet")
-        assert described["columns"][0]["distinct"] > 900_000
+        assert described["columns"][0]["distinct"] > 800_000  # an estimate of 1,000,100
         answer = await ok(client, "analyze", source="many.parquet", where="bad", top=50)
         assert any(a["attribute"] == "many" for a in answer["attributes"])
         counts = await ok(
@@ -374,11 +389,14 @@ def test_bound_halves_the_longest_list_until_the_answer_fits():
 # -- results kept in memory --------------------------------------------------------------
 def test_results_are_kept_by_id_least_recently_used_dropped_first():
     store = mcpserver.Results(size=2)
-    r = bubbleup.analyze(pl.DataFrame({"k": ["a", "b"] * 20, "bad": [True, False] * 20}), where="bad")
+    r = bubbleup.analyze(
+        pl.DataFrame({"k": ["a", "b"] * 20, "bad": [True, False] * 20}), where="bad"
+    )
     first, second = store.add(r), store.add(r)
     assert store.get(first) is r  # first is now the most recent
     third = store.add(r)
-    assert store.get(first) is r and store.get(third) is r
+    assert store.get(first) is r
+    assert store.get(third) is r
     with pytest.raises(UsageError, match=rf"no result '{second}'; .* last 2 results \(now: "):
         store.get(second)
 
@@ -473,7 +491,11 @@ def test_without_the_sdk_the_command_says_how_to_install_it():
         "from bubbleup.cli import main; main()"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", blocked], capture_output=True, text=True, cwd=ROOT, env=_env(),
+        [sys.executable, "-c", blocked],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_env(),
         check=False,
     )
     assert proc.returncode == 1
@@ -496,4 +518,5 @@ def test_a_root_that_is_not_a_folder_is_bad_usage(tmp_path: Path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("Error: --root ")
     assert "is not a folder" in proc.stderr
-    assert "Traceback" not in proc.stderr and "╭─" not in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "╭─" not in proc.stderr
