@@ -800,6 +800,13 @@ def build_server(tools: Tools, *, timeout: float = TIMEOUT) -> Any:
                 "(status, errors, durations); described, never used as explanations."
             ),
         ] = None,
+        context: Annotated[
+            list[str] | None,
+            Field(
+                description="Context columns (names or globs): candidate causes such as "
+                "host, version, region, customer; overrides the automatic choice."
+            ),
+        ] = None,
         time_column: Annotated[
             str | None, Field(description="The events' time column (default: detected).")
         ] = None,
@@ -848,6 +855,7 @@ def build_server(tools: Tools, *, timeout: float = TIMEOUT) -> Any:
                 columns=columns,
                 exclude=exclude,
                 outcomes=outcomes,
+                context=context,
                 time_column=time_column,
                 since=since,
                 until=until,

@@ -8,6 +8,7 @@ library and the CLI give for the same question.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ import pytest
 import bubbleup
 from bubbleup import mcpserver
 from bubbleup.errors import SourceError, UsageError
+from bubbleup.result import Result
 
 mcp = pytest.importorskip("mcp")  # the `test` extra installs bubbleup[mcp]
 
@@ -199,7 +201,45 @@ def test_answers_match_the_library_and_the_cli():
         assert [same(c) for c in page["columns"]] == [same(c) for c in columns_cli[2:5]]
         assert page["next_offset"] == 5
 
+        # the time window options reach analyze as the CLI's --since/--until/--after do
+        window = {"where": "exit_reason = 'infra_error'", "since": "2026-11-19T00:00"}
+        timed = await ok(client, "analyze", source="builds.parquet", top=3, **window)
+        assert timed["timeline"]["since"].startswith("2026-11-19T00:00")
+        want = bubbleup.analyze(str(SAMPLE_DIR / "builds.parquet"), **window)
+        assert timed["explanations"] == want.to_dict(top=3)["explanations"]
+        assert timed["selection"]["events"] == want.totals.selection_events
+
     run(scenario, SAMPLE_DIR)
+
+
+def test_outcomes_are_forwarded_only_when_analyze_takes_them():
+    takes = "outcomes" in inspect.signature(bubbleup.analyze).parameters
+    tools = mcpserver.Tools(mcpserver.Roots([str(SAMPLE_DIR)]))
+    if not takes:
+        with pytest.raises(UsageError, match="outcomes is not supported by this version"):
+            tools.analyze("builds.parquet", where=OOM, outcomes=["exit_reason"])
+        return
+    answer = tools.analyze("builds.parquet", where="exit_reason = 'oom'", outcomes=["duration_ms"])
+    assert "outcomes" in answer
+
+
+def test_new_keys_of_the_json_document_pass_through_bounded(monkeypatch: pytest.MonkeyPatch):
+    result = bubbleup.analyze(str(SAMPLE_DIR / "builds.parquet"), where=OOM, max_order=1)
+    plain = Result.to_dict
+    restatement = {"label": "x" * 500, "items": [], "selection_share": 0.99}
+
+    def to_dict(self: Result, *, top: int | None = None) -> dict[str, Any]:
+        doc = plain(self, top=top)
+        extra = {"restatements": [restatement] * 80, "outcomes": [{"column": "c"}] * 3}
+        return {**doc, **extra}
+
+    monkeypatch.setattr(Result, "to_dict", to_dict)
+    out = mcpserver.result_doc(result, "r7", top=2)
+    assert len(out["restatements"]) == mcpserver.MAX_LIST
+    assert out["restatements"][0]["label"].endswith("[300 more characters]")
+    assert out["outcomes"] == [{"column": "c"}] * 3
+    assert out["truncated"]["restatements"] == f"kept {mcpserver.MAX_LIST} of 80"
+    assert len(out["explanations"]) == 2
 
 
 # -- refusals: each a clear tool error, and the server keeps answering -------------------
