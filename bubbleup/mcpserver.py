@@ -696,14 +696,32 @@ def build_server(tools: Tools, *, timeout: float = TIMEOUT) -> Any:
     """The MCP server (an SDK ``MCPServer``) with the six tools over ``tools``."""
     try:
         from mcp.server.mcpserver import MCPServer
+        from mcp.server.mcpserver.exceptions import ToolError
         from mcp.types import CallToolResult, TextContent, ToolAnnotations
-        from pydantic import Field
+        from pydantic import Field, ValidationError
     except ImportError:
         raise BubbleupError(_INSTALL) from None
     from bubbleup._version import __version__
 
+    class Server(MCPServer):
+        """The SDK's server; arguments that do not fit a tool's schema get a one-line error."""
+
+        async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+            try:
+                return await super().call_tool(name, arguments, context)
+            except ToolError as exc:
+                if not isinstance(exc.__cause__, ValidationError):
+                    raise
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
+                    for e in exc.__cause__.errors()
+                )
+                raise ToolError(cut(f"bad arguments for {name}: {problems}", 1000)) from None
+
     busy = Busy(timeout)
-    server = MCPServer("bubbleup", instructions=_INSTRUCTIONS, version=__version__)
+    server = Server(
+        "bubbleup", instructions=_INSTRUCTIONS, version=__version__, log_level="WARNING"
+    )
     read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
     Out = Annotated[CallToolResult, dict[str, Any]]  # noqa: N806 (a type)
 

@@ -291,6 +291,11 @@ def test_bad_requests_are_tool_errors_and_the_server_keeps_answering(tmp_path: P
         assert cli_unknown.stderr.strip() == f"Error: {unknown}"
         assert "did you mean 'exit_reason'" in unknown
 
+        wrong = await error(client, "analyze", source="builds.parquet", top="many")
+        assert wrong.startswith("bad arguments for analyze: top: Input should be a valid integer")
+        assert await error(client, "drill", result_id="r1") == (
+            "bad arguments for drill: explanation: Field required"
+        )
         huge = await error(client, "analyze", source="builds.parquet", where=OOM, top=10**9)
         assert huge == f"top must be between 1 and {mcpserver.MAX_TOP}, not {10**9}"
         missing = await error(client, "describe_columns", source="nope.parquet")
