@@ -856,7 +856,7 @@ def build_server(tools: Tools, *, timeout: float = TIMEOUT) -> Any:
         `summary`, and the ranked `explanations`: each with `label` (SQL-like), `items`,
         `selection_share` and `baseline_share` (weighted shares of each side having it),
         `lift` (their ratio), `q_value` (false discovery rate), `significant`,
-        `explained_by` (rank of a better explanation covering it, or null) and `aliases`
+        `explained_by` (label of a better explanation that accounts for it, or null), `aliases`
         (same events, other names). Also `attributes` (per column: `distance`, how much
         its values differ between the sides), `selection`/`baseline` totals, `left_out`
         columns with the reason, `timeline`, and `restatements`/`outcomes` where present.

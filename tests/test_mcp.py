@@ -565,3 +565,100 @@ def test_a_root_that_is_not_a_folder_is_bad_usage(tmp_path: Path):
     assert "is not a folder" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert "╭─" not in proc.stderr
+
+
+# -- the README's transcript -------------------------------------------------------------
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.3g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def _pretty(value: Any, indent: int = 0) -> str:
+    """JSON with each list entry or key on its own line, short parts on one line."""
+    flat = json.dumps(value, ensure_ascii=False)
+    if len(flat) <= 100 - indent or not isinstance(value, (dict, list)) or not value:
+        return flat
+    pad = " " * (indent + 1)
+    if isinstance(value, dict):
+        parts = [f"{pad}{json.dumps(k)}: {_pretty(v, indent + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(parts) + "\n" + " " * indent + "}"
+    parts = [pad + _pretty(v, indent + 1) for v in value]
+    return "[\n" + ",\n".join(parts) + "\n" + " " * indent + "]"
+
+
+async def transcript(client: Any) -> str:
+    """A short session on the sample's incident, as the README shows it."""
+    out: list[str] = []
+
+    async def say(tool: str, keep: Callable[[dict[str, Any]], Any], **args: Any) -> Any:
+        out.append(f"> {tool} {json.dumps(args)}")
+        res = await client.call_tool(tool, args)
+        if res.is_error:
+            out.append(f"error: {res.content[0].text}".replace(f"{ROOT}{os.sep}", ""))
+            return None
+        shown = _rounded(keep(res.structured_content))
+        out.append(_pretty(shown))
+        return res.structured_content
+
+    figures = ("selection_share", "baseline_share", "lift", "q_value", "explained_by")
+
+    def explanations(d: dict[str, Any]) -> dict[str, Any]:
+        rows = [{"rank": e["rank"], "label": e["label"], **{k: e[k] for k in figures}}
+                for e in d["explanations"]]  # fmt: skip
+        return {"result_id": d["result_id"], "summary": d["summary"], "explanations": rows}
+
+    await say(
+        "list_sources",
+        lambda d: [{k: s[k] for k in ("kind", "format", "events")} for s in d["sources"]],
+    )
+    first = await say("analyze", explanations, source="builds.parquet", where=OOM, top=3)
+    rid = first["result_id"]
+    await say(
+        "value_counts",
+        lambda d: [
+            {k: v[k] for k in ("value", "selection_share", "baseline_share")} for v in d["values"]
+        ],
+        result_id=rid,
+        attribute="build_tool",
+        top=2,
+    )
+    await say("drill", explanations, result_id=rid, explanation=2, top=2)
+    await say(
+        "example_rows",
+        lambda d: d["selection"],
+        result_id=rid,
+        explanation=1,
+        columns=["build_id", "node_pool", "memory_limit_mb", "duration_ms"],
+        limit=2,
+    )
+    await say("describe_columns", lambda d: d, source="../README.md")
+    return "\n".join(out) + "\n"
+
+
+def _readme_transcript() -> str:
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    found = re.search(r"<!-- mcp transcript -->\n```text\n(.*?)```", readme, re.S)
+    assert found is not None, "README.md has no <!-- mcp transcript --> block"
+    return found.group(1)
+
+
+def test_readme_transcript_is_what_the_server_answers():
+    async def scenario(client: Any) -> None:
+        assert await transcript(client) == _readme_transcript()
+
+    run(scenario, SAMPLE_DIR)
+
+
+if __name__ == "__main__":  # print the README's transcript: python tests/test_mcp.py
+
+    async def _print(client: Any) -> None:
+        print(await transcript(client), end="")
+
+    run(_print, SAMPLE_DIR)
