@@ -530,6 +530,7 @@ def mcp(
         list[str],
         typer.Option(
             "--root",
+            metavar="DIR",
             help="Folder whose event files the tools may read (repeat for more).",
             show_default=False,
         ),
@@ -543,7 +544,8 @@ def mcp(
         ),
     ] = None,
     timeout: Annotated[
-        float, typer.Option(help="Seconds a tool call may run before it is abandoned.")
+        float,
+        typer.Option(metavar="SECONDS", help="Seconds a tool call may run before it is abandoned."),
     ] = 120.0,
 ) -> None:
     """Serve the analysis as MCP tools for AI assistants (needs bubbleup[mcp])."""
