@@ -33,18 +33,19 @@ The SDK (``pip install 'bubbleup[mcp]'``) is imported only by :func:`build_serve
 """
 
 import asyncio
+import glob as globlib
 import hmac
 import inspect
 import json
 import math
 import os
+import re
 import secrets
 import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 import polars as pl
@@ -225,7 +226,8 @@ class Roots:
     def source(self, path: str) -> str:
         """The path to hand to the library for ``path``, once everything it names is inside.
 
-        A relative path is taken under each root in turn (the first where it exists);
+        A relative path is taken under each root in turn (the first where it exists or,
+        for a glob, matches);
         a glob or folder is expanded and each of its files checked, symlinks resolved.
         """
         text = path.strip()
@@ -240,10 +242,12 @@ class Roots:
             candidates = [os.path.join(root, text) for root in self.folders]
         chosen = candidates[0]
         for candidate in candidates:
-            fixed = candidate.split("*")[0].split("?")[0].split("[")[0] if is_glob else candidate
+            # the part before the first wildcard must stay inside (the matches are checked too)
+            fixed = re.split(r"[*?\[]", candidate, maxsplit=1)[0] if is_glob else candidate
             if not self.contains(fixed or os.sep):
                 raise self._refuse(text)
-            if (is_glob and Path(fixed).parent.exists()) or os.path.exists(candidate):
+            found = globlib.glob(candidate, recursive=True) if is_glob else None
+            if found or os.path.exists(candidate):
                 chosen = candidate
                 break
         if not os.path.exists(chosen) and not is_glob:

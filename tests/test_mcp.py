@@ -458,6 +458,13 @@ def test_roots_refuse_paths_that_leave_them(tmp_path: Path):
             roots.source(bad)
     with pytest.raises(UsageError, match="is not a folder"):
         mcpserver.Roots([str(tmp_path / "out.csv")])
+    # several roots: a relative path or glob is taken under the first root where it is found
+    (tmp_path / "second").mkdir()
+    (tmp_path / "second" / "c.ndjson").write_text('{"a": 1}\n')
+    both = mcpserver.Roots([str(tmp_path / "in"), str(tmp_path / "second")])
+    assert both.source("*.ndjson") == str(tmp_path.resolve() / "second" / "*.ndjson")
+    assert both.source("c.ndjson") == str(tmp_path.resolve() / "second" / "c.ndjson")
+    assert both.source("a.csv") == str(tmp_path.resolve() / "in" / "a.csv")
 
 
 # -- streamable HTTP ---------------------------------------------------------------------
