@@ -507,7 +507,7 @@ def test_streamable_http_needs_the_token_and_answers_like_stdio():
 
     async def main() -> None:
         async with _http_server(token) as url:
-            async with httpx2.AsyncClient() as plain:
+            async with httpx2.AsyncClient(timeout=30) as plain:
                 init = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
                 headers = {"Accept": "application/json, text/event-stream"}
                 no_token = await plain.post(url, json=init, headers=headers)
@@ -522,7 +522,10 @@ def test_streamable_http_needs_the_token_and_answers_like_stdio():
                     headers={**headers, "Authorization": f"Bearer {token}", "Host": "evil.com"},
                 )
                 assert bad_host.status_code == 421
-            auth = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+            auth = httpx2.AsyncClient(
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=httpx2.Timeout(30, read=300),  # the SDK's own defaults
+            )
             async with auth, mcp.Client(streamable_http_client(url, http_client=auth)) as client:
                 assert {t.name for t in (await client.list_tools()).tools} == TOOLS
                 answer = await ok(client, "analyze", source="builds.parquet", where=OOM, top=1)
