@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import mcp  # the `test` extra installs bubbleup[mcp]; no skipping without it
 import polars as pl
 import pytest
 
@@ -28,8 +29,6 @@ import bubbleup
 from bubbleup import mcpserver
 from bubbleup.errors import SourceError, UsageError
 from bubbleup.result import Result
-
-mcp = pytest.importorskip("mcp")  # the `test` extra installs bubbleup[mcp]
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "sample_data"
