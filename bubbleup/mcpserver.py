@@ -43,9 +43,10 @@ import re
 import secrets
 import sys
 import threading
+import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import polars as pl
@@ -474,16 +475,7 @@ class Tools:
     """
 
     roots: Roots
-    results: Results | None = None
-
-    def __post_init__(self) -> None:
-        if self.results is None:
-            self.results = Results()
-
-    @property
-    def _store(self) -> Results:
-        assert self.results is not None
-        return self.results
+    results: Results = field(default_factory=Results)
 
     def list_sources(self) -> dict[str, Any]:
         """See :func:`list_sources`."""
@@ -554,13 +546,13 @@ class Tools:
             after=after,
             **_extra_options(outcomes, context),
         )
-        return result_doc(result, self._store.add(result), top=top)
+        return result_doc(result, self.results.add(result), top=top)
 
     def drill(self, result_id: str, explanation: int, *, top: int = DEFAULT_TOP) -> dict[str, Any]:
         """:meth:`Result.drill` into explanation N of an earlier result; keep the new one."""
         _check_top(top)
-        result = self._store.get(result_id).drill(explanation)
-        return result_doc(result, self._store.add(result), top=top)
+        result = self.results.get(result_id).drill(explanation)
+        return result_doc(result, self.results.add(result), top=top)
 
     def example_rows(
         self,
@@ -574,7 +566,7 @@ class Tools:
         """:meth:`Result.rows`: a few events from each side, the chosen columns only."""
         if not 1 <= limit <= MAX_ROWS:
             raise UsageError(f"limit must be between 1 and {MAX_ROWS}, not {limit}")
-        result = self._store.get(result_id)
+        result = self.results.get(result_id)
         frame = result.rows(explanation=explanation, limit=limit, seed=seed)
         side, names = frame.columns[0], frame.columns[1:]
         if columns:
@@ -606,7 +598,7 @@ class Tools:
         """:meth:`Result.histogram`: one attribute's shares in the selection and baseline."""
         if not 1 <= top <= MAX_VALUES:
             raise UsageError(f"top must be between 1 and {MAX_VALUES}, not {top}")
-        result = self._store.get(result_id)
+        result = self.results.get(result_id)
         frame = result.histogram(attribute, top=top)
         row = result.attributes.filter(pl.col("attribute") == attribute).row(0, named=True)
         doc = {
@@ -733,8 +725,8 @@ def build_server(tools: Tools, *, timeout: float = TIMEOUT) -> Any:
         try:
             doc = await busy.run(work)
         except Exception as exc:
-            if not isinstance(exc, BubbleupError):
-                print(f"bubbleup mcp: {type(exc).__name__}: {exc}", file=sys.stderr)
+            if not isinstance(exc, BubbleupError):  # a bug: its traceback goes to the log
+                traceback.print_exception(exc, file=sys.stderr)
             text = _error_text(exc)
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
         text = json.dumps(doc, ensure_ascii=False, allow_nan=False)

@@ -335,6 +335,24 @@ def test_a_call_that_runs_out_of_time_is_abandoned_and_the_server_keeps_answerin
     run(scenario, SAMPLE_DIR, extra=("--timeout", "0.01"))
 
 
+def test_a_bug_in_a_tool_is_a_tool_error_not_a_crash(capsys: pytest.CaptureFixture[str]):
+    class Broken(mcpserver.Tools):
+        def list_sources(self) -> dict[str, Any]:
+            raise RuntimeError("boom")
+
+    server = mcpserver.build_server(Broken(mcpserver.Roots([str(SAMPLE_DIR)])))
+
+    async def main() -> None:
+        async with mcp.Client(server) as client:  # the SDK's client, in-process
+            assert await error(client, "list_sources") == (
+                "internal error (RuntimeError): boom; please report it"
+            )
+            assert (await ok(client, "describe_columns", source="builds.parquet"))["columns"]
+
+    asyncio.run(main())
+    assert "RuntimeError: boom" in capsys.readouterr().err  # the log has the traceback
+
+
 # -- bounded outputs ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
