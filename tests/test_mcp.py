@@ -335,6 +335,38 @@ def test_a_call_that_runs_out_of_time_is_abandoned_and_the_server_keeps_answerin
     run(scenario, SAMPLE_DIR, extra=("--timeout", "0.01"))
 
 
+def test_abandoned_calls_hold_their_slot_until_their_work_ends():
+    import threading
+
+    release = threading.Event()
+    finished: list[str] = []
+
+    def stuck() -> dict[str, Any]:
+        release.wait()
+        finished.append("stuck")
+        return {"late": True}
+
+    async def main() -> None:
+        busy = mcpserver.Busy(timeout=0.05, size=2)
+        for _ in range(2):
+            with pytest.raises(UsageError, match=r"took longer than 0\.05 s and was abandoned"):
+                await busy.run(stuck)
+        with pytest.raises(UsageError, match="the server is busy: 2 earlier calls"):
+            await busy.run(lambda: {"quick": True})
+        release.set()
+        while len(finished) < 2:  # the abandoned work ends, and frees its slot
+            await asyncio.sleep(0.01)
+        for _ in range(3000):  # 30 s at most
+            try:
+                assert await busy.run(lambda: {"quick": True}) == {"quick": True}
+                return
+            except UsageError:  # the slot is released just after the work ends
+                await asyncio.sleep(0.01)
+        raise AssertionError("the slots were not released")
+
+    asyncio.run(main())
+
+
 def test_a_bug_in_a_tool_is_a_tool_error_not_a_crash(capsys: pytest.CaptureFixture[str]):
     class Broken(mcpserver.Tools):
         def list_sources(self) -> dict[str, Any]:
