@@ -543,6 +543,37 @@ def rows(
             sys.stdout.write(text)
 
 
+@app.command()
+def mcp(
+    root: Annotated[
+        list[str],
+        typer.Option(
+            "--root",
+            metavar="DIR",
+            help="Folder whose event files the tools may read (repeat for more).",
+            show_default=False,
+        ),
+    ],
+    http: Annotated[
+        int | None,
+        typer.Option(
+            "--http",
+            metavar="PORT",
+            help="Serve streamable HTTP on 127.0.0.1:PORT (a token is required) instead of stdio.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(metavar="SECONDS", help="Seconds a tool call may run before it is abandoned."),
+    ] = 120.0,
+) -> None:
+    """Serve the analysis as MCP tools for AI assistants (needs bubbleup[mcp])."""
+    from bubbleup.mcpserver import serve
+
+    with errors():
+        serve(root, http=http, timeout=timeout)
+
+
 def main() -> None:
     """Entry point of the ``bubbleup`` console script."""
     app()
