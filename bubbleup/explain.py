@@ -12,8 +12,8 @@ the rest by difference. Ties break by label, so the same input always gives the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
