@@ -27,6 +27,7 @@ import bubbleup
 from bubbleup.cli import app
 from tests.conftest import ROOT, SAMPLE, make_events
 from tests.planted import scenario
+from tests.planted_causes import outage
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (bubbleup[spark])")
 
@@ -106,6 +107,28 @@ def test_sample_same_json(spark: Any) -> None:
     assert any(" AND " in label for label in labels)
     assert any("IS NULL" in label for label in labels)
     assert polars.attributes.filter(pl.col("binned")).height > 0
+
+
+def test_outage_outcomes_and_restatements_same_json(spark: Any, tmp_path: Path) -> None:
+    """Time ranges (zoned, naive, dates), outcomes with quantiles, restatements."""
+    frame, where, _ = outage(n=12_000, seed=5)
+    frame = frame.with_columns(
+        naive=pl.col("ts").dt.replace_time_zone(None) + pl.duration(minutes=7),
+        day=pl.col("ts").dt.date(),
+        exit_code=pl.when(pl.col("exit_reason") == "infra_error").then(255).otherwise(0),
+    )
+    path = tmp_path / "outage.parquet"
+    frame.write_parquet(path)
+    polars, spark_result = both(path, where=where)
+    assert_same_result(polars, spark_result)
+    doc = polars.to_dict()
+    kinds = {a["attribute"]: (a["kind"], a["role"]) for a in doc["attributes"]}
+    assert kinds["ts"] == kinds["naive"] == kinds["day"] == ("time", "context")
+    assert kinds["duration_ms"] == ("numeric", "outcome")
+    assert doc["restatements"][0]["label"] == "exit_code = 255"
+    assert {"ts", "region"} <= {i["attribute"] for i in doc["explanations"][0]["items"]} or {
+        "naive", "region"} <= {i["attribute"] for i in doc["explanations"][0]["items"]}
+    assert {o["attribute"] for o in doc["outcomes"]} == {"duration_ms", "exit_code"}
 
 
 @pytest.fixture(scope="module")
