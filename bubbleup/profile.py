@@ -10,6 +10,7 @@ read.
 from __future__ import annotations
 
 import fnmatch
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -307,10 +308,25 @@ def stats_queries(
 
 
 def _edges(
-    scope_q: list[float | None] | None, sel_q: list[float | None] | None
+    scope_q: list[float | None] | None,
+    sel_q: list[float | None] | None,
+    *,
+    integer: bool = False,
 ) -> tuple[float, ...]:
+    """Bin edges from quantiles; for integers, rounded down: for a whole number x,
+    ``x <= 4732.5`` is ``x <= 4732``, so the bins hold the same events and read as the
+    column's values.
+
+    Examples
+    --------
+    >>> _edges([1007.0, 4732.5], [68.3125], integer=True)
+    (68.0, 1007.0, 4732.0)
+    """
     values = {float(v) for v in (scope_q or []) + (sel_q or []) if v is not None}
-    return tuple(sorted(v for v in values if v == v and abs(v) != float("inf")))
+    finite = (v for v in values if v == v and abs(v) != float("inf"))
+    if integer:
+        finite = (float(math.floor(v)) for v in finite)
+    return tuple(sorted(set(finite)))
 
 
 def build_profile(
@@ -348,7 +364,11 @@ def build_profile(
                 continue
             edges = time_edges(float(low), float(high))  # type: ignore[arg-type]
         elif kind == "numeric" and distinct > MAX_NUMERIC_CATEGORIES:
-            edges = _edges(stats.get(f"q{i}"), stats.get(f"s{i}"))  # type: ignore[arg-type]
+            edges = _edges(
+                stats.get(f"q{i}"),  # type: ignore[arg-type]
+                stats.get(f"s{i}"),  # type: ignore[arg-type]
+                integer=dtype.is_integer(),
+            )
             if not edges:  # numbers, but every value missing
                 left.append(LeftOut(name, "all values missing"))
                 continue

@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from bubbleup.errors import ColumnError, TimeError, UsageError, did_you_mean
+from bubbleup.items import quote_identifier, time_literal
 from bubbleup.split import Predicate, Split, compile_predicate
 
 #: Column names taken as the time column, in order of preference.
@@ -95,6 +96,10 @@ class Timeline:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     after: dt.datetime | None = None
+    #: with ``after``: the baseline is ``start <= t < after``, the selection
+    #: ``after <= t < end``
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``timeline`` field of the JSON document."""
@@ -113,7 +118,14 @@ class Timeline:
     def header_lines(self) -> list[tuple[str, str]]:
         """Lines for the header of the terminal view: the window and a sparkline."""
         lines = []
-        if self.after is not None:
+        if self.after is not None and self.start is not None and self.end is not None:
+            after, before = self.end - self.after, self.after - self.start
+            same = "the same length of time before" if after == before else (
+                f"{show(self.start)} to {show(self.after)} ({_length(before)}, cut by --since)"
+            )  # fmt: skip
+            lines.append(("time", f"{self.column}: {show(self.after)} to {show(self.end)} "
+                          f"({_length(after)}) vs {same}"))  # fmt: skip
+        elif self.after is not None:
             lines.append(("time", f"{self.column}: after {show(self.after)} vs the same "
                           "length of time before"))  # fmt: skip
         elif self.since is not None or self.until is not None:
@@ -161,6 +173,22 @@ def show(t: dt.datetime | None) -> str:
     if t.second == 0 and t.microsecond == 0:
         return t.strftime("%Y-%m-%d %H:%M")
     return t.strftime("%Y-%m-%d %H:%M:%S") + (f".{t.microsecond:06d}" if t.microsecond else "")
+
+
+def _length(span: dt.timedelta) -> str:
+    """A length of time as people say it.
+
+    Examples
+    --------
+    >>> _length(dt.timedelta(hours=1)), _length(dt.timedelta(minutes=59, seconds=57))
+    ('1h', '59m 57s')
+    """
+    seconds = int(span.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if v]
+    return " ".join(parts) or "0s"
 
 
 def _iso(t: dt.datetime | None) -> str | None:
@@ -398,10 +426,6 @@ def _round_up(t: dt.datetime, span: dt.timedelta) -> dt.datetime:
     return base + step
 
 
-def _name(column: str) -> str:
-    return column if column.isidentifier() else '"' + column.replace('"', '""') + '"'
-
-
 def sides(
     window: Window,
     schema: Mapping[str, pl.DataType],
@@ -413,11 +437,22 @@ def sides(
     assert window.after is not None
     assert window.expr is not None
     assert window.start is not None
-    t, col = window.expr, _name(window.column or "")
+    t, col = window.expr, quote_identifier(window.column or "")
     after = t >= _lit(window.after)
     before = (t >= _lit(window.start)) & (t < _lit(window.after))
-    sel_text = f"{col} >= '{show(window.after)}'"
-    base_text = f"{col} >= '{show(window.start)}' AND {col} < '{show(window.after)}'"
+    dtype = schema.get(window.column or "")
+
+    def bound(moment: dt.datetime) -> str:
+        # a literal --where accepts for a date or datetime column; for times read from
+        # text or numbers, the instant as text (the column holds no times to compare)
+        if isinstance(dtype, (pl.Datetime, pl.Date)):
+            aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+            micros = round(aware.timestamp() * 1e6)
+            return time_literal(micros, str(dtype))
+        return f"'{show(moment)}'"
+
+    sel_text = f"{col} >= {bound(window.after)}"
+    base_text = f"{col} >= {bound(window.start)} AND {col} < {bound(window.after)}"
     if where is not None:
         expr, _ = compile_predicate(where, schema, option="--where")
         after = after & expr
@@ -503,4 +538,6 @@ def timeline(frame: pl.LazyFrame, sp: Split, window: Window) -> Timeline | None:
         since=window.since,
         until=window.until,
         after=window.after,
+        start=window.start,
+        end=window.end,
     )

@@ -154,11 +154,12 @@ def test_before_after_on_spans(traces: tuple[Path, list[ReadableSpan]],
     doc = json.loads(out.stdout)
     assert doc["timeline"]["after"] == "2026-11-20T14:00:00+00:00"
     assert doc["selection"]["predicate"] == (
-        "\"status.code\" = 'error' AND start_time >= '2026-11-20 14:00'")
+        "\"status.code\" = 'error' AND start_time >= TIMESTAMPTZ '2026-11-20 14:00:00+00:00'")
     # the last span starts at 14:59:56: the after side ends a second later, 59:57 after
     # the deploy, and the baseline is the 59:57 before it
     assert doc["baseline"]["predicate"] == (
-        "start_time >= '2026-11-20 13:00:03' AND start_time < '2026-11-20 14:00'")
+        "start_time >= TIMESTAMPTZ '2026-11-20 13:00:03+00:00' "
+        "AND start_time < TIMESTAMPTZ '2026-11-20 14:00:00+00:00'")
     # every span after the deploy runs 1.5.0 and none before: it restates --after; the
     # failing route is the answer
     restated = [r["label"] for r in doc["restatements"]]

@@ -88,8 +88,16 @@ def test_after_compares_equal_lengths_of_time(files: dict[str, Path],
     # every event after the deploy runs v2: it says again what --after says
     assert result.restatements["label"].to_list() == ["version = 'v2'"]
     assert "version = 'v2'" not in result.explanations["label"].to_list()
-    assert result.where == "timestamp >= '2026-11-20 14:00'"
-    assert result.baseline == "timestamp >= '2026-11-20 13:00' AND timestamp < '2026-11-20 14:00'"
+    assert result.where == "timestamp >= TIMESTAMPTZ '2026-11-20 14:00:00+00:00'"
+    assert result.baseline == (
+        "timestamp >= TIMESTAMPTZ '2026-11-20 13:00:00+00:00' "
+        "AND timestamp < TIMESTAMPTZ '2026-11-20 14:00:00+00:00'"
+    )
+    # the header's predicates paste back into --where (with the same --until)
+    for text, events in ((result.where, after.height), (result.baseline, before.height)):
+        again = bubbleup.analyze(files["parquet"], where=text, until="2026-11-20T15:00",
+                                 max_order=1)
+        assert again.totals.selection_events == events
 
 
 def test_after_combines_with_where_and_baseline(files: dict[str, Path],
@@ -186,3 +194,21 @@ def test_since_without_a_time_column(runner: CliRunner, tmp_path: Path) -> None:
     code, _, err = run(runner, "analyze", path, "--where", "b = 1", "--since", "2026-11-20")
     assert_error(code, err, 1, "Error: no time column found (no datetime column, nor one "
                  "named timestamp, time, ts...); name it with --time-column")
+
+
+def test_since_cutting_the_before_period_is_said(files: dict[str, Path],
+                                                 events: pl.DataFrame) -> None:
+    result = bubbleup.analyze(files["parquet"], after="2026-11-20T14:00",
+                              since="2026-11-20T13:30", until="2026-11-20T15:00")
+    assert result.timeline is not None
+    line = dict(result.timeline.header_lines())["time"]
+    assert line == ("timestamp: 2026-11-20 14:00 to 2026-11-20 15:00 (1h) vs "
+                    "2026-11-20 13:30 to 2026-11-20 14:00 (30m, cut by --since)")
+    t = pl.col("timestamp")
+    before = events.filter((t >= DEPLOY - dt.timedelta(minutes=30)) & (t < DEPLOY))
+    assert result.totals.baseline_events == before.height
+    equal = bubbleup.analyze(files["parquet"], after="2026-11-20T14:00",
+                             until="2026-11-20T15:00")
+    assert equal.timeline is not None
+    assert dict(equal.timeline.header_lines())["time"].endswith(
+        "(1h) vs the same length of time before")
