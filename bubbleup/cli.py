@@ -25,6 +25,7 @@ from rich.text import Text
 from bubbleup import charts, render, report
 from bubbleup._version import __version__
 from bubbleup.errors import BubbleupError, UsageError
+from bubbleup.printable import printable
 from bubbleup.result import Result
 
 app = typer.Typer(
@@ -37,7 +38,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False)
+#: Characters of an error message shown (messages quote predicates and names from data).
+MESSAGE_CHARS = 2000
 
 
 class Engine(StrEnum):
@@ -59,7 +62,12 @@ class Format(StrEnum):
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``Error: message`` on stderr and exit with ``code``."""
-    err.print(f"Error: {message}", markup=False, soft_wrap=True)
+    err.print(
+        f"Error: {printable(message, limit=MESSAGE_CHARS)}",
+        markup=False,
+        emoji=False,
+        soft_wrap=True,
+    )
     raise typer.Exit(code)
 
 
