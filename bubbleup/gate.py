@@ -40,7 +40,7 @@ MAX_BYTES = 16_384
 #: Deepest nesting of parentheses.
 MAX_DEPTH = 32
 #: Most ``AND``/``OR`` terms in one predicate.
-MAX_TERMS = 256
+MAX_TERMS = 128
 #: Characters of a predicate quoted in an error message.
 SHOWN_CHARS = 200
 

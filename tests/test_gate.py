@@ -176,7 +176,7 @@ HOSTILE: list[tuple[str, str | tuple[str, str]]] = [
     ("status = 'ok", "has an unterminated text value (a ' is missing)"),
     (
         MANY_TERMS,
-        "has more than 256 AND/OR terms; write many values of one column as col IN ('a', 'b', ...)",
+        "has more than 128 AND/OR terms; write many values of one column as col IN ('a', 'b', ...)",
     ),
     (
         HUGE,
