@@ -22,7 +22,12 @@ _UNSAFE = re.compile(
 LONG_VALUE = 200
 
 
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
 def _escape(match: re.Match[str]) -> str:
+    if match.group() in _NAMED:
+        return _NAMED[match.group()]
     code = ord(match.group())
     if code < 0x100:
         return f"\\x{code:02x}"
@@ -55,6 +60,8 @@ def printable(text: object, *, limit: int | None = LONG_VALUE) -> str:
     --------
     >>> printable("ok\\x1b]0;pwned\\x07 \\u202egnp.exe")
     'ok\\\\x1b]0;pwned\\\\x07 \\\\u202egnp.exe'
+    >>> print(printable("two\\nlines\\t\\x9b"))
+    two\\nlines\\t\\x9b
     >>> printable("x" * 300, limit=5)
     'xxxxx…(+295 chars)'
     """

@@ -1,6 +1,8 @@
 """Render stage: a Result as a terminal table, CSV, Markdown or an HTML fragment.
 
-These functions return text or rich renderables; only the CLI prints them.
+These functions return text or rich renderables; only the CLI prints them. Text from the
+data or the user goes through :func:`~bubbleup.printable.printable` (control characters
+escaped, long values cut) and into :class:`rich.text.Text`, never through rich markup.
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from bubbleup.printable import cut, printable
 from bubbleup.result import Result
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"
+#: Characters of an explanation's label shown in the table, Markdown and HTML views.
+LABEL_CHARS = 400
+#: Characters of a header line (source, predicates, columns left out) shown.
+HEADER_CHARS = 2000
 BAR_WIDTH = 12
 
 
@@ -125,10 +132,11 @@ def summary_line(result: Result, *, shown: int) -> str:
 
 
 def _label_cell(row: dict[str, object], ranks: dict[str, int]) -> Text:
-    text = Text(str(row["label"]))
+    text = Text(printable(row["label"], limit=LABEL_CHARS))
     aliases = row.get("aliases") or []
     if aliases:
-        text.append("\n  same events as: " + ", ".join(map(str, aliases)), style="dim italic")  # type: ignore[call-overload]
+        same = ", ".join(printable(a, limit=LABEL_CHARS) for a in aliases)  # type: ignore[attr-defined]
+        text.append("\n  same events as: " + same, style="dim italic")
     by = row.get("explained_by")
     if by:
         text.append(f"\n  explained by #{ranks.get(str(by), '?')}", style="dim italic")
@@ -152,7 +160,7 @@ def table_renderable(result: Result, *, top: int | None = 20) -> RenderableType:
     head = Text()
     for label, text in header_lines(result):
         head.append(f"{label:>10}  ", style="bold")
-        head.append(text + "\n")
+        head.append(printable(text, limit=HEADER_CHARS) + "\n")
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("#", justify="right")
     table.add_column("explanation", overflow="fold", min_width=24, max_width=60)
@@ -183,7 +191,7 @@ def table_renderable(result: Result, *, top: int | None = 20) -> RenderableType:
     attrs.add_column("q", justify="right")
     for a in result.attributes.head(10).iter_rows(named=True):
         attrs.add_row(
-            a["attribute"],
+            Text(printable(a["attribute"])),
             a["kind"] + (" (ranges)" if a["binned"] else ""),
             bar(a["distance"], 10) + f" {a['distance']:.2f}",
             pvalue(a["q_value"]),
@@ -218,13 +226,15 @@ def to_csv(result: Result, *, top: int | None = None) -> str:
     return buf.getvalue()
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _md_escape(text: str, limit: int = LABEL_CHARS) -> str:
+    return printable(text, limit=limit).replace("|", "\\|")
 
 
 def to_markdown(result: Result, *, top: int | None = 20) -> str:
     """The header and the explanations as a Markdown table."""
-    lines = [f"- **{label}**: {_md_escape(text)}" for label, text in header_lines(result)]
+    lines = [
+        f"- **{label}**: {_md_escape(text, HEADER_CHARS)}" for label, text in header_lines(result)
+    ]
     lines += [
         "",
         "| # | explanation | selection | baseline | lift | q | significant |",
@@ -246,7 +256,7 @@ def to_html_fragment(result: Result, *, top: int | None = 20) -> str:
     """An HTML table with share bars (Jupyter's view of a Result). Data is escaped."""
     e = html.escape
     head = "".join(
-        f"<tr><th style='text-align:right'>{e(k)}</th><td>{e(v)}</td></tr>"
+        f"<tr><th style='text-align:right'>{e(k)}</th><td>{e(cut(v, HEADER_CHARS))}</td></tr>"
         for k, v in header_lines(result)
     )
 
@@ -261,7 +271,8 @@ def to_html_fragment(result: Result, *, top: int | None = 20) -> str:
     dim = ' style="opacity:0.55"'
     body = "".join(
         f"<tr{'' if r['significant'] else dim}><td>{r['rank']}</td>"
-        f"<td><code>{e(r['label'])}</code></td>{cell(r['selection_share'], '#b0209b')}"
+        f"<td><code>{e(cut(r['label'], LABEL_CHARS))}</code></td>"
+        f"{cell(r['selection_share'], '#b0209b')}"
         f"{cell(r['baseline_share'], '#1f8fb0')}<td>{e(lift_text(r['lift']))}</td>"
         f"<td>{e(pvalue(r['q_value']))}</td><td>{'✔' if r['significant'] else ''}</td></tr>"
         for r in rows.iter_rows(named=True)

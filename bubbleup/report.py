@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from bubbleup import charts
 from bubbleup._version import __version__
-from bubbleup.render import lift_text, percent, pvalue, summary_line
+from bubbleup.printable import cut
+from bubbleup.render import LABEL_CHARS, lift_text, percent, pvalue, summary_line
 
 if TYPE_CHECKING:
     from bubbleup.result import Result
@@ -55,7 +56,8 @@ def _e(text: object) -> str:
 
 
 def _bdi(text: object) -> str:
-    return f"<bdi>{_e(text)}</bdi>"
+    """Text from the data (a name, a value, a label), cut when long, in its own bidi box."""
+    return f"<bdi>{_e(cut(str(text), LABEL_CHARS))}</bdi>"
 
 
 def _num(x: float) -> str:
