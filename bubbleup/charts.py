@@ -20,6 +20,7 @@ from rich.text import Text
 
 from bubbleup.errors import ColumnError, UsageError, did_you_mean
 from bubbleup.items import format_number, is_time, time_text
+from bubbleup.printable import cut, printable
 
 if TYPE_CHECKING:
     from bubbleup.count import Totals
@@ -294,7 +295,7 @@ def _svg_paired(attribute: str, hist: pl.DataFrame) -> str:
         style = ' font-style="italic"' if r["type"] in ("missing", "other") else ""
         parts.append(
             f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end"{style}>'
-            f"<title>{_e(r['value'])}</title>{_e(_short(str(r['value']), 24))}</text>"
+            f"<title>{_e(cut(str(r['value'])))}</title>{_e(_short(str(r['value']), 24))}</text>"
         )
         for j, (side, color) in enumerate(
             (("selection", SELECTION_COLOR), ("baseline", BASELINE_COLOR))
@@ -406,7 +407,7 @@ def histograms_renderable(
         biggest = max([*hist["selection_share"], *hist["baseline_share"], 1e-12])
         kind = str(meta["kind"]) + (" ranges" if meta["binned"] else "")
         table = Table(
-            title=Text(f"{name}  ({kind}, distance {float(meta['distance']):.2f})"),
+            title=Text(f"{printable(name)}  ({kind}, distance {float(meta['distance']):.2f})"),
             title_justify="left",
             title_style="bold",
             show_edge=False,
@@ -420,7 +421,7 @@ def histograms_renderable(
             s, b = float(r["selection_share"]), float(r["baseline_share"])
             style = "italic" if r["type"] in ("missing", "other") else ""
             table.add_row(
-                Text(str(r["value"]), style=style),
+                Text(printable(r["value"]), style=style),
                 Text(_bar(s, biggest, 16), style="magenta") + f" {_pct(s):>6}",
                 Text(_bar(b, biggest, 16), style="cyan") + f" {_pct(b):>6}",
             )

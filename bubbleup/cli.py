@@ -25,6 +25,7 @@ from rich.text import Text
 from bubbleup import charts, render, report
 from bubbleup._version import __version__
 from bubbleup.errors import BubbleupError, UsageError
+from bubbleup.printable import printable
 from bubbleup.result import Result
 
 app = typer.Typer(
@@ -37,7 +38,11 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False)
+#: Characters of an error message shown (messages quote predicates and names from data).
+MESSAGE_CHARS = 2000
+#: Characters of one value shown in the ``rows`` and ``columns`` tables.
+CELL_CHARS = 40
 
 
 class Engine(StrEnum):
@@ -59,7 +64,12 @@ class Format(StrEnum):
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``Error: message`` on stderr and exit with ``code``."""
-    err.print(f"Error: {message}", markup=False, soft_wrap=True)
+    err.print(
+        f"Error: {printable(message, limit=MESSAGE_CHARS)}",
+        markup=False,
+        emoji=False,
+        soft_wrap=True,
+    )
     raise typer.Exit(code)
 
 
@@ -133,17 +143,22 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None] | None]:
         yield None
         return
     with err.status("bubbleup: starting") as status:
-        yield lambda msg: status.update(f"bubbleup: {msg}")
+        yield lambda msg: status.update(Text(f"bubbleup: {printable(msg)}"))
 
 
 def _stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
+def _console(**options: Any) -> Console:
+    """A console for data: no markup, emoji codes or highlighting applied to any text."""
+    return Console(highlight=False, markup=False, emoji=False, **options)
+
+
 def _stdout() -> Console:
-    console = Console(highlight=False)
+    console = _console()
     if not console.is_terminal:
-        console = Console(highlight=False, width=120)
+        console = _console(width=120)
     return console
 
 
@@ -348,7 +363,7 @@ def analyze(
             result = result.drill(number, progress=progress)
     if result.skipped_lines:
         err.print(
-            f"Warning: skipped {render.skipped_text(result.skipped_lines)}",
+            f"Warning: skipped {printable(render.skipped_text(result.skipped_lines), limit=None)}",
             markup=False,
             soft_wrap=True,
         )
@@ -360,7 +375,7 @@ def analyze(
                 views.append(charts.histograms_renderable(result))
             if output:
                 buffer = io.StringIO()
-                Console(file=buffer, width=120, highlight=False).print(*views)
+                _console(file=buffer, width=120).print(*views)
                 write_atomic(output, buffer.getvalue(), inputs=source)
             else:
                 _stdout().print(*views)
@@ -411,12 +426,12 @@ def columns(
             )
         for r in frame.iter_rows(named=True):
             table.add_row(
-                r["column"],
-                r["type"],
+                Text(printable(r["column"])),
+                Text(printable(r["type"])),
                 r["kind"],
                 "" if r["distinct"] is None else f"{r['distinct']:,}",
                 "" if r["missing"] is None else render.percent(r["missing"]),
-                "" if r["example"] is None else r["example"][:40],
+                Text("" if r["example"] is None else printable(r["example"], limit=CELL_CHARS)),
             )
         _stdout().print(table)
 
@@ -434,8 +449,7 @@ def _cell(value: object) -> Text:
         return Text("null", style="dim")
     if isinstance(value, bool):
         return Text(str(value).lower())
-    text = str(value)
-    return Text(text if len(text) <= 40 else text[:39] + "…")
+    return Text(printable(value, limit=CELL_CHARS))
 
 
 def _rows_table(frame: pl.DataFrame, side: str) -> Table:
@@ -445,7 +459,7 @@ def _rows_table(frame: pl.DataFrame, side: str) -> Table:
     for i in range(part.height):
         table.add_column(f"#{i + 1}", overflow="fold", max_width=40)
     for name in part.columns:
-        table.add_row(Text(name), *(_cell(v) for v in part[name].to_list()))
+        table.add_row(Text(printable(name)), *(_cell(v) for v in part[name].to_list()))
     return table
 
 
@@ -464,7 +478,11 @@ def _rows_tables(
     for side, predicate in (("selection", result.where), ("baseline", result.baseline)):
         shown = frame.filter(pl.col(side_column) == side).height
         title = f"{side}: {predicate}{inside}: {shown} of {totals[side]:,} events"
-        out += [Text(title, style="bold"), _rows_table(frame, side), Text("")]
+        out += [
+            Text(printable(title, limit=render.HEADER_CHARS), style="bold"),
+            _rows_table(frame, side),
+            Text(""),
+        ]
     return out
 
 
@@ -531,7 +549,7 @@ def rows(
             tables = _rows_tables(result, frame, explanation)
             if output:
                 buffer = io.StringIO()
-                Console(file=buffer, width=160, highlight=False).print(*tables)
+                _console(file=buffer, width=160).print(*tables)
                 write_atomic(output, buffer.getvalue(), inputs=source)
             else:
                 _stdout().print(*tables)

@@ -1,6 +1,8 @@
 """Render stage: a Result as a terminal table, CSV, Markdown or an HTML fragment.
 
-These functions return text or rich renderables; only the CLI prints them.
+These functions return text or rich renderables; only the CLI prints them. Text from the
+data or the user goes through :func:`~bubbleup.printable.printable` (control characters
+escaped, long values cut) and into :class:`rich.text.Text`, never through rich markup.
 """
 
 from __future__ import annotations
@@ -15,9 +17,14 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from bubbleup.printable import cut, printable
 from bubbleup.result import Result
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"
+#: Characters of an explanation's label shown in the table, Markdown and HTML views.
+LABEL_CHARS = 400
+#: Characters of a header line (source, predicates, columns left out) shown.
+HEADER_CHARS = 2000
 BAR_WIDTH = 12
 
 
@@ -178,7 +185,7 @@ def outcome_cells(result: Result, row: dict[str, object]) -> tuple[str, str]:
     for key in ("selection_share", "baseline_share"):
         ranked = sorted(shares, key=lambda v: (-v[key], str(v["value"])))
         shown = [
-            f"{'(missing)' if v['value'] is None else v['value']} {percent(v[key])}"
+            f"{'(missing)' if v['value'] is None else cut(str(v['value']), 60)} {percent(v[key])}"
             for v in ranked[:3]
             if v[key] > 0
         ]
@@ -212,10 +219,11 @@ def summary_line(result: Result, *, shown: int) -> str:
 
 
 def _label_cell(row: dict[str, object], ranks: dict[str, int]) -> Text:
-    text = Text(str(row["label"]))
+    text = Text(printable(row["label"], limit=LABEL_CHARS))
     aliases = row.get("aliases") or []
     if aliases:
-        text.append("\n  same events as: " + ", ".join(map(str, aliases)), style="dim italic")  # type: ignore[call-overload]
+        same = ", ".join(printable(a, limit=LABEL_CHARS) for a in aliases)  # type: ignore[attr-defined]
+        text.append("\n  same events as: " + same, style="dim italic")
     by = row.get("explained_by")
     if by:
         text.append(f"\n  explained by #{ranks.get(str(by), '?')}", style="dim italic")
@@ -239,7 +247,7 @@ def table_renderable(result: Result, *, top: int | None = 20) -> RenderableType:
     head = Text()
     for label, text in header_lines(result):
         head.append(f"{label:>10}  ", style="bold")
-        head.append(text + "\n")
+        head.append(printable(text, limit=HEADER_CHARS) + "\n")
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("#", justify="right")
     table.add_column("explanation", overflow="fold", min_width=24, max_width=60)
@@ -271,7 +279,7 @@ def table_renderable(result: Result, *, top: int | None = 20) -> RenderableType:
     context = result.attributes.filter(pl.col("role") == "context")
     for a in context.head(10).iter_rows(named=True):
         attrs.add_row(
-            a["attribute"],
+            Text(printable(a["attribute"])),
             a["kind"] + (" (ranges)" if a["binned"] else ""),
             bar(a["distance"], 10) + f" {a['distance']:.2f}",
             pvalue(a["q_value"]),
@@ -302,7 +310,13 @@ def outcomes_table(result: Result) -> Table:
     table.add_column("q", justify="right", no_wrap=True)
     for r in result.outcomes.iter_rows(named=True):
         sel, base = outcome_cells(result, r)
-        table.add_row(r["attribute"], sel, base, f"{r['distance']:.2f}", pvalue(r["q_value"]))
+        table.add_row(
+            Text(printable(r["attribute"])),
+            Text(printable(sel)),
+            Text(printable(base)),
+            f"{r['distance']:.2f}",
+            pvalue(r["q_value"]),
+        )
     return table
 
 
@@ -324,13 +338,15 @@ def to_csv(result: Result, *, top: int | None = None) -> str:
     return buf.getvalue()
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _md_escape(text: str, limit: int = LABEL_CHARS) -> str:
+    return printable(text, limit=limit).replace("|", "\\|")
 
 
 def to_markdown(result: Result, *, top: int | None = 20) -> str:
     """The header and the explanations as a Markdown table."""
-    lines = [f"- **{label}**: {_md_escape(text)}" for label, text in header_lines(result)]
+    lines = [
+        f"- **{label}**: {_md_escape(text, HEADER_CHARS)}" for label, text in header_lines(result)
+    ]
     lines += [
         "",
         "| # | explanation | selection | baseline | lift | q | significant |",
@@ -366,7 +382,7 @@ def to_html_fragment(result: Result, *, top: int | None = 20) -> str:
     """An HTML table with share bars (Jupyter's view of a Result). Data is escaped."""
     e = html.escape
     head = "".join(
-        f"<tr><th style='text-align:right'>{e(k)}</th><td>{e(v)}</td></tr>"
+        f"<tr><th style='text-align:right'>{e(k)}</th><td>{e(cut(v, HEADER_CHARS))}</td></tr>"
         for k, v in header_lines(result)
     )
 
@@ -381,7 +397,8 @@ def to_html_fragment(result: Result, *, top: int | None = 20) -> str:
     dim = ' style="opacity:0.55"'
     body = "".join(
         f"<tr{'' if r['significant'] else dim}><td>{r['rank']}</td>"
-        f"<td><code>{e(r['label'])}</code></td>{cell(r['selection_share'], '#b0209b')}"
+        f"<td><code>{e(cut(r['label'], LABEL_CHARS))}</code></td>"
+        f"{cell(r['selection_share'], '#b0209b')}"
         f"{cell(r['baseline_share'], '#1f8fb0')}<td>{e(lift_text(r['lift']))}</td>"
         f"<td>{e(pvalue(r['q_value']))}</td><td>{'✔' if r['significant'] else ''}</td></tr>"
         for r in rows.iter_rows(named=True)

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from bubbleup import charts
 from bubbleup._version import __version__
-from bubbleup.render import lift_text, outcome_cells, percent, pvalue, summary_line
+from bubbleup.printable import cut
+from bubbleup.render import LABEL_CHARS, lift_text, outcome_cells, percent, pvalue, summary_line
 
 if TYPE_CHECKING:
     from bubbleup.result import Result
@@ -55,7 +56,8 @@ def _e(text: object) -> str:
 
 
 def _bdi(text: object) -> str:
-    return f"<bdi>{_e(text)}</bdi>"
+    """Text from the data (a name, a value, a label), cut when long, in its own bidi box."""
+    return f"<bdi>{_e(cut(str(text), LABEL_CHARS))}</bdi>"
 
 
 def _num(x: float) -> str:
@@ -215,7 +217,7 @@ def restatements_html(result: Result, *, top: int = 5) -> str:
     if not rows.height:
         return ""
     items = "".join(
-        f"<li><code>{_bdi(r['label'])}</code> <span class='notes'>"
+        f"<li><code>{_bdi(cut(r['label'], LABEL_CHARS))}</code> <span class='notes'>"
         f"({_e(percent(r['selection_share']))} of the selection, "
         f"{_e(percent(r['baseline_share']))} of the baseline)</span></li>"
         for r in rows.iter_rows(named=True)
@@ -236,9 +238,10 @@ def outcomes_html(result: Result) -> str:
     for o in result.outcomes.iter_rows(named=True):
         sel, base = outcome_cells(result, o)
         out.append(
-            f"<tr><td><code>{_bdi(o['attribute'])}</code><br><small class='notes'>"
+            f"<tr><td><code>{_bdi(cut(o['attribute']))}</code><br><small class='notes'>"
             f"{_e(o['reason'])}</small></td><td style='color:{charts.SELECTION_COLOR}'>"
-            f"{_e(sel)}</td><td style='color:{charts.BASELINE_COLOR}'>{_e(base)}</td>"
+            f"{_e(cut(sel, LABEL_CHARS))}</td><td style='color:{charts.BASELINE_COLOR}'>"
+            f"{_e(cut(base, LABEL_CHARS))}</td>"
             f"<td style='text-align:right'>{o['distance']:.2f}</td>"
             f"<td style='text-align:right'>{_e(pvalue(o['q_value']))}</td></tr>"
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from bubbleup import gate
 from bubbleup.errors import (
     ColumnError,
     PredicateError,
@@ -20,6 +21,7 @@ from bubbleup.errors import (
     did_you_mean,
     first_line,
 )
+from bubbleup.printable import printable
 
 #: Column names taken as the weight when ``weight`` is left to auto-detect.
 AUTO_WEIGHT_COLUMNS = ("sample_rate", "SampleRate", "samplerate", "sampleRate")
@@ -70,6 +72,19 @@ def _dotted_name(root: str, text: str, schema: Mapping[str, pl.DataType]) -> str
     return None
 
 
+def _reason(exc: BaseException) -> str:
+    """A polars error as one line: every line of the reason, not polars' expression dump.
+
+    Examples
+    --------
+    >>> _reason(ValueError("regex parse error:\\n    (\\n    ^\\nerror: unclosed group\\n\\n"
+    ...                    "This error occurred in the following expression:\\n\\tcol"))
+    'regex parse error: ( ^ error: unclosed group'
+    """
+    text = str(exc).split("This error occurred", 1)[0].split("\n\nResolved plan", 1)[0]
+    return " ".join(line.strip() for line in text.splitlines() if line.strip()) or first_line(exc)
+
+
 def compile_predicate(
     predicate: Predicate, schema: Mapping[str, pl.DataType], *, option: str = "--where"
 ) -> tuple[pl.Expr, frozenset[str]]:
@@ -98,19 +113,16 @@ def compile_predicate(
     [False, True, False]
     """
     if isinstance(predicate, str):
-        text = predicate.strip()
-        if not text:
-            raise PredicateError(
-                f"{option} is empty; give a SQL condition such as \"exit_reason = 'oom'\""
-            )
+        text = gate.check(predicate, option)
         try:
             expr = pl.sql_expr(text)
         except pl.exceptions.PolarsError as exc:
             reason = first_line(exc, "syntax error")
             raise PredicateError(
-                f"malformed {option} predicate {text!r}: {reason}; use SQL WHERE syntax, "
-                "e.g. \"exit_reason = 'oom' AND duration_ms > 5000\""
+                f"malformed {option} predicate {gate.shown(text)}: {printable(reason)}; use "
+                "SQL WHERE syntax, e.g. \"exit_reason = 'oom' AND duration_ms > 5000\""
             ) from None
+        gate.check_polars_tree(expr.meta.serialize(format="json"), text, option)
     elif isinstance(predicate, pl.Expr):
         text, expr = str(predicate), predicate
     else:
@@ -130,14 +142,17 @@ def compile_predicate(
             elif not hint and isinstance(predicate, str) and f'"{name}"' in predicate:
                 hint = "; text values take single quotes in SQL ('oom', not \"oom\")"
             raise ColumnError(f"column '{name}' in {option} not found{hint}")
-    try:
-        dtype = pl.LazyFrame(schema=dict(schema)).select(expr.alias("_p")).collect_schema()["_p"]
+    try:  # run on no events: the type, and errors such as a bad regex, before any data is read
+        empty = pl.LazyFrame(schema={c: schema[c] for c in columns})
+        dtype = empty.select(expr.alias("_p")).collect().schema["_p"]
     except pl.exceptions.PolarsError as exc:
-        reason = first_line(exc)
-        raise PredicateError(f"cannot evaluate {option} predicate {text!r}: {reason}") from None
+        reason = _reason(exc)
+        raise PredicateError(
+            f"cannot evaluate {option} predicate {gate.shown(text)}: {printable(reason)}"
+        ) from None
     if dtype != pl.Boolean:
         raise PredicateError(
-            f"{option} predicate {text!r} gives {dtype} values, not true/false; "
+            f"{option} predicate {gate.shown(text)} gives {dtype} values, not true/false; "
             'write a comparison such as "duration_ms > 5000"'
         )
     return expr.fill_null(False), columns

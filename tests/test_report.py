@@ -21,6 +21,8 @@ from typer.testing import CliRunner
 
 import bubbleup
 from bubbleup.cli import app
+from bubbleup.printable import cut
+from bubbleup.render import LABEL_CHARS
 from bubbleup.report import to_html
 from tests.browser import Browser, chromium, file_url
 from tests.conftest import SAMPLE
@@ -170,7 +172,9 @@ def test_hostile_report_renders_in_chromium(
     path.write_text(to_html(result), encoding="utf-8")
     labels = result.explanations["label"].head(20).to_list()
     assert any(value in " ".join(labels) for value in HOSTILE)
-    _check_page(browser, path, svgs=6, texts=[WHERE, TAG_COLUMN, *labels])
+    assert any(LONG in label for label in labels)  # shown cut, with a marker
+    shown = [cut(label, LABEL_CHARS) for label in labels]
+    _check_page(browser, path, svgs=6, texts=[WHERE, TAG_COLUMN, *shown])
 
 
 @pytest.mark.browser
@@ -181,7 +185,8 @@ def test_hostile_notebook_view_renders_in_chromium(
     path = tmp_path / "view.html"
     page = "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{}</body></html>"
     path.write_text(page.format(result._repr_html_()), encoding="utf-8")
-    _check_page(browser, path, svgs=4, texts=result.explanations["label"].head(10).to_list())
+    labels = result.explanations["label"].head(10).to_list()
+    _check_page(browser, path, svgs=4, texts=[cut(label, LABEL_CHARS) for label in labels])
 
 
 @pytest.mark.browser
@@ -210,8 +215,7 @@ def test_sample_report_from_the_cli_renders(
     assert figures[:2] == ["kernel_version", "build_tool"]
     reproduce = page.evaluate("document.querySelector('pre').innerText")
     assert reproduce == (
-        f"bubbleup analyze {SAMPLE} --where \"exit_reason = 'oom'\" --format html "
-        f"--output {target}"
+        f"bubbleup analyze {SAMPLE} --where \"exit_reason = 'oom'\" --format html --output {target}"
     )
 
 

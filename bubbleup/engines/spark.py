@@ -44,6 +44,7 @@ from pyspark.logger import PySparkLogger
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - the usual name
 
+from bubbleup import gate
 from bubbleup.count import (
     COUNTS_SCHEMA,
     MAX_PATTERN_ITEMS,
@@ -369,6 +370,42 @@ def _condition(exc: BaseException) -> str:
     return ""
 
 
+#: Catalyst expressions that run a query: a predicate that holds one reads outside the event.
+_QUERY_NODES = frozenset(
+    {
+        "ScalarSubquery",
+        "ListQuery",
+        "Exists",
+        "InSubquery",
+        "LateralSubquery",
+        "UnresolvedTableValuedFunction",
+    }
+)
+
+
+def _check_parsed(frame: Any, text: str, option: str) -> None:
+    """Refuse a predicate whose parsed Catalyst tree runs a query (classic sessions only).
+
+    The second lock after :func:`bubbleup.gate.check`: Spark's own parser (no analysis,
+    nothing read) gives the tree; any sub-query node is refused. Spark Connect parses on
+    the server, so there the lexical gate stands alone.
+    """
+    jsession = getattr(frame.sparkSession, "_jsparkSession", None)
+    if jsession is None:
+        return
+    todo = [jsession.sessionState().sqlParser().parseExpression(text)]
+    while todo:
+        node = todo.pop()
+        kind = str(node.getClass().getSimpleName())
+        if kind in _QUERY_NODES:
+            raise PredicateError(
+                f"{option} predicate {gate.shown(text)} runs a query ({kind}); a predicate "
+                "is a condition on each event's own columns"
+            )
+        children = node.children()
+        todo.extend(children.apply(i) for i in range(children.size()))
+
+
 # -- the engine ------------------------------------------------------------------------------
 
 
@@ -444,20 +481,17 @@ class SparkEngine:
             raise PredicateError(
                 f"with the Spark engine {option} must be SQL text, not a {type(predicate).__name__}"
             )
-        text = predicate.strip()
-        if not text:
-            raise PredicateError(
-                f"{option} is empty; give a SQL condition such as \"exit_reason = 'oom'\""
-            )
+        text = gate.check(predicate, option, dialect="spark")
         try:
             with _quiet():
+                _check_parsed(self.frame, text, option)
                 column = F.expr(text)
                 dtype = self.frame.select(column.alias("_p")).schema["_p"].dataType
         except PySparkException as exc:
             raise self._predicate_error(exc, text, option) from None
         if type(dtype).__name__ != "BooleanType":
             raise PredicateError(
-                f"{option} predicate {text!r} gives {polars_dtype(dtype)} values, not "
+                f"{option} predicate {gate.shown(text)} gives {polars_dtype(dtype)} values, not "
                 'true/false; write a comparison such as "duration_ms > 5000"'
             )
         names = list(self.schema())
@@ -472,8 +506,8 @@ class SparkEngine:
             where = params.get("error", "")
             reason = f"syntax error at or near {where}" if where else "syntax error"
             return PredicateError(
-                f"malformed {option} predicate {text!r}: {reason}; use SQL WHERE syntax, "
-                "e.g. \"exit_reason = 'oom' AND duration_ms > 5000\""
+                f"malformed {option} predicate {gate.shown(text)}: {reason}; use SQL WHERE "
+                "syntax, e.g. \"exit_reason = 'oom' AND duration_ms > 5000\""
             )
         if condition.startswith("UNRESOLVED_COLUMN"):
             name = params.get("objectName", "").strip("`").replace("``", "`")
@@ -482,10 +516,12 @@ class SparkEngine:
             )
         if condition.startswith("PARSE") or "ParseException" in type(exc).__name__:
             return PredicateError(
-                f"malformed {option} predicate {text!r}: {_first_line(exc)}; use SQL WHERE "
-                "syntax, e.g. \"exit_reason = 'oom' AND duration_ms > 5000\""
+                f"malformed {option} predicate {gate.shown(text)}: {_first_line(exc)}; use "
+                "SQL WHERE syntax, e.g. \"exit_reason = 'oom' AND duration_ms > 5000\""
             )
-        return PredicateError(f"cannot evaluate {option} predicate {text!r}: {_first_line(exc)}")
+        return PredicateError(
+            f"cannot evaluate {option} predicate {gate.shown(text)}: {_first_line(exc)}"
+        )
 
     def split(
         self,
@@ -549,7 +585,7 @@ class SparkEngine:
             for option, text in split.texts if split else ():
                 if any(frag and frag in text for frag in contexts):
                     raise PredicateError(
-                        f"cannot evaluate {option} predicate {text!r}: {line}"
+                        f"cannot evaluate {option} predicate {gate.shown(text)}: {line}"
                     ) from None
             raise SourceError(f"Spark failed while {what} in {self.description}: {line}") from None
         except Exception as exc:  # py4j network errors, a dead JVM...
