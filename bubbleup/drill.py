@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from bubbleup.errors import UsageError
-from bubbleup.items import is_time, quote_identifier, quote_sql, time_literal
+from bubbleup.items import is_time, quote_identifier, quote_sql, time_literal, time_operand
 
 if TYPE_CHECKING:
     from bubbleup.analyze import Progress
@@ -66,6 +66,8 @@ def item_sql(item: Mapping[str, Any], dtype: str) -> str:
     if op == "=":
         return f"{col} = {_literal(str(item['value']), dtype)}"
     bound = (lambda x: time_literal(x, dtype)) if is_time(dtype) else _number
+    if is_time(dtype) and op != "is_null":
+        col = time_operand(col, dtype)
     if op == "<=":
         return f"{col} <= {bound(float(item['high']))}"
     if op == ">":

@@ -142,6 +142,24 @@ def time_literal(micros: float, dtype: str) -> str:
     return f"TIMESTAMP '{text}'" if "time_zone=None" in dtype else f"TIMESTAMPTZ '{text}'"
 
 
+def time_operand(column: str, dtype: str | None) -> str:
+    """A (quoted) column as compared with :func:`time_literal`: a column zoned other than
+    UTC is cast to UTC first (polars compares zoned times of one zone only).
+
+    Examples
+    --------
+    >>> print(time_operand("ts", "Datetime(time_unit='us', time_zone='Europe/Paris')"))
+    CAST(ts AS TIMESTAMPTZ)
+    >>> print(time_operand("ts", "Datetime(time_unit='us', time_zone='UTC')"))
+    ts
+    """
+    if dtype is None or not dtype.startswith("Datetime"):
+        return column
+    if "time_zone=None" in dtype or "time_zone='UTC'" in dtype:
+        return column
+    return f"CAST({column} AS TIMESTAMPTZ)"
+
+
 def _bound(x: float, dtype: str | None) -> str:
     return time_literal(x, dtype) if dtype is not None and is_time(dtype) else format_number(x)
 
@@ -165,6 +183,8 @@ def item_label(item: Item, *, quoted: bool, dtype: str | None = None) -> str:
     if op == "=":
         value = str(item["value"])
         return f"{attribute} = {quote_sql(value) if quoted else _plain(value)}"
+    if is_time(dtype):
+        attribute = time_operand(attribute, dtype)
     if op == "<=":
         return f"{attribute} <= {_bound(float(item['high']), dtype)}"
     if op == ">":

@@ -22,6 +22,7 @@ from bubbleup.errors import (
     first_line,
 )
 from bubbleup.printable import printable
+from bubbleup.timetext import type_time_text
 
 #: Column names taken as the weight when ``weight`` is left to auto-detect.
 AUTO_WEIGHT_COLUMNS = ("sample_rate", "SampleRate", "samplerate", "sampleRate")
@@ -115,7 +116,7 @@ def compile_predicate(
     if isinstance(predicate, str):
         text = gate.check(predicate, option)
         try:
-            expr = pl.sql_expr(text)
+            expr = pl.sql_expr(type_time_text(text, schema))
         except pl.exceptions.PolarsError as exc:
             reason = first_line(exc, "syntax error")
             raise PredicateError(

@@ -60,3 +60,61 @@ def test_integer_ranges_have_whole_bounds() -> None:
     assert labels.len() > 0
     for label in labels:
         assert not re.search(r"\d\.\d", label), label
+
+
+def test_time_columns_compare_with_iso_text() -> None:
+    import datetime as dt
+
+    times = [dt.datetime(2026, 11, 20, h, 30) for h in range(0, 24)]
+    frame = pl.DataFrame({"naive": times, "k": ["2026-11-20 12:00"] * 24}).with_columns(
+        zoned=pl.col("naive").dt.replace_time_zone("Europe/Paris"),
+        utc=pl.col("naive").dt.replace_time_zone("UTC"),
+        day=pl.col("naive").dt.date() + pl.duration(days=pl.int_range(24) % 3),
+        x=pl.int_range(24),
+    )
+    cases = {
+        "naive >= '2026-11-20 12:00'": 12,  # 12:30 .. 23:30
+        "naive >= '2026-11-20T12:00:00Z'": 12,
+        "'2026-11-20 12:00' > naive": 12,
+        "utc >= '2026-11-20T13:00:00+01:00'": 12,  # 12:00 UTC
+        "zoned >= '2026-11-20 12:00'": 12,  # read in the column's zone
+        "zoned >= '2026-11-20T11:00:00Z'": 12,  # 12:00 in Paris
+        "zoned BETWEEN '2026-11-20 05:00' AND '2026-11-20 07:59'": 3,
+        "naive BETWEEN '2026-11-20 05:00' AND '2026-11-20 07:59'": 3,
+        "naive NOT BETWEEN '2026-11-20 05:00' AND '2026-11-20 07:59'": 21,
+        "day = '2026-11-21'": 8,
+        "k = '2026-11-20 12:00' AND x < 5": 5,  # a text column keeps its text
+        "naive >= TIMESTAMP '2026-11-20 12:00'": 12,
+    }
+    for where, expected in cases.items():
+        result = bubbleup.analyze(frame.with_columns(y=pl.col("x") % 2), where=where,
+                                  max_order=1, baseline="x >= 0")
+        assert result.totals.selection_events == expected, where
+
+
+def test_time_range_labels_on_every_kind_of_time_column() -> None:
+    """Zoned (UTC and other zones), naive and date columns: labels select their events."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = 6000
+    start = np.datetime64("2026-11-19T00:00:00", "us")
+    naive = start + rng.integers(0, 2 * 86400, size=n).astype("timedelta64[s]")
+    late = naive >= np.datetime64("2026-11-20T09:00:00", "us")
+    bad = rng.random(n) < np.where(late, 0.3, 0.02)
+    base = pl.DataFrame({"naive": naive, "bad": bad, "noise": rng.choice(["a", "b"], n)})
+    for column, frame in {
+        "naive": base,
+        "utc": base.with_columns(utc=pl.col("naive").dt.replace_time_zone("UTC")).drop("naive"),
+        "paris": base.with_columns(
+            paris=pl.col("naive").dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Paris")
+        ).drop("naive"),
+        "day": base.with_columns(day=pl.col("naive").dt.date()).drop("naive"),
+    }.items():
+        result = bubbleup.analyze(frame, where="bad", max_order=1)
+        first = result.explanations.row(0, named=True)
+        assert first["items"][0]["attribute"] == column, first["label"]
+        again = bubbleup.analyze(frame, where=first["label"], max_order=1, weight=False)
+        assert again.totals.selection_events == (
+            first["selection_events"] + first["baseline_events"]
+        ), first["label"]
