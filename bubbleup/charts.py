@@ -398,9 +398,7 @@ def histograms_renderable(
     Bars are scaled to the largest share drawn for that attribute.
     """
     blocks: list[RenderableType] = []
-    kinds = {
-        str(a["attribute"]): a for a in result.attributes.head(attributes).iter_rows(named=True)
-    }
+    kinds = {str(a["attribute"]): a for a in result.attributes.iter_rows(named=True)}
     for name in top_attributes(result, attributes):
         meta = kinds[name]
         hist = histogram(result, name, top=top)
