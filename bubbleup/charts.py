@@ -25,6 +25,7 @@ from bubbleup.printable import cut, printable
 if TYPE_CHECKING:
     from bubbleup.count import Totals
     from bubbleup.result import Result
+    from bubbleup.timewindow import Timeline
 
 #: Colours of the two sides, everywhere (terminal styles are magenta and cyan).
 SELECTION_COLOR = "#b0209b"
@@ -283,6 +284,52 @@ def _svg_open(width: int, height: int, label: str) -> str:
         'fill="currentColor" font-size="11" '
         'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif">'
     )
+
+
+def timeline_svg(timeline: Timeline) -> str:
+    """The timeline as an SVG: each side's share of its events per time bucket, the
+    selection above the baseline (weighted), with the first and last bucket's start.
+
+    Examples
+    --------
+    >>> import bubbleup
+    >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
+    >>> svg = timeline_svg(r.timeline)
+    >>> svg.startswith("<svg"), svg.count("<rect") <= 2 * len(r.timeline.starts)
+    (True, True)
+    """
+    n = max(len(timeline.starts), 1)
+    width, left, row_h, gap = 640, 70, 46, 10
+    step = (width - left - 10) / n
+    height = 2 * row_h + gap + 22
+    parts = [_svg_open(width, height, f"selection and baseline per {timeline.every}")]
+    for j, (side, values, color) in enumerate(
+        (
+            ("selection", timeline.selection, SELECTION_COLOR),
+            ("baseline", timeline.baseline, BASELINE_COLOR),
+        )
+    ):
+        total = sum(values) or 1.0
+        biggest = max(values, default=0.0) / total or 1.0
+        top = 4 + j * (row_h + gap)
+        parts.append(f'<text x="{left - 8}" y="{top + row_h / 2 + 4:.0f}" text-anchor="end">'
+                     f"{side}</text>")  # fmt: skip
+        for i, (start, value) in enumerate(zip(timeline.starts, values, strict=True)):
+            h = (value / total) / biggest * row_h
+            if h <= 0:
+                continue
+            parts.append(
+                f'<rect x="{left + i * step:.1f}" y="{top + row_h - h:.1f}" '
+                f'width="{max(step - 1, 1):.1f}" height="{h:.1f}" fill="{color}">'
+                f"<title>{_e(start)}: {value:,.0f} ({value / total:.1%})</title></rect>"
+            )
+    y = height - 6
+    first = timeline.starts[0] if timeline.starts else ""
+    last = timeline.starts[-1] if timeline.starts else ""
+    parts.append(f'<text x="{left}" y="{y}">{_e(first)}</text>')
+    parts.append(f'<text x="{width - 10}" y="{y}" text-anchor="end">{_e(last)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def _svg_paired(attribute: str, hist: pl.DataFrame) -> str:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import html
 import io
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import polars as pl
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -230,8 +231,31 @@ def _label_cell(row: dict[str, object], ranks: dict[str, int]) -> Text:
     return text
 
 
-def _share_cell(share: float, style: str) -> Text:
-    return Text(bar(share), style=style) + f" {percent(share):>6}"
+def _share_cell(share: float, style: str, width: int = BAR_WIDTH) -> Text:
+    if width <= 0:
+        return Text(f"{percent(share):>6}", style=style)
+    return Text(bar(share, width), style=style) + f" {percent(share):>6}"
+
+
+#: Columns the explanations table needs besides its label and bars: rank, two shares,
+#: lift, q, the significance mark and the separators between seven columns.
+_FIXED_COLUMNS = 3 + 2 * 7 + 6 + 8 + 4 + 6 * 3
+#: The label column keeps at least this many characters before the bars get any.
+_LABEL_MIN = 30
+
+
+def bar_width(width: int | None) -> int:
+    """How wide the share bars can be at a terminal width: the figures always fit first.
+
+    Examples
+    --------
+    >>> bar_width(None), bar_width(120), bar_width(100), bar_width(80)
+    (12, 12, 7, 0)
+    """
+    if width is None:
+        return BAR_WIDTH
+    spare = width - _FIXED_COLUMNS - _LABEL_MIN - 2  # a space between a bar and its share
+    return max(0, min(BAR_WIDTH, spare // 2))
 
 
 def _criteria(result: Result) -> str:
@@ -242,17 +266,39 @@ def _criteria(result: Result) -> str:
     )
 
 
-def table_renderable(result: Result, *, top: int | None = 20) -> RenderableType:
-    """The terminal view: header, explanations with share bars, top attributes."""
+class _Fitted:
+    """A renderable built for the width it is given (rich protocol)."""
+
+    def __init__(self, build: Callable[[int], RenderableType]) -> None:
+        self.build = build
+
+    def __rich_console__(
+        self, console: Console, options: ConsoleOptions
+    ) -> Iterator[RenderableType]:
+        yield self.build(options.max_width)
+
+
+def table_renderable(
+    result: Result, *, top: int | None = 20, width: int | None = None
+) -> RenderableType:
+    """The terminal view: header, explanations with share bars, top attributes.
+
+    ``width``: the terminal's (by default, whatever console prints it): narrower bars
+    (none at 80 columns) leave the label, the shares, the lift, the q-value and the
+    significance mark whole.
+    """
+    if width is None:
+        return _Fitted(lambda w: table_renderable(result, top=top, width=w))
+    bars = bar_width(width)
     head = Text()
     for label, text in header_lines(result):
         head.append(f"{label:>10}  ", style="bold")
         head.append(printable(text, limit=HEADER_CHARS) + "\n")
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("#", justify="right")
-    table.add_column("explanation", overflow="fold", min_width=24, max_width=60)
-    table.add_column("selection", no_wrap=True)
-    table.add_column("baseline", no_wrap=True)
+    table.add_column("explanation", overflow="fold", min_width=20, max_width=60)
+    table.add_column("selection", no_wrap=True, justify="right")
+    table.add_column("baseline", no_wrap=True, justify="right")
     table.add_column("lift", justify="right")
     table.add_column("q", justify="right")
     table.add_column("", no_wrap=True)
@@ -263,8 +309,8 @@ def table_renderable(result: Result, *, top: int | None = 20) -> RenderableType:
         table.add_row(
             str(r["rank"]),
             _label_cell(r, ranks),
-            _share_cell(r["selection_share"], "magenta"),
-            _share_cell(r["baseline_share"], "cyan"),
+            _share_cell(r["selection_share"], "magenta", bars),
+            _share_cell(r["baseline_share"], "cyan", bars),
             lift_text(r["lift"]),
             pvalue(r["q_value"]),
             "✔" if r["significant"] else "",
@@ -343,7 +389,8 @@ def _md_escape(text: str, limit: int = LABEL_CHARS) -> str:
 
 
 def to_markdown(result: Result, *, top: int | None = 20) -> str:
-    """The header and the explanations as a Markdown table."""
+    """The header, the explanations (with what explains them and their aliases), the
+    outcomes and the attributes, as Markdown."""
     lines = [
         f"- **{label}**: {_md_escape(text, HEADER_CHARS)}" for label, text in header_lines(result)
     ]
@@ -353,14 +400,23 @@ def to_markdown(result: Result, *, top: int | None = 20) -> str:
         "|---:|---|---:|---:|---:|---:|:---:|",
     ]
     rows = result.explanations if top is None else result.explanations.head(top)
+    ranks = dict(zip(result.explanations["label"], result.explanations["rank"], strict=True))
+
+    def code(text: str) -> str:
+        return "`" + _md_escape(text).replace("`", "'") + "`"
+
     for r in rows.iter_rows(named=True):
-        label = _md_escape(r["label"]).replace("`", "'")
+        label = code(r["label"])
+        if r["aliases"]:
+            label += "<br>same events as: " + ", ".join(code(a) for a in r["aliases"])
+        if r["explained_by"]:
+            label += f"<br>explained by #{ranks.get(r['explained_by'], '?')}"
         lines.append(
-            f"| {r['rank']} | `{label}` | {percent(r['selection_share'])} | "
+            f"| {r['rank']} | {label} | {percent(r['selection_share'])} | "
             f"{percent(r['baseline_share'])} | {lift_text(r['lift'])} | {pvalue(r['q_value'])} | "
             f"{'yes' if r['significant'] else ''} |"
         )
-    lines += ["", f"Significant: {_criteria(result)}."]
+    lines += ["", summary_line(result, shown=rows.height)]
     if result.outcomes.height:
         lines += [
             "",
@@ -375,6 +431,20 @@ def to_markdown(result: Result, *, top: int | None = 20) -> str:
                 f"| `{_md_escape(o['attribute'])}` | {_md_escape(sel)} | {_md_escape(base)} | "
                 f"{o['distance']:.2f} | {pvalue(o['q_value'])} |"
             )
+    lines += [
+        "",
+        "Attributes by distance between selection and baseline (total variation):",
+        "",
+        "| attribute | kind | distance | q |",
+        "|---|---|---:|---:|",
+    ]
+    context = result.attributes.filter(pl.col("role") == "context")
+    for a in context.head(10).iter_rows(named=True):
+        kind = a["kind"] + (" (ranges)" if a["binned"] else "")
+        lines.append(
+            f"| `{_md_escape(a['attribute'])}` | {kind} | {a['distance']:.2f} | "
+            f"{pvalue(a['q_value'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 

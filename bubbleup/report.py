@@ -48,6 +48,25 @@ pre {{ white-space: pre-wrap; overflow-wrap: anywhere; background: #8882; paddin
 .legend span {{ display: inline-block; width: 0.9em; height: 0.9em; vertical-align: -1px;
   margin: 0 4px 0 12px; }}
 .notes {{ color: #777; font-size: 0.92em; max-width: 52em; }}
+svg {{ max-width: 100%; height: auto; }}
+@media (max-width: 640px) {{
+  body {{ padding: 12px 8px 32px; font-size: 13px; }}
+  th, td {{ padding: 3px 4px; }}
+  td.share {{ min-width: 0 !important; }}
+  td.share .bar {{ display: none !important; }}
+  td.label {{ overflow-wrap: break-word !important; max-width: none !important; }}
+  table.sides, table.outcomes {{ display: block; overflow-x: auto; }}
+  /* one explanation a card: its label, then every figure on one line, named */
+  table.explanations, table.explanations tbody {{ display: block; }}
+  table.explanations thead {{ display: none; }}
+  table.explanations tr {{ display: grid; grid-template-columns: 1.8em repeat(4, auto) 1em;
+    column-gap: 12px; padding: 4px 0; }}
+  table.explanations td {{ padding: 1px 0; }}
+  table.explanations td.label {{ grid-column: 2 / -1; grid-row: 1; }}
+  table.explanations td:first-child {{ grid-row: 1 / span 2; }}
+  table.explanations td[data-h]::before {{ content: attr(data-h) " "; color: #777;
+    font-size: 0.85em; }}
+}}
 """
 
 
@@ -64,13 +83,17 @@ def _num(x: float) -> str:
     return f"{x:,.0f}" if x == int(x) else f"{x:,.1f}"
 
 
-def _bar(share: float, color: str, note: str = "", *, text: str | None = None) -> str:
+def _bar(
+    share: float, color: str, note: str = "", *, text: str | None = None, side: str = ""
+) -> str:
     width = max(0.0, min(share, 1.0)) * 100
     title = f" title='{_e(note)}'" if note else ""
+    if side:
+        title += f" data-h='{_e(side)}'"
     shown = percent(share) if text is None else text
     return (
-        f"<td style='min-width:11em;white-space:nowrap'{title}>"
-        f"<span style='display:inline-block;width:6em;background:#8882;height:0.8em;"
+        f"<td class='share' style='min-width:11em;white-space:nowrap'{title}>"
+        f"<span class='bar' style='display:inline-block;width:6em;background:#8882;height:0.8em;"
         f"vertical-align:-1px'><span style='display:block;background:{color};height:100%;"
         f"width:{width:.1f}%'></span></span> {_e(shown)}</td>"
     )
@@ -190,12 +213,14 @@ def explanations_html(result: Result, *, top: int | None = 20) -> str:
         base_note = f"{_num(r['baseline_count'])} of {_num(t.baseline_weight)} baseline"
         out.append(
             f"<tr{dim}><td style='text-align:right'>{r['rank']}</td>"
-            f"<td style='overflow-wrap:anywhere;max-width:36em'>{_label_html(r, ranks)}</td>"
-            f"{_bar(r['selection_share'], charts.SELECTION_COLOR, sel_note)}"
-            f"{_bar(r['baseline_share'], charts.BASELINE_COLOR, base_note)}"
-            f"<td style='text-align:right'>{_e(lift_text(r['lift']))}</td>"
-            f"<td style='text-align:right'>{_e(pvalue(r['q_value']))}</td>"
-            f"<td>{'✔' if r['significant'] else ''}</td></tr>"
+            f"<td class='label' style='overflow-wrap:anywhere;max-width:36em'>"
+            f"{_label_html(r, ranks)}</td>"
+            f"{_bar(r['selection_share'], charts.SELECTION_COLOR, sel_note, side='selection')}"
+            f"{_bar(r['baseline_share'], charts.BASELINE_COLOR, base_note, side='baseline')}"
+            f"<td class='lift' data-h='lift' style='text-align:right'>"
+            f"{_e(lift_text(r['lift']))}</td>"
+            f"<td class='q' data-h='q' style='text-align:right'>{_e(pvalue(r['q_value']))}</td>"
+            f"<td class='sig'>{'✔' if r['significant'] else ''}</td></tr>"
         )
     if "explained_by" in ex.columns:
         summary = summary_line(result, shown=rows.height)
@@ -208,6 +233,18 @@ def explanations_html(result: Result, *, top: int | None = 20) -> str:
         "<th>selection</th><th>baseline</th>"
         "<th style='text-align:right'>lift</th><th style='text-align:right'>q</th><th></th>"
         f"</tr></thead><tbody>{''.join(out)}</tbody></table>{foot}"
+    )
+
+
+def timeline_html(result: Result) -> str:
+    """The timeline of both sides, when the events have a time column ('' otherwise)."""
+    t = result.timeline
+    if t is None or not t.starts:
+        return ""
+    return (
+        f"<div class='timeline' style='margin-top:8px'><b>When</b> "
+        f"<span class='notes'>(<code>{_bdi(t.column)}</code>, share of each side's events "
+        f"per {_e(t.every)})</span><br>{charts.timeline_svg(t)}</div>"
     )
 
 
@@ -327,8 +364,8 @@ def to_html(
     >>> import bubbleup
     >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
     >>> page = to_html(r)
-    >>> page.startswith("<!DOCTYPE html>"), "<script" in page, page.count("<svg")
-    (True, False, 6)
+    >>> page.startswith("<!DOCTYPE html>"), "<script" in page, page.count("<svg")  # + timeline
+    (True, False, 7)
     """
     title = f"bubbleup: {result.where}"
     names = charts.top_attributes(result, attributes)
@@ -344,6 +381,7 @@ def to_html(
         f"baseline <code>{_bdi(result.baseline)}</code></p>",
         "<h2>What was compared</h2>",
         compared_html(result),
+        timeline_html(result),
         "<h2>Explanations</h2>",
         restatements_html(result),
         _legend(),
@@ -386,8 +424,8 @@ def view_html(result: Result, *, top: int | None = 10, attributes: int = VIEW_CH
     >>> import bubbleup
     >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
     >>> view = view_html(r)
-    >>> view.startswith("<div class='bubbleup'>"), view.count("<svg")
-    (True, 4)
+    >>> view.startswith("<div class='bubbleup'>"), view.count("<svg")  # + timeline
+    (True, 5)
     """
     names = charts.top_attributes(result, attributes)
     hint = (
@@ -398,6 +436,7 @@ def view_html(result: Result, *, top: int | None = 10, attributes: int = VIEW_CH
     return (
         "<div class='bubbleup'>"
         + compared_html(result, compact=True)
+        + timeline_html(result)
         + "<div style='margin-top:10px'></div>"
         + restatements_html(result)
         + explanations_html(result, top=top)

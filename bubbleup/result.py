@@ -186,7 +186,7 @@ class Result:
         """Render as the terminal table (rich protocol)."""
         from bubbleup.render import table_renderable
 
-        yield table_renderable(self, top=self.parameters.get("top", 20))
+        yield table_renderable(self, top=self.parameters.get("top", 20), width=options.max_width)
 
     def _repr_html_(self) -> str:
         """Render in Jupyter: the comparison, explanations with bars, the top charts."""

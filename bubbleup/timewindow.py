@@ -101,6 +101,30 @@ class Timeline:
     start: dt.datetime | None = None
     end: dt.datetime | None = None
 
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The buckets as a DataFrame: ``start``, ``selection``, ``baseline`` (weighted
+        events of each side in ``[start, start + every)``).
+
+        Examples
+        --------
+        >>> import bubbleup
+        >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
+        >>> r.timeline.frame.columns, r.timeline.frame.height
+        (['start', 'selection', 'baseline'], 48)
+        """
+        return pl.DataFrame(
+            {"start": list(self.starts), "selection": self.selection, "baseline": self.baseline},
+            schema_overrides={"selection": pl.Float64, "baseline": pl.Float64},
+        )
+
+    def __repr__(self) -> str:
+        head = f"<bubbleup.Timeline of {self.column!r}, per {self.every}>"
+        return head + "\n" + repr(self.frame)
+
+    def _repr_html_(self) -> str:
+        return str(self.frame._repr_html_())
+
     def to_dict(self) -> dict[str, Any]:
         """The ``timeline`` field of the JSON document."""
         return {

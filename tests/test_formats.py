@@ -55,7 +55,7 @@ def test_in_memory_frames(tiny: dict[str, Path]) -> None:
 
 def test_json_document(runner: CliRunner, tiny: dict[str, Path]) -> None:
     result = runner.invoke(app, ["analyze", str(tiny["parquet"]), "--where", WHERE,
-                                 "--format", "json", "--top", "0"])
+                                 "--format", "json", "--top", "0", "--context", "duration_ms"])
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["version"] == 2

@@ -97,7 +97,7 @@ def test_report_escapes_every_string(hostile: tuple[Path, bubbleup.Result]) -> N
     assert html.escape(HOSTILE[0]) in page
     assert html.escape(TAG_COLUMN) in page
     assert "&lt;b&gt;ev&#x27;ents&lt;i&gt;" in page  # the source path
-    assert page.count("<svg") == 6
+    assert page.count("<svg") == 5  # six attributes, one an outcome (latency): no chart
     assert page.count("<svg") == page.count("</svg>")
 
 
@@ -174,7 +174,7 @@ def test_hostile_report_renders_in_chromium(
     assert any(value in " ".join(labels) for value in HOSTILE)
     assert any(LONG in label for label in labels)  # shown cut, with a marker
     shown = [cut(label, LABEL_CHARS) for label in labels]
-    _check_page(browser, path, svgs=6, texts=[WHERE, TAG_COLUMN, *shown])
+    _check_page(browser, path, svgs=5, texts=[WHERE, TAG_COLUMN, *shown])
 
 
 @pytest.mark.browser
@@ -237,3 +237,34 @@ def test_report_from_a_frame_says_no_command_reproduces_it() -> None:
     page = bubbleup.analyze(frame, where=pl.col("exit_reason") == "oom").to_html()
     assert "no command" in page
     assert "bubbleup analyze" not in page
+
+
+@pytest.mark.browser
+def test_report_on_a_phone_keeps_the_figures(browser: Browser, tmp_path: Path) -> None:
+    """At 390 CSS pixels every explanation's shares, lift and q are on screen."""
+    result = bubbleup.analyze(SAMPLE, where="exit_reason = 'oom'")
+    path = tmp_path / "report.html"
+    path.write_text(to_html(result), encoding="utf-8")
+    page = browser.open(file_url(path))
+    browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+        session=page.session,
+    )
+    assert page.evaluate("window.innerWidth") == 390
+    cells = page.evaluate(
+        "[...document.querySelectorAll('table.explanations tbody tr')].map(tr =>"
+        " [...tr.querySelectorAll('td.share, td.lift, td.q, td.sig')].map(td => {"
+        " const r = td.getBoundingClientRect();"
+        " return [td.innerText.trim(), r.left, r.right, r.width]; }))"
+    )
+    assert len(cells) == 20
+    for row in cells:
+        assert len(row) == 5
+        for text, left, right, width in row[:4]:
+            assert text, row
+            assert width > 0 and left >= 0 and right <= 390, row
+    first = " ".join(text for text, *_ in cells[0])
+    assert "86.0%" in first and "259x" in first and "<1e-300" in first
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= 390, "the page scrolls sideways"
