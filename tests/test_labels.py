@@ -65,7 +65,7 @@ def test_integer_ranges_have_whole_bounds() -> None:
 def test_time_columns_compare_with_iso_text() -> None:
     import datetime as dt
 
-    times = [dt.datetime(2026, 11, 20, h, 30) for h in range(0, 24)]
+    times = [dt.datetime(2026, 11, 20, h, 30) for h in range(24)]
     frame = pl.DataFrame({"naive": times, "k": ["2026-11-20 12:00"] * 24}).with_columns(
         zoned=pl.col("naive").dt.replace_time_zone("Europe/Paris"),
         utc=pl.col("naive").dt.replace_time_zone("UTC"),

@@ -265,6 +265,8 @@ def test_report_on_a_phone_keeps_the_figures(browser: Browser, tmp_path: Path) -
             assert text, row
             assert width > 0 and left >= 0 and right <= 390, row
     first = " ".join(text for text, *_ in cells[0])
-    assert "86.0%" in first and "259x" in first and "<1e-300" in first
+    assert "86.0%" in first
+    assert "259x" in first
+    assert "<1e-300" in first
     scroll = page.evaluate("document.documentElement.scrollWidth")
     assert scroll <= 390, "the page scrolls sideways"
