@@ -263,7 +263,9 @@ def test_report_on_a_phone_keeps_the_figures(browser: Browser, tmp_path: Path) -
         assert len(row) == 5
         for text, left, right, width in row[:4]:
             assert text, row
-            assert width > 0 and left >= 0 and right <= 390, row
+            assert width > 0, row
+            assert left >= 0, row
+            assert right <= 390, row
     first = " ".join(text for text, *_ in cells[0])
     assert "86.0%" in first
     assert "259x" in first
