@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from bubbleup.errors import UsageError
-from bubbleup.items import is_time, quote_identifier, quote_sql, time_literal, time_operand
+from bubbleup.items import (
+    duration_literal,
+    is_time,
+    quote_identifier,
+    quote_sql,
+    time_literal,
+    time_operand,
+)
 
 if TYPE_CHECKING:
     from bubbleup.analyze import Progress
@@ -64,8 +71,12 @@ def item_sql(item: Mapping[str, Any], dtype: str) -> str:
             return f"({col} IS NULL OR {col} = CAST('NaN' AS DOUBLE))"
         return f"{col} IS NULL"
     if op == "=":
+        if dtype.startswith("Duration"):
+            return f"{col} = {duration_literal(float(item['value']))}"
         return f"{col} = {_literal(str(item['value']), dtype)}"
     bound = (lambda x: time_literal(x, dtype)) if is_time(dtype) else _number
+    if dtype.startswith("Duration"):
+        bound = duration_literal
     if is_time(dtype) and op != "is_null":
         col = time_operand(col, dtype)
     if op == "<=":

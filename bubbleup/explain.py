@@ -93,19 +93,27 @@ def _with_labels(frame: pl.DataFrame, attributes: Sequence[Attribute]) -> pl.Dat
         .otherwise(None)
     )
     frame = frame.with_columns(label=bulk)
+    # durations (counted in milliseconds) read as intervals, one by one like ranges
+    durations = [a.name for a in attributes if a.dtype.startswith("Duration")]
+    frame = frame.with_columns(
+        label=pl.when(pl.col("attribute").is_in(durations)).then(None).otherwise(pl.col("label"))
+    )
     ranges = frame.filter(pl.col("label").is_null())
     if ranges.height:
         labels = [
             item_label(r, quoted=False, dtype=dtypes.get(r["attribute"]))
             for r in ranges.iter_rows(named=True)
         ]
-        fill = dict(zip(ranges["attribute"] + "\x00" + ranges["op"], labels, strict=True))
+        def key() -> pl.Expr:
+            return pl.concat_str(
+                [pl.col("attribute"), op, pl.col("value").fill_null("")], separator="\x00"
+            )
+
+        fill = dict(zip(ranges.select(key())[:, 0], labels, strict=True))
         frame = frame.with_columns(
             label=pl.coalesce(
                 pl.col("label"),
-                (pl.col("attribute") + pl.lit("\x00") + op).replace_strict(
-                    fill, default=None, return_dtype=pl.String
-                ),
+                key().replace_strict(fill, default=None, return_dtype=pl.String),
             )
         )
     return frame.with_columns(

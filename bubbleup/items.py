@@ -160,7 +160,22 @@ def time_operand(column: str, dtype: str | None) -> str:
     return f"CAST({column} AS TIMESTAMPTZ)"
 
 
+def duration_literal(millis: float) -> str:
+    """A duration (in milliseconds, as bubbleup counts durations) as a SQL literal.
+
+    Examples
+    --------
+    >>> duration_literal(1500.0), duration_literal(4974.75)
+    ("INTERVAL '1500 milliseconds'", "INTERVAL '4974750 microseconds'")
+    """
+    if millis == int(millis):
+        return f"INTERVAL '{int(millis)} milliseconds'"
+    return f"INTERVAL '{round(millis * 1000)} microseconds'"
+
+
 def _bound(x: float, dtype: str | None) -> str:
+    if dtype is not None and dtype.startswith("Duration"):
+        return duration_literal(x)
     return time_literal(x, dtype) if dtype is not None and is_time(dtype) else format_number(x)
 
 
@@ -182,6 +197,8 @@ def item_label(item: Item, *, quoted: bool, dtype: str | None = None) -> str:
         return f"{attribute} IS NULL"
     if op == "=":
         value = str(item["value"])
+        if dtype is not None and dtype.startswith("Duration"):
+            return f"{attribute} = {duration_literal(float(value))}"
         return f"{attribute} = {quote_sql(value) if quoted else _plain(value)}"
     if is_time(dtype):
         attribute = time_operand(attribute, dtype)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -118,3 +119,33 @@ def test_time_range_labels_on_every_kind_of_time_column() -> None:
         assert again.totals.selection_events == (
             first["selection_events"] + first["baseline_events"]
         ), first["label"]
+
+
+def test_duration_labels_are_intervals(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    n = 4000
+    bad = rng.random(n) < 0.1
+    took = np.where(bad, rng.integers(5000, 9000, n), rng.integers(10, 6000, n))
+    frame = pl.DataFrame(
+        {
+            "bad": bad,
+            "took": pl.Series(took).cast(pl.Duration("us")) * 1000,  # microseconds: ms x 1000
+            "few": pl.Series(np.where(bad, 2000, 1000)).cast(pl.Duration("ms")),
+            "k": rng.choice(["a", "b"], n),
+        }
+    )
+    path = tmp_path / "durations.parquet"
+    frame.write_parquet(path)
+    result = bubbleup.analyze(path, where="bad", context=["took", "few"])
+    labels = [*result.explanations["label"].head(3), *result.restatements["label"]]
+    assert "few = INTERVAL '2000 milliseconds'" in labels
+    assert any(label.startswith("took > INTERVAL '") for label in labels)
+    for frame_rows in (result.explanations.head(3), result.restatements):
+        for r in frame_rows.iter_rows(named=True):
+            again = bubbleup.analyze(path, where=r["label"], max_order=1)
+            assert again.totals.selection_events == r["selection_events"] + r["baseline_events"]
+    # a duration is an outcome unless --context says otherwise
+    plain = bubbleup.analyze(path, where="bad")
+    assert set(plain.outcomes["attribute"]) == {"took", "few"}
