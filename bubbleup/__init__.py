@@ -19,6 +19,7 @@ from bubbleup.errors import (
     UsageError,
     WeightError,
 )
+from bubbleup import explore  # a callable module: bubbleup.explore(df_or_path) is the widget
 from bubbleup.namespace import DataFrameNamespace as _DataFrameNamespace  # df.bubbleup
 from bubbleup.result import Result
 
@@ -37,4 +38,5 @@ __all__ = [
     "__version__",
     "analyze",
     "describe_columns",
+    "explore",
 ]
