@@ -84,7 +84,8 @@ class Heatmap:
 
     ``selection[j][i]`` and ``baseline[j][i]`` are the events in value bucket ``j`` (from
     the lowest values up) and time bucket ``i``. ``time_edges`` are ISO 8601 texts,
-    ``time_sql`` / ``value_sql`` the same edges as SQL literals.
+    ``time_sql`` / ``value_sql`` the same edges as SQL literals, ``value_upper_sql`` each
+    edge as the inclusive upper bound of a box that ends there.
     """
 
     time_column: str
@@ -94,6 +95,7 @@ class Heatmap:
     time_sql: list[str]
     value_edges: list[float]
     value_sql: list[str]
+    value_upper_sql: list[str]
     selection: list[list[int]]
     baseline: list[list[int]]
     missing: int
@@ -110,6 +112,7 @@ class Heatmap:
             "time_sql": self.time_sql,
             "value_edges": self.value_edges,
             "value_sql": self.value_sql,
+            "value_upper_sql": self.value_upper_sql,
             "selection": self.selection,
             "baseline": self.baseline,
             "missing": self.missing,
@@ -204,21 +207,8 @@ def heatmap(
     step_us = max(step / dt.timedelta(microseconds=1), 1.0)
     t_num = t.dt.epoch("us")
     ti = ((t_num - t0).cast(pl.Float64) / step_us).floor().clip(0, time_bins - 1).cast(pl.Int32)
-    if log:
-        lo_l, hi_l = math.log(edges[0]), math.log(edges[-1])
-        pos = (v.log() - lo_l) / ((hi_l - lo_l) / (len(edges) - 1))
-        vj = pos.floor().clip(0, len(edges) - 2).cast(pl.Int32)
-        # floating error at the edges: step back or forward by one to respect them
-        e = pl.Series(edges)
-        vj = (
-            pl.when(v < pl.lit(e).gather(vj)).then(vj - 1)
-            .when((vj < len(edges) - 2) & (v >= pl.lit(e).gather(vj + 1))).then(vj + 1)
-            .otherwise(vj)
-            .clip(0, len(edges) - 2)
-        )  # fmt: skip
-    else:
-        inner = pl.Series(edges[1:-1], dtype=pl.Float64)
-        vj = pl.lit(inner).search_sorted(v, side="right").cast(pl.Int32)
+    inner = pl.Series(edges[1:-1], dtype=pl.Float64)
+    vj = pl.lit(inner).search_sorted(v, side="right").cast(pl.Int32)
     counted = (
         inscope.filter(ok)
         .select(
@@ -245,10 +235,19 @@ def heatmap(
         time_sql=[_time_literal(e, dtype) for e in t_edges],
         value_edges=edges,
         value_sql=[format_number(x) for x in edges],
+        value_upper_sql=_uppers(edges, integer=integer),
         selection=sel.tolist(),
         baseline=base.tolist(),
         missing=int(stats["missing"]),
     )
+
+
+def _uppers(edges: list[float], *, integer: bool) -> list[str]:
+    """The upper bound of a box ending at each edge: buckets are ``[lo, hi)``, the last
+    one closed, so for integers the bound is ``hi - 1`` (``BETWEEN`` is inclusive)."""
+    if not integer:
+        return [format_number(x) for x in edges]
+    return [format_number(x - 1) for x in edges[:-1]] + [format_number(edges[-1])]
 
 
 def box_sql(h: Heatmap, i0: int, i1: int, j0: int, j1: int) -> str:
@@ -269,5 +268,5 @@ def box_sql(h: Heatmap, i0: int, i1: int, j0: int, j1: int) -> str:
     t, v = quote_identifier(h.time_column), quote_identifier(h.value_column)
     return (
         f"{t} BETWEEN {h.time_sql[i0]} AND {h.time_sql[i1 + 1]} "
-        f"AND {v} BETWEEN {h.value_sql[j0]} AND {h.value_sql[j1 + 1]}"
+        f"AND {v} BETWEEN {h.value_sql[j0]} AND {h.value_upper_sql[j1 + 1]}"
     )

@@ -351,7 +351,14 @@ class Explorer:
             if cancelled():
                 raise Superseded("a newer view was asked for")
             h = self.heatmap(view)
-            out = self.answer(view, cancelled=cancelled)
+            try:
+                out = self.answer(view, cancelled=cancelled)
+            except Superseded:
+                raise
+            except BubbleupError as exc:  # shown beside the heatmap, which still helps
+                out = self.answer(View(None, view.steps, view.value))
+                out["view"] = view.to_dict()
+                out["error"] = show_controls(str(exc).splitlines()[0])
             out["heatmap"] = None if h is None else h.to_dict()
             out["columns"] = numeric_columns(self.schema)
             out["time_column"] = self.time_column

@@ -33,7 +33,7 @@ export function boxSql(heat, i0, i1, j0, j1) {
   const [a, b] = i0 <= i1 ? [i0, i1] : [i1, i0];
   const [c, d] = j0 <= j1 ? [j0, j1] : [j1, j0];
   return `${heat.time_ident} BETWEEN ${heat.time_sql[a]} AND ${heat.time_sql[b + 1]} ` +
-    `AND ${heat.value_ident} BETWEEN ${heat.value_sql[c]} AND ${heat.value_sql[d + 1]}`;
+    `AND ${heat.value_ident} BETWEEN ${heat.value_sql[c]} AND ${heat.value_upper_sql[d + 1]}`;
 }
 
 function shortTime(iso, spanMs) {
@@ -113,6 +113,7 @@ class Heatmap {
   draw() {
     const c = this.canvas, g = c.getContext("2d"), d = this.data;
     g.clearRect(0, 0, c.width, c.height);
+    c.dataset.cells = "0";
     if (!d) return;
     const nx = d.time_edges.length - 1, ny = d.value_edges.length - 1;
     const W = c.width - MARGIN.left - MARGIN.right, H = c.height - MARGIN.top - MARGIN.bottom;
@@ -124,9 +125,11 @@ class Heatmap {
         maxS = Math.max(maxS, d.selection[j][i]);
       }
     }
+    let drawn = 0;
     for (let j = 0; j < ny; j++) {
       for (let i = 0; i < nx; i++) {
         const b = d.baseline[j][i], s = d.selection[j][i];
+        if (b + s > 0) drawn += 1;
         const x = MARGIN.left + i * w, y = MARGIN.top + (ny - 1 - j) * h;
         if (b > 0) {
           g.fillStyle = `rgba(${BASELINE}, ${0.12 + 0.88 * Math.log1p(b) / Math.log1p(maxB)})`;
@@ -138,6 +141,7 @@ class Heatmap {
         }
       }
     }
+    c.dataset.cells = String(drawn);
     const ink = getComputedStyle(c).color || "#555";
     g.strokeStyle = ink;
     g.fillStyle = ink;
@@ -253,12 +257,8 @@ export class Explore {
       return;
     }
     if (serial !== this.serial || data === null) return; // superseded
-    if (data.error) {
-      this.busy(false, data.error);
-      return;
-    }
-    this.show(data);
-    this.busy(false);
+    if (data.view) this.show(data);
+    this.busy(false, data.error || "");
   }
 
   busy(on, error = "") {
@@ -337,7 +337,7 @@ export class Explore {
     this.sql.textContent = visible(data.sql || "");
     this.sql.dataset.text = data.sql || "";
     if (!data.html) {
-      this.answer.replaceChildren(el("p", { class: "bx-note",
+      this.answer.replaceChildren(data.error ? "" : el("p", { class: "bx-note",
         text: "Drag a box around the weird events on the heatmap, or write a condition." }));
       return;
     }
