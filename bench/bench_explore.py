@@ -51,8 +51,7 @@ def generate(rows: int, path: Path, *, seed: int = 1) -> None:
         slow = (host == "h-bad") & (seconds > 4 * 3600)
         duration = rng.lognormal(5, 0.8, n) * np.where(slow, 40, 1)
         cols: dict[str, object] = {
-            "ts": pl.Series(seconds * 1e6).cast(pl.Int64).cast(pl.Duration("us"))
-            + pl.lit(START),
+            "ts": pl.Series(seconds * 1e6).cast(pl.Int64).cast(pl.Duration("us")) + pl.lit(START),
             "duration_ms": duration.round().astype(np.int64),
             "host": host,
             "route": rng.choice([f"/api/r{i}" for i in range(40)], n),
@@ -122,8 +121,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--boxes", type=int, default=4)
     args = parser.parse_args()
-    print("| events | frame in memory | load | first view | new box (median / max) "
-          "| re-read Parquet per box (median / max) |")
+    print(
+        "| events | frame in memory | load | first view | new box (median / max) "
+        "| re-read Parquet per box (median / max) |"
+    )
     print("|---:|---:|---:|---:|---:|---:|")
     for rows in args.rows:
         r = bench(rows, args.boxes)

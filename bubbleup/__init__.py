@@ -6,6 +6,7 @@
 True
 """
 
+from bubbleup import explore  # a callable module: bubbleup.explore(df_or_path) is the widget
 from bubbleup._version import __version__
 from bubbleup.analyze import analyze
 from bubbleup.columns import describe_columns
@@ -19,7 +20,6 @@ from bubbleup.errors import (
     UsageError,
     WeightError,
 )
-from bubbleup import explore  # a callable module: bubbleup.explore(df_or_path) is the widget
 from bubbleup.namespace import DataFrameNamespace as _DataFrameNamespace  # df.bubbleup
 from bubbleup.result import Result
 

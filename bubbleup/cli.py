@@ -569,8 +569,12 @@ def explore(
         explorer = Explorer(source if len(source) > 1 else source[0], events)
         explorer.value_column(first)
     if not is_loopback(host):
-        err.print(f"Warning: listening on {host}: anyone who can reach it and has the address "
-                  "(its token) can read these events", markup=False, soft_wrap=True)
+        err.print(
+            f"Warning: listening on {host}: anyone who can reach it and has the address "
+            "(its token) can read these events",
+            markup=False,
+            soft_wrap=True,
+        )
     try:
         server = Server(explorer, host, port)
     except OSError as exc:

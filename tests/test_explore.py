@@ -7,6 +7,7 @@ over the DevTools protocol.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -33,7 +34,7 @@ START = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 LONG = "L" * 20_000
 HOSTILE = [
     "<script>window.__pwned = 1</script>",
-    "\"'><img src=x onerror=\"window.__pwned = 2\">",
+    '"\'><img src=x onerror="window.__pwned = 2">',
     "שלום مرحبا \u202eevil",
     "bell\x07 and escape\x1b[31m",
     LONG,
@@ -203,10 +204,8 @@ def _other_addresses() -> list[str]:
             out.add(probe.getsockname()[0])
         except OSError:
             pass
-    try:
+    with contextlib.suppress(OSError):
         out.update(a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET))
-    except OSError:
-        pass
     return sorted(a for a in out if not a.startswith("127."))
 
 
@@ -216,9 +215,10 @@ def test_not_listening_on_other_interfaces(server: Server) -> None:
     if not others:
         pytest.skip("this machine has no interface besides loopback")
     for address in others:
-        with socket.socket() as s, pytest.raises(OSError):
+        with socket.socket() as s:
             s.settimeout(5)
-            s.connect((address, server.port))
+            with pytest.raises(OSError):
+                s.connect((address, server.port))
 
 
 def test_cli_explore_errors_are_one_line(events_path: Path) -> None:

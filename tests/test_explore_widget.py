@@ -35,7 +35,7 @@ pytest.importorskip("anywidget")
 CELLS = [
     f"import json, sys\nsys.path.insert(0, {str(ROOT)!r})\nimport bubbleup\n"
     "from tests.test_explore import band_events",
-    "w = bubbleup.explore(band_events(), where=\"duration_ms > 1000\")\nw",
+    'w = bubbleup.explore(band_events(), where="duration_ms > 1000")\nw',
     "print(json.dumps({'where': w.where, 'first': w.result.explanations['label'][0],"
     " 'view': w.view}))",
     "w.request = {'id': 7, 'view': {'where': \"flag = 'weird'\","

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from bubbleup.errors import BubbleupError
-from bubbleup.explore.state import Explorer, Superseded, View
+from bubbleup.explore.state import Explorer, SupersededError, View
 
 #: The largest request body accepted (a view is a few predicates).
 MAX_BODY = 256 * 1024
@@ -102,7 +102,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "bubbleup-explore"
     sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Say nothing per request (the terminal shows the address and errors only)."""
 
     # -- responses -----------------------------------------------------------------------
@@ -145,7 +145,7 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     # -- methods -------------------------------------------------------------------------
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         """The page, a static file or the JSON of a view."""
         if not self._allowed():
             return
@@ -162,11 +162,11 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._refuse(HTTPStatus.NOT_FOUND, "not found")
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         """As GET, without the body."""
         self.do_GET()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         """``/api/view`` with the view as a JSON body."""
         if not self._allowed():
             return
@@ -196,7 +196,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             view = parse()
             answer = payload(self.server.explorer.view(view))
-        except Superseded:
+        except SupersededError:
             self._json(HTTPStatus.CONFLICT, {"superseded": True})
             return
         except BubbleupError as exc:
@@ -221,7 +221,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve(server: Server, *, ready: Callable[[Server], None] | None = None) -> None:
+def serve(server: Server, *, ready: Callable[[Server], object] | None = None) -> None:
     """Serve until Ctrl-C (or ``server.shutdown()``), then close the socket."""
     if ready is not None:
         threading.Thread(target=ready, args=(server,), daemon=True).start()

@@ -65,7 +65,7 @@ def show_controls(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-class Superseded(BubbleupError):
+class SupersededError(BubbleupError):
     """A newer view was asked for while this one was being counted."""
 
 
@@ -147,7 +147,7 @@ class View:
             for s in steps
         ):
             raise UsageError("steps must be a list of [kind, sql] pairs")
-        return cls(where or None, tuple(Step(k, q) for k, q in steps), value or None)  # type: ignore[arg-type]
+        return cls(where or None, tuple(Step(k, q) for k, q in steps), value or None)
 
     def to_dict(self) -> dict[str, Any]:
         """The view as JSON-ready data (the inverse of :meth:`from_dict`)."""
@@ -185,8 +185,8 @@ class Explorer:
     >>> answer = ex.answer(View("exit_reason = 'oom'"))
     >>> answer["explanations"][0]["label"]
     "kernel_version = '5.15.0-91-generic' AND build_tool = 'gradle'"
-    >>> answer["command"]
-    "bubbleup analyze sample_data/builds.parquet --where \\"exit_reason = 'oom'\\""
+    >>> print(answer["command"])
+    bubbleup analyze sample_data/builds.parquet --where "exit_reason = 'oom'"
     """
 
     source: Source
@@ -270,11 +270,10 @@ class Explorer:
         if self.time_column is None or value is None:
             return None
         scope_text = self.scope_text(view)
-        scope = compile_predicate(scope_text, self.schema, option="scope")[0] if scope_text else None
-        if view.where:
-            selected = compile_predicate(view.where, self.schema)[0]
-        else:
-            selected = pl.lit(False)
+        scope = (
+            compile_predicate(scope_text, self.schema, option="scope")[0] if scope_text else None
+        )
+        selected = compile_predicate(view.where, self.schema)[0] if view.where else pl.lit(False)
         baseline_text = self.options.get("baseline")
         if baseline_text:
             baseline = compile_predicate(baseline_text, self.schema, option="--baseline")[0]
@@ -294,7 +293,7 @@ class Explorer:
 
         def progress(_stage: str) -> None:
             if cancelled is not None and cancelled():
-                raise Superseded("a newer view was asked for")
+                raise SupersededError("a newer view was asked for")
 
         opts = self.options_for(view)
         return analyze(self.frame, progress=progress, **opts)
@@ -335,7 +334,7 @@ class Explorer:
 
         Answers are cached by view. Only one analysis runs at a time (the machine's cores
         are better spent on one count); a view that is no longer the newest when its turn
-        comes raises :class:`Superseded` instead of counting.
+        comes raises :class:`SupersededError` instead of counting.
         """
         with self._generation_lock:
             self._generation += 1
@@ -349,11 +348,11 @@ class Explorer:
                 self._cache.move_to_end(view)
                 return self._cache[view]
             if cancelled():
-                raise Superseded("a newer view was asked for")
+                raise SupersededError("a newer view was asked for")
             h = self.heatmap(view)
             try:
                 out = self.answer(view, cancelled=cancelled)
-            except Superseded:
+            except SupersededError:
                 raise
             except BubbleupError as exc:  # shown beside the heatmap, which still helps
                 out = self.answer(View(None, view.steps, view.value))

@@ -15,11 +15,11 @@ import traitlets
 
 from bubbleup.errors import BubbleupError
 from bubbleup.explore.server import payload, static_text
-from bubbleup.explore.state import Explorer, Superseded, View
+from bubbleup.explore.state import Explorer, SupersededError, View
 from bubbleup.result import Result
 
 
-class ExploreWidget(anywidget.AnyWidget):  # type: ignore[misc]
+class ExploreWidget(anywidget.AnyWidget):
     """The heatmap, the box and the answer, in a notebook."""
 
     _esm = static_text("explore.js")
@@ -41,7 +41,7 @@ class ExploreWidget(anywidget.AnyWidget):  # type: ignore[misc]
     def _answer(self, view: View) -> dict[str, Any]:
         try:
             answer = self._explorer.view(view)
-        except Superseded:
+        except SupersededError:
             return {"superseded": True}
         except BubbleupError as exc:
             return {"error": str(exc).splitlines()[0]}
