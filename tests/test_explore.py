@@ -396,3 +396,37 @@ def test_hostile_values_are_shown_as_text(server: Server, browser: Browser) -> N
     assert drilled["crumbs"][1].startswith("only payload = '<script>")
     assert page.evaluate("window.__pwned === undefined")
     assert page.errors == []
+
+
+def test_cli_serves_until_ctrl_c_then_stops_cleanly(events_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bubbleup", "explore", str(events_path), "--no-browser",
+         "--where", "host = 'h-bad'"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert "token=" in url
+        assert "where=host%20%3D%20%27h-bad%27" in url
+        with urllib.request.urlopen(url, timeout=HANG_GUARD_SECONDS) as reply:
+            assert reply.status == 200
+            assert "explore.js" in reply.read().decode()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=HANG_GUARD_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert "Traceback" not in stderr
+    assert stderr.strip().endswith("bubbleup explore: stopped")
