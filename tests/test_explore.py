@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from bubbleup.cli import app
 from bubbleup.explore.heatmap import box_sql
 from bubbleup.explore.server import MAX_BODY, Server, serve
-from bubbleup.explore.state import Explorer, Step, View
+from bubbleup.explore.state import Explorer, Step, SupersededError, View
 from tests.browser import HANG_GUARD_SECONDS, Browser, Page, chromium
 
 START = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -430,3 +430,55 @@ def test_cli_serves_until_ctrl_c_then_stops_cleanly(events_path: Path) -> None:
     assert process.returncode == 0
     assert "Traceback" not in stderr
     assert stderr.strip().endswith("bubbleup explore: stopped")
+
+
+def test_a_newer_view_supersedes_an_older_one(events_path: Path) -> None:
+    ex = Explorer(str(events_path))
+    outcomes: dict[str, object] = {}
+
+    def ask(name: str, view: View) -> None:
+        try:
+            outcomes[name] = ex.view(view)["view"]["where"]
+        except SupersededError:
+            outcomes[name] = "superseded"
+
+    def wait_generation(n: int) -> None:
+        deadline = time.monotonic() + HANG_GUARD_SECONDS
+        while ex._generation < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    with ex._lock:  # the machine is busy counting something else
+        old = threading.Thread(target=ask, args=("old", View("duration_ms > 500")))
+        old.start()
+        wait_generation(1)
+        new = threading.Thread(target=ask, args=("new", View("duration_ms > 900")))
+        new.start()
+        wait_generation(2)
+    old.join(HANG_GUARD_SECONDS)
+    new.join(HANG_GUARD_SECONDS)
+    assert outcomes == {"old": "superseded", "new": "duration_ms > 900"}
+    # and an analysis already running stops at its next stage
+    with pytest.raises(SupersededError):
+        ex.answer(View("duration_ms > 700"), cancelled=lambda: True)
+
+
+def test_the_page_shows_progress_and_keeps_only_the_newest_answer(
+    server: Server, browser: Browser
+) -> None:
+    page = browser.open(server.url)
+    wait_ready(page)
+    status = page.evaluate(
+        "(() => { const r = document.getElementById('bubbleup-explore');"
+        " const w = r.querySelector('.bx-where'), f = r.querySelector('.bx-form');"
+        " w.value = `route = '/a'`; f.requestSubmit();"
+        " const during = r.querySelector('.bx-status').textContent;"
+        " w.value = `route = '/b' AND region = 'eu'`; f.requestSubmit();"
+        " return [during, r.dataset.state]; })()"
+    )
+    assert status[0].startswith("counting")
+    assert status[1] == "loading"
+    final = wait_ready(page)
+    assert final["where"] == "route = '/b' AND region = 'eu'"
+    assert final["sql"].endswith("WHERE route = '/b' AND region = 'eu'")
+    assert "route+%3D+%27%2Fb%27" in final["href"]
+    assert page.errors == []
