@@ -580,9 +580,12 @@ def explore(
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror}")
     url = server.url_for(first)
-    typer.echo(url)
-    err.print("bubbleup explore: press Ctrl-C to stop", markup=False)
-    serve(server, ready=None if no_browser else lambda _s: webbrowser.open(url))
+    try:  # Ctrl-C may come before serving starts
+        typer.echo(url)
+        err.print("bubbleup explore: press Ctrl-C to stop", markup=False)
+        serve(server, ready=None if no_browser else lambda _s: webbrowser.open(url))
+    except KeyboardInterrupt:
+        server.server_close()
     err.print("bubbleup explore: stopped", markup=False)
 
 

@@ -11,9 +11,14 @@ import contextlib
 import datetime as dt
 import http.client
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -398,21 +403,36 @@ def test_hostile_values_are_shown_as_text(server: Server, browser: Browser) -> N
     assert page.errors == []
 
 
-def test_cli_serves_until_ctrl_c_then_stops_cleanly(events_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-    import urllib.request
-
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bubbleup", "explore", str(events_path), "--no-browser",
-         "--where", "host = 'h-bad'"],
+def _start_cli(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bubbleup", "explore", *args, "--no-browser"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": os.getcwd()},
-    )  # fmt: skip
+    )
+
+
+def test_cli_warns_when_told_to_listen_beyond_loopback(events_path: Path) -> None:
+    others = _other_addresses()
+    if not others:
+        pytest.skip("this machine has no interface besides loopback")
+    process = _start_cli(str(events_path), "--host", others[0])
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith(f"http://{others[0]}:")
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=HANG_GUARD_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert stderr.startswith(f"Warning: listening on {others[0]}: anyone who can reach it")
+    assert process.returncode == 0
+
+
+def test_cli_serves_until_ctrl_c_then_stops_cleanly(events_path: Path) -> None:
+    process = _start_cli(str(events_path), "--where", "host = 'h-bad'")
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()

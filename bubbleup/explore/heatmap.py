@@ -183,13 +183,15 @@ def heatmap(
     zone = dtype.time_zone
     inscope = frame if scope is None else frame.filter(scope)
     v = pl.col(value_column).cast(pl.Float64)
+    if frame.schema[value_column].is_float():
+        v = pl.when(v.is_finite()).then(v)  # NaN and infinities count as missing
     t = pl.col(time_column)
-    ok = v.is_not_null() & v.is_finite() & t.is_not_null()
+    ok = v.is_not_null() & t.is_not_null()
     stats = inscope.select(
-        v.filter(ok).min().alias("vlo"),
-        v.filter(ok).max().alias("vhi"),
-        t.filter(ok).min().alias("tlo"),
-        t.filter(ok).max().alias("thi"),
+        v.min().alias("vlo"),
+        v.max().alias("vhi"),
+        t.min().alias("tlo"),
+        t.max().alias("thi"),
         (~ok).sum().alias("missing"),
     ).row(0, named=True)
     if stats["vlo"] is None:
@@ -209,24 +211,25 @@ def heatmap(
     ti = ((t_num - t0).cast(pl.Float64) / step_us).floor().clip(0, time_bins - 1).cast(pl.Int32)
     inner = pl.Series(edges[1:-1], dtype=pl.Float64)
     vj = pl.lit(inner).search_sorted(v, side="right").cast(pl.Int32)
+    n_rows = len(edges) - 1
     counted = (
         inscope.filter(ok)
         .select(
-            ti.alias("i"),
-            vj.alias("j"),
+            (ti * n_rows + vj).alias("k"),
             selected.fill_null(False).alias("s"),
             baseline.fill_null(False).alias("b"),
         )
-        .group_by("i", "j")
+        .group_by("k")
         .agg(pl.col("s").sum(), pl.col("b").sum())
     )
-    n_rows = len(edges) - 1
-    sel = np.zeros((n_rows, time_bins), dtype=np.int64)
-    base = np.zeros((n_rows, time_bins), dtype=np.int64)
-    if counted.height:
-        jj, ii = counted["j"].to_numpy(), counted["i"].to_numpy()
-        sel[jj, ii] = counted["s"].to_numpy()
-        base[jj, ii] = counted["b"].to_numpy()
+    sel = np.zeros(n_rows * time_bins, dtype=np.int64)
+    base = np.zeros(n_rows * time_bins, dtype=np.int64)
+    keys = counted["k"].to_numpy()
+    sel[keys] = counted["s"].to_numpy()
+    base[keys] = counted["b"].to_numpy()
+    # cell k = i * n_rows + j: one row per time bucket; the heatmap wants rows of values
+    sel = sel.reshape(time_bins, n_rows).T
+    base = base.reshape(time_bins, n_rows).T
     return Heatmap(
         time_column=time_column,
         value_column=value_column,
