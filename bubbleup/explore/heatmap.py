@@ -222,14 +222,14 @@ def heatmap(
         .group_by("k")
         .agg(pl.col("s").sum(), pl.col("b").sum())
     )
-    sel = np.zeros(n_rows * time_bins, dtype=np.int64)
-    base = np.zeros(n_rows * time_bins, dtype=np.int64)
+    flat_sel = np.zeros(n_rows * time_bins, dtype=np.int64)
+    flat_base = np.zeros(n_rows * time_bins, dtype=np.int64)
     keys = counted["k"].to_numpy()
-    sel[keys] = counted["s"].to_numpy()
-    base[keys] = counted["b"].to_numpy()
+    flat_sel[keys] = counted["s"].to_numpy()
+    flat_base[keys] = counted["b"].to_numpy()
     # cell k = i * n_rows + j: one row per time bucket; the heatmap wants rows of values
-    sel = sel.reshape(time_bins, n_rows).T
-    base = base.reshape(time_bins, n_rows).T
+    sel = flat_sel.reshape(time_bins, n_rows).T
+    base = flat_base.reshape(time_bins, n_rows).T
     return Heatmap(
         time_column=time_column,
         value_column=value_column,
