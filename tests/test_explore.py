@@ -59,6 +59,7 @@ def band_events(n: int = 20_000, seed: int = 3) -> pl.DataFrame:
             "ts": [START + dt.timedelta(seconds=float(s)) for s in seconds],
             "duration_ms": duration.round().astype(np.int64),
             "host": host,
+            "bytes": rng.integers(100, 5000, n),
             "route": rng.choice(["/a", "/b", "/c", "/d"], n),
             "region": rng.choice(["us", "eu", "ap"], n),
             "payload": np.where(hostile, rng.choice(np.array(HOSTILE, dtype=object), n), "ok"),
@@ -501,4 +502,22 @@ def test_the_page_shows_progress_and_keeps_only_the_newest_answer(
     assert final["where"] == "route = '/b' AND region = 'eu'"
     assert final["sql"].endswith("WHERE route = '/b' AND region = 'eu'")
     assert "route+%3D+%27%2Fb%27" in final["href"]
+    assert page.errors == []
+
+
+def test_any_numeric_column_can_be_the_value_axis(server: Server, browser: Browser) -> None:
+    page = browser.open(server.url)
+    first = wait_ready(page)
+    assert page.evaluate("document.querySelector('.bx-y').value") == "duration_ms"
+    options = page.evaluate("[...document.querySelectorAll('.bx-y option')].map(o => o.value)")
+    assert options == ["duration_ms", "bytes"]
+    page.evaluate(
+        "(() => { const s = document.querySelector('.bx-y'); s.value = 'bytes';"
+        " s.dispatchEvent(new Event('change')); })()"
+    )
+    picked = wait_ready(page)
+    assert picked["href"] != first["href"]
+    assert picked["href"].endswith("&y=bytes")
+    note = page.evaluate("document.querySelector('.bx-heat + .bx-legend + .bx-note').textContent")
+    assert note == "ts × bytes"  # a linear axis: 100 to 5,000 spans less than 50x
     assert page.errors == []
