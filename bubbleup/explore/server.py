@@ -21,6 +21,7 @@ import hmac
 import ipaddress
 import json
 import secrets
+import socket
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
@@ -71,7 +72,7 @@ class Server(ThreadingHTTPServer):
     def __init__(self, explorer: Explorer, host: str = "127.0.0.1", port: int = 0) -> None:
         family_v6 = ":" in host
         if family_v6:
-            self.address_family = __import__("socket").AF_INET6
+            self.address_family = socket.AF_INET6
         super().__init__((host, port), Handler)
         self.explorer = explorer
         self.token = secrets.token_urlsafe(24)
@@ -79,6 +80,8 @@ class Server(ThreadingHTTPServer):
         self.port = int(self.server_address[1])
         shown = f"[{host}]" if family_v6 else host
         names = {shown, "localhost", "127.0.0.1", "[::1]"}
+        if host in ("0.0.0.0", "::"):  # every interface: the names this machine answers to
+            names |= _machine_names()
         self.allowed_hosts = {f"{n}:{self.port}" for n in names}
 
     @property
@@ -203,6 +206,18 @@ class Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc).splitlines()[0]})
             return
         self._json(HTTPStatus.OK, answer)
+
+
+def _machine_names() -> set[str]:
+    names = {socket.gethostname(), socket.getfqdn()}
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None)
+    except OSError:
+        infos = []
+    for info in infos:
+        address = str(info[4][0])
+        names.add(f"[{address}]" if ":" in address else address)
+    return names
 
 
 def is_loopback(host: str) -> bool:
