@@ -23,8 +23,8 @@ Figures go to stdout as a Markdown table (median / max seconds per box): the app
 from __future__ import annotations
 
 import argparse
-import os
 import datetime as dt
+import os
 import statistics
 import sys
 import time
