@@ -539,3 +539,21 @@ def test_large_parquet_sources_are_counted_from_their_files(
     assert from_files.source == str(events_path)
     assert from_memory.source != str(events_path)
     assert from_files.explanations["label"].to_list() == from_memory.explanations["label"].to_list()
+
+
+def test_heatmap_with_a_baseline_option_and_a_scope(events_path: Path) -> None:
+    ex = Explorer(str(events_path), {"baseline": "region = 'eu'"})
+    frame = ex.frame
+    view = View("duration_ms > 1000", (Step("not", "route = '/a'"),))
+    h = ex.heatmap(view)
+    assert h is not None
+    scope = frame.filter(pl.col("route") != "/a")
+    selected = scope.filter(pl.col("duration_ms") > 1000)
+    baseline = scope.filter((pl.col("region") == "eu") & ~(pl.col("duration_ms") > 1000))
+    assert np.array(h.selection).sum() == selected.height
+    assert np.array(h.baseline).sum() == baseline.height
+    # a second box over the same scope reuses the cells and counts the same way
+    again = ex.heatmap(View("duration_ms > 2000", view.steps))
+    assert again is not None
+    assert np.array(again.selection).sum() == scope.filter(pl.col("duration_ms") > 2000).height
+    assert again.value_edges == h.value_edges

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 
 from bubbleup import charts, report
@@ -31,10 +32,12 @@ from bubbleup.analyze import analyze
 from bubbleup.drill import items_sql
 from bubbleup.errors import BubbleupError, UsageError
 from bubbleup.explore.heatmap import (
+    Grid,
     Heatmap,
     check_value_column,
     default_value_column,
-    heatmap,
+    grid,
+    mask,
     numeric_columns,
 )
 from bubbleup.load import Source, load
@@ -48,6 +51,8 @@ TOP = 20
 CHARTS = 6
 #: Views whose answers are kept, so that back and forward are instant.
 CACHE = 32
+#: Heatmap grids kept (one per scope and value column: each holds one int32 per event).
+GRIDS = 4
 #: From this many events on, a Parquet source is counted by re-reading its files with the
 #: Parquet fast path rather than from the frame kept in memory: measured faster at 10M
 #: events and slower at 1M (bench/bench_explore.py, bench/README.md).
@@ -220,6 +225,7 @@ class Explorer:
             and self.frame.height >= REREAD_PARQUET_FROM
         )
         self._cache: OrderedDict[View, dict[str, Any]] = OrderedDict()
+        self._grids: OrderedDict[tuple[str | None, str], Grid] = OrderedDict()
         self._lock = threading.Lock()
         self._generation = 0
         self._generation_lock = threading.Lock()
@@ -276,28 +282,38 @@ class Explorer:
         return self.default_value
 
     def heatmap(self, view: View) -> Heatmap | None:
-        """The heatmap of a view (``None`` without a datetime column or a numeric one)."""
+        """The heatmap of a view (``None`` without a datetime column or a numeric one).
+
+        The cells of a scope and value column are kept (:class:`~bubbleup.explore.heatmap.
+        Grid`), so a new box over the same scope only counts its selection.
+        """
         value = self.value_column(view)
         if self.time_column is None or value is None:
             return None
         scope_text = self.scope_text(view)
-        scope = (
-            compile_predicate(scope_text, self.schema, option="scope")[0] if scope_text else None
-        )
-        selected = compile_predicate(view.where, self.schema)[0] if view.where else pl.lit(False)
-        baseline_text = self.options.get("baseline")
-        if baseline_text:
-            baseline = compile_predicate(baseline_text, self.schema, option="--baseline")[0]
+        key = (scope_text, value)
+        g = self._grids.get(key)
+        if g is None:
+            scope = (
+                compile_predicate(scope_text, self.schema, option="scope")[0]
+                if scope_text
+                else None
+            )
+            g = grid(self.frame, time_column=self.time_column, value_column=value, scope=scope)
+            self._grids[key] = g
+            while len(self._grids) > GRIDS:
+                self._grids.popitem(last=False)
+        self._grids.move_to_end(key)
+        if view.where:
+            selected = mask(self.frame, compile_predicate(view.where, self.schema)[0])
         else:
-            baseline = ~selected
-        return heatmap(
-            self.frame,
-            time_column=self.time_column,
-            value_column=value,
-            selected=selected,
-            baseline=baseline & ~selected,
-            scope=scope,
-        )
+            selected = np.zeros(self.frame.height, dtype=bool)
+        baseline_text = self.options.get("baseline")
+        if not baseline_text:
+            return g.heatmap(selected)
+        compiled = compile_predicate(baseline_text, self.schema, option="--baseline")[0]
+        base = mask(self.frame, compiled)
+        return g.heatmap(selected, base & ~selected)
 
     def analyze(self, view: View, *, cancelled: Callable[[], bool] | None = None) -> Result:
         """Call :func:`bubbleup.analyze` on the kept events; stop early when ``cancelled``."""
