@@ -140,40 +140,75 @@ def _value_edges(lo: float, hi: float, *, integer: bool, bins: int) -> tuple[lis
     return edges, log
 
 
-def heatmap(
+@dataclass(frozen=True)
+class Grid:
+    """The cells of a heatmap over one scope: edges, and each event's cell.
+
+    ``cells[r]`` is the cell of event ``r`` of the frame (``i * rows + j`` for time bucket
+    ``i`` and value bucket ``j``), or -1 for an event out of scope or without a time or a
+    value. A new selection over the same scope costs one pass over a boolean mask.
+    """
+
+    time_column: str
+    value_column: str
+    time_dtype: pl.DataType
+    integer: bool
+    log: bool
+    time_edges: list[dt.datetime]
+    value_edges: list[float]
+    cells: np.ndarray
+    totals: np.ndarray
+    missing: int
+
+    def count(self, mask: np.ndarray) -> np.ndarray:
+        """Events per cell among those where ``mask`` is true, as (value, time) rows."""
+        picked = self.cells[mask & (self.cells >= 0)]
+        flat = np.bincount(picked, minlength=self.totals.size)
+        return self._rows(flat)
+
+    def _rows(self, flat: np.ndarray) -> np.ndarray:
+        # cell k = i * rows + j: one row per time bucket; the heatmap wants rows of values
+        rows = len(self.value_edges) - 1
+        return flat.reshape(len(self.time_edges) - 1, rows).T
+
+    def heatmap(self, selected: np.ndarray, baseline: np.ndarray | None = None) -> Heatmap:
+        """The heatmap of a selection (and a baseline; ``None``: every other event)."""
+        sel = self.count(selected)
+        base = self._rows(self.totals) - sel if baseline is None else self.count(baseline)
+        edges = self.value_edges
+        return Heatmap(
+            time_column=self.time_column,
+            value_column=self.value_column,
+            log=self.log,
+            time_edges=[e.isoformat() for e in self.time_edges],
+            time_sql=[_time_literal(e, self.time_dtype) for e in self.time_edges],
+            value_edges=edges,
+            value_sql=[format_number(x) for x in edges],
+            value_upper_sql=_uppers(edges, integer=self.integer),
+            selection=sel.tolist(),
+            baseline=base.tolist(),
+            missing=self.missing,
+        )
+
+
+def grid(
     frame: pl.DataFrame,
     *,
     time_column: str,
     value_column: str,
-    selected: pl.Expr,
-    baseline: pl.Expr,
     scope: pl.Expr | None = None,
     time_bins: int = TIME_BINS,
     value_bins: int = VALUE_BINS,
-) -> Heatmap:
-    """Count the selected and the baseline events per (time, value) cell.
-
-    Parameters
-    ----------
-    frame
-        The events (kept in memory by the app).
-    time_column, value_column
-        A datetime or date column, and a numeric column.
-    selected, baseline, scope
-        Boolean expressions (null counts as false): the selection, the baseline and the
-        scope (``None``: every event). The edges span the events in scope.
+) -> Grid:
+    """Bin the events in scope by time and value (the edges span the events in scope).
 
     Examples
     --------
     >>> import polars as pl
     >>> df = pl.read_parquet("sample_data/builds.parquet")
-    >>> sel = pl.col("exit_reason") == "oom"
-    >>> h = heatmap(df, time_column="ts", value_column="duration_ms", selected=sel,
-    ...             baseline=~sel)
-    >>> h.log, len(h.time_edges), len(h.selection[0])
-    (True, 61, 60)
-    >>> sum(map(sum, h.selection)) + sum(map(sum, h.baseline)) + h.missing == df.height
-    True
+    >>> g = grid(df, time_column="ts", value_column="duration_ms")
+    >>> g.log, len(g.time_edges), len(g.value_edges), int(g.totals.sum()) == df.height
+    (True, 61, 31, True)
     """
     dtype = frame.schema[time_column]
     if not isinstance(dtype, pl.Datetime):
@@ -207,42 +242,77 @@ def heatmap(
     t_edges = [tlo + step * k for k in range(time_bins + 1)]
     t0 = int(tlo.replace(tzinfo=tlo.tzinfo or dt.UTC).timestamp() * 1_000_000)
     step_us = max(step / dt.timedelta(microseconds=1), 1.0)
-    t_num = t.dt.epoch("us")
-    ti = ((t_num - t0).cast(pl.Float64) / step_us).floor().clip(0, time_bins - 1).cast(pl.Int32)
+    ti = ((t.dt.epoch("us") - t0).cast(pl.Float64) / step_us).floor().clip(0, time_bins - 1)
     inner = pl.Series(edges[1:-1], dtype=pl.Float64)
-    vj = pl.lit(inner).search_sorted(v, side="right").cast(pl.Int32)
+    vj = pl.lit(inner).search_sorted(v, side="right")
     n_rows = len(edges) - 1
-    counted = (
-        inscope.filter(ok)
-        .select(
-            (ti * n_rows + vj).alias("k"),
-            selected.fill_null(False).alias("s"),
-            baseline.fill_null(False).alias("b"),
-        )
-        .group_by("k")
-        .agg(pl.col("s").sum(), pl.col("b").sum())
-    )
-    flat_sel = np.zeros(n_rows * time_bins, dtype=np.int64)
-    flat_base = np.zeros(n_rows * time_bins, dtype=np.int64)
-    keys = counted["k"].to_numpy()
-    flat_sel[keys] = counted["s"].to_numpy()
-    flat_base[keys] = counted["b"].to_numpy()
-    # cell k = i * n_rows + j: one row per time bucket; the heatmap wants rows of values
-    sel = flat_sel.reshape(time_bins, n_rows).T
-    base = flat_base.reshape(time_bins, n_rows).T
-    return Heatmap(
+    keep = ok if scope is None else ok & scope.fill_null(False)
+    key = pl.when(keep).then(ti.cast(pl.Int32) * n_rows + vj.cast(pl.Int32)).otherwise(-1)
+    cells = frame.select(key.cast(pl.Int32).alias("k"))["k"].to_numpy()
+    totals = np.bincount(cells[cells >= 0], minlength=n_rows * time_bins)
+    return Grid(
         time_column=time_column,
         value_column=value_column,
+        time_dtype=dtype,
+        integer=integer,
         log=log,
-        time_edges=[e.isoformat() for e in t_edges],
-        time_sql=[_time_literal(e, dtype) for e in t_edges],
+        time_edges=t_edges,
         value_edges=edges,
-        value_sql=[format_number(x) for x in edges],
-        value_upper_sql=_uppers(edges, integer=integer),
-        selection=sel.tolist(),
-        baseline=base.tolist(),
+        cells=cells,
+        totals=totals,
         missing=int(stats["missing"]),
     )
+
+
+def heatmap(
+    frame: pl.DataFrame,
+    *,
+    time_column: str,
+    value_column: str,
+    selected: pl.Expr,
+    baseline: pl.Expr | None = None,
+    scope: pl.Expr | None = None,
+    time_bins: int = TIME_BINS,
+    value_bins: int = VALUE_BINS,
+) -> Heatmap:
+    """Count the selected and the baseline events per (time, value) cell.
+
+    Parameters
+    ----------
+    frame
+        The events (kept in memory by the app).
+    time_column, value_column
+        A datetime column, and a numeric column.
+    selected, baseline, scope
+        Boolean expressions (null counts as false): the selection, the baseline
+        (``None``: every other event in scope) and the scope (``None``: every event).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.read_parquet("sample_data/builds.parquet")
+    >>> sel = pl.col("exit_reason") == "oom"
+    >>> h = heatmap(df, time_column="ts", value_column="duration_ms", selected=sel)
+    >>> h.log, len(h.time_edges), len(h.selection[0])
+    (True, 61, 60)
+    >>> sum(map(sum, h.selection)) + sum(map(sum, h.baseline)) + h.missing == df.height
+    True
+    """
+    g = grid(
+        frame,
+        time_column=time_column,
+        value_column=value_column,
+        scope=scope,
+        time_bins=time_bins,
+        value_bins=value_bins,
+    )
+    return g.heatmap(mask(frame, selected), None if baseline is None else mask(frame, baseline))
+
+
+def mask(frame: pl.DataFrame, condition: pl.Expr) -> np.ndarray:
+    """A boolean expression over the frame as a numpy mask (null counts as false)."""
+    out: np.ndarray = frame.select(condition.fill_null(False).alias("m"))["m"].to_numpy()
+    return out
 
 
 def _uppers(edges: list[float], *, integer: bool) -> list[str]:
@@ -261,8 +331,7 @@ def box_sql(h: Heatmap, i0: int, i1: int, j0: int, j1: int) -> str:
     >>> import polars as pl
     >>> df = pl.read_parquet("sample_data/builds.parquet")
     >>> sel = pl.col("exit_reason") == "oom"
-    >>> h = heatmap(df, time_column="ts", value_column="duration_ms", selected=sel,
-    ...             baseline=~sel)
+    >>> h = heatmap(df, time_column="ts", value_column="duration_ms", selected=sel)
     >>> box_sql(h, 0, 59, 0, 29).startswith("ts BETWEEN CAST('2026-11-19 00:00:01")
     True
     """
