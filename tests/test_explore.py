@@ -523,24 +523,6 @@ def test_any_numeric_column_can_be_the_value_axis(server: Server, browser: Brows
     assert page.errors == []
 
 
-def test_large_parquet_sources_are_counted_from_their_files(
-    events_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import bubbleup.explore.state as state
-
-    small = Explorer(str(events_path))
-    assert not small.reread
-    monkeypatch.setattr(state, "REREAD_PARQUET_FROM", 1_000)
-    big = Explorer(str(events_path))
-    assert big.reread
-    assert not Explorer(big.frame).reread  # a frame has no files to re-read
-    view = View("duration_ms > 1000")
-    from_files, from_memory = big.analyze(view), small.analyze(view)
-    assert from_files.source == str(events_path)
-    assert from_memory.source != str(events_path)
-    assert from_files.explanations["label"].to_list() == from_memory.explanations["label"].to_list()
-
-
 def test_heatmap_with_a_baseline_option_and_a_scope(events_path: Path) -> None:
     ex = Explorer(str(events_path), {"baseline": "region = 'eu'"})
     frame = ex.frame

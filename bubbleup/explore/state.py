@@ -7,11 +7,10 @@ the scope) and the heatmap's value column. It round-trips through the page's add
 
 An :class:`Explorer` reads the source once and keeps the events in memory as a polars
 DataFrame; each view costs one call of :func:`bubbleup.analyze` on that frame (and a
-group-by for the heatmap). Parquet files of :data:`REREAD_PARQUET_FROM` events or more are
-counted by ``analyze`` on the files instead (its Parquet fast path was measured faster
-there); the heatmap always uses the kept frame. Predicates go only through ``analyze``
-and the predicate compiler it uses (:func:`bubbleup.split.compile_predicate`); the answer
-is drawn by the HTML report's own pieces (:mod:`bubbleup.report`).
+count of the heatmap's cells); re-reading Parquet files with their fast path instead was
+measured and was not clearly faster (bench/README.md). Predicates go only through
+``analyze`` and the predicate compiler it uses (:func:`bubbleup.split.compile_predicate`);
+the answer is drawn by the HTML report's own pieces (:mod:`bubbleup.report`).
 """
 
 from __future__ import annotations
@@ -53,10 +52,6 @@ CHARTS = 6
 CACHE = 32
 #: Heatmap grids kept (one per scope and value column: each holds one int32 per event).
 GRIDS = 4
-#: From this many events on, a Parquet source is counted by re-reading its files with the
-#: Parquet fast path rather than from the frame kept in memory: measured faster at 10M
-#: events and slower at 1M (bench/bench_explore.py, bench/README.md).
-REREAD_PARQUET_FROM = 5_000_000
 #: The longest predicate text and the most drill steps a view may hold.
 MAX_TEXT = 20_000
 MAX_STEPS = 20
@@ -219,11 +214,6 @@ class Explorer:
         self.time_column = name if name and isinstance(self.schema[name], pl.Datetime) else None
         self.default_value = default_value_column(self.schema, skip=["sample_rate"])
         self.paths = self._paths()
-        self.reread = (
-            self.paths is not None
-            and all(p.lower().endswith(".parquet") for p in self.paths)
-            and self.frame.height >= REREAD_PARQUET_FROM
-        )
         self._cache: OrderedDict[View, dict[str, Any]] = OrderedDict()
         self._grids: OrderedDict[tuple[str | None, str], Grid] = OrderedDict()
         self._lock = threading.Lock()
@@ -323,10 +313,7 @@ class Explorer:
                 raise SupersededError("a newer view was asked for")
 
         opts = self.options_for(view)
-        source: Source = self.frame
-        if self.reread and self.paths is not None:
-            source = self.paths[0] if len(self.paths) == 1 else self.paths
-        return analyze(source, progress=progress, **opts)
+        return analyze(self.frame, progress=progress, **opts)
 
     def answer(self, view: View, *, cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
         """The answer to a view as JSON-ready data: HTML pieces, drill actions, command."""
