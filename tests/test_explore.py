@@ -539,3 +539,34 @@ def test_heatmap_with_a_baseline_option_and_a_scope(events_path: Path) -> None:
     assert again is not None
     assert np.array(again.selection).sum() == scope.filter(pl.col("duration_ms") > 2000).height
     assert again.value_edges == h.value_edges
+
+
+def test_the_heatmap_is_drawn_while_the_answer_is_counted(server: Server, browser: Browser) -> None:
+    page = browser.open(server.url)
+    wait_ready(page)
+    where = "region = 'ap' AND route = '/c'"
+    frame = server.explorer.frame
+    expected = frame.filter((pl.col("region") == "ap") & (pl.col("route") == "/c")).height
+    with server.explorer._lock:  # the answer cannot be counted until the lock is released
+        page.evaluate(
+            "(() => { const r = document.getElementById('bubbleup-explore');"
+            f' r.querySelector(".bx-where").value = "{where}";'
+            " r.querySelector('.bx-form').requestSubmit(); })()"
+        )
+        deadline = time.monotonic() + HANG_GUARD_SECONDS
+        drawn: list[Any] = []
+        while time.monotonic() < deadline:
+            drawn = page.evaluate(
+                "(() => { const r = document.getElementById('bubbleup-explore');"
+                " return [r.dataset.state, r.querySelector('.bx-status').textContent,"
+                " r.querySelector('canvas.bx-heat').dataset.selected]; })()"
+            )
+            if drawn[2] == str(expected):
+                break
+            time.sleep(0.05)
+        assert drawn[2] == str(expected)  # the new selection is on the heatmap...
+        assert drawn[0] == "loading"  # ...while the answer is still being counted
+        assert drawn[1].startswith("counting")
+    done = wait_ready(page)
+    assert done["state"] == "ready"
+    assert done["sql"].endswith(f"WHERE {where}")

@@ -1,8 +1,10 @@
 """The local web server of ``bubbleup explore`` (standard library only).
 
 One page, one ES module and one style sheet shipped in ``bubbleup/explore/static/``, and
-one JSON endpoint, ``/api/view``: the heatmap and the answer of a view (GET with the view
-in the query string, or POST with it as a JSON body). Safe by default:
+two JSON endpoints: ``/api/view``, the heatmap and the answer of a view, and
+``/api/heatmap``, the heatmap alone (fast: the page draws it while the answer is being
+counted). Each takes the view as a GET query string or as a POST JSON body. Safe by
+default:
 
 - it binds 127.0.0.1 unless told otherwise;
 - every request must carry the random token (``?token=`` or the ``X-Bubbleup-Token``
@@ -160,8 +162,9 @@ class Handler(BaseHTTPRequestHandler):
             name = parts.path[8:]
             kind = f"{STATIC[name]}; charset=utf-8"
             self._send(HTTPStatus.OK, static_text(name).encode(), kind)
-        elif parts.path == "/api/view":
-            self._view(lambda: View.from_query(parse_qsl(parts.query, keep_blank_values=True)))
+        elif parts.path in ("/api/view", "/api/heatmap"):
+            query = parse_qsl(parts.query, keep_blank_values=True)
+            self._view(lambda: View.from_query(query), heat_only=parts.path == "/api/heatmap")
         else:
             self._refuse(HTTPStatus.NOT_FOUND, "not found")
 
@@ -173,7 +176,8 @@ class Handler(BaseHTTPRequestHandler):
         """``/api/view`` with the view as a JSON body."""
         if not self._allowed():
             return
-        if urlsplit(self.path).path != "/api/view":
+        path = urlsplit(self.path).path
+        if path not in ("/api/view", "/api/heatmap"):
             self._refuse(HTTPStatus.NOT_FOUND, "not found")
             return
         length_text = self.headers.get("Content-Length")
@@ -193,12 +197,13 @@ class Handler(BaseHTTPRequestHandler):
                 raise BubbleupError("the body is not JSON") from None
             return View.from_dict(data)
 
-        self._view(parse)
+        self._view(parse, heat_only=path == "/api/heatmap")
 
-    def _view(self, parse: Callable[[], View]) -> None:
+    def _view(self, parse: Callable[[], View], *, heat_only: bool = False) -> None:
+        explorer = self.server.explorer
         try:
             view = parse()
-            answer = payload(self.server.explorer.view(view))
+            answer = explorer.heatmap_view(view) if heat_only else payload(explorer.view(view))
         except SupersededError:
             self._json(HTTPStatus.CONFLICT, {"superseded": True})
             return

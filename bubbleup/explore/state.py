@@ -217,6 +217,7 @@ class Explorer:
         self._cache: OrderedDict[View, dict[str, Any]] = OrderedDict()
         self._grids: OrderedDict[tuple[str | None, str], Grid] = OrderedDict()
         self._lock = threading.Lock()
+        self._grid_lock = threading.Lock()
         self._generation = 0
         self._generation_lock = threading.Lock()
 
@@ -346,6 +347,18 @@ class Explorer:
         out["result"] = result
         return out
 
+    def heatmap_view(self, view: View) -> dict[str, Any]:
+        """The heatmap of a view alone, as JSON-ready data (the page shows it at once)."""
+        with self._grid_lock:
+            h = self.heatmap(view)
+        return {
+            "view": view.to_dict(),
+            "heatmap": None if h is None else h.to_dict(),
+            "columns": numeric_columns(self.schema),
+            "time_column": self.time_column,
+            "value_column": self.value_column(view),
+        }
+
     def view(self, view: View) -> dict[str, Any]:
         """Heatmap and answer of a view; a newer call makes an older one stop early.
 
@@ -366,7 +379,7 @@ class Explorer:
                 return self._cache[view]
             if cancelled():
                 raise SupersededError("a newer view was asked for")
-            h = self.heatmap(view)
+            cells = self.heatmap_view(view)
             try:
                 out = self.answer(view, cancelled=cancelled)
             except SupersededError:
@@ -375,10 +388,7 @@ class Explorer:
                 out = self.answer(View(None, view.steps, view.value))
                 out["view"] = view.to_dict()
                 out["error"] = show_controls(str(exc).splitlines()[0])
-            out["heatmap"] = None if h is None else h.to_dict()
-            out["columns"] = numeric_columns(self.schema)
-            out["time_column"] = self.time_column
-            out["value_column"] = self.value_column(view)
+            out.update(cells)
             self._cache[view] = out
             while len(self._cache) > CACHE:
                 self._cache.popitem(last=False)

@@ -105,8 +105,10 @@ class Heatmap {
   }
 
   show(data) {
+    const same = (a, b) => a && b && JSON.stringify([a.time_edges, a.value_edges]) ===
+      JSON.stringify([b.time_edges, b.value_edges]);
+    if (!same(this.data, data)) this.box = null; // the dragged box stays on the same cells
     this.data = data;
-    this.box = null;
     this.draw();
   }
 
@@ -125,11 +127,12 @@ class Heatmap {
         maxS = Math.max(maxS, d.selection[j][i]);
       }
     }
-    let drawn = 0;
+    let drawn = 0, selected = 0;
     for (let j = 0; j < ny; j++) {
       for (let i = 0; i < nx; i++) {
         const b = d.baseline[j][i], s = d.selection[j][i];
         if (b + s > 0) drawn += 1;
+        selected += s;
         const x = MARGIN.left + i * w, y = MARGIN.top + (ny - 1 - j) * h;
         if (b > 0) {
           g.fillStyle = `rgba(${BASELINE}, ${0.12 + 0.88 * Math.log1p(b) / Math.log1p(maxB)})`;
@@ -142,6 +145,7 @@ class Heatmap {
       }
     }
     c.dataset.cells = String(drawn);
+    c.dataset.selected = String(selected);
     const ink = getComputedStyle(c).color || "#555";
     g.strokeStyle = ink;
     g.fillStyle = ink;
@@ -177,9 +181,10 @@ class Heatmap {
 
 /** The explore view: controls, heatmap, drill path and answer, in `root`. */
 export class Explore {
-  constructor(root, request, { onView } = {}) {
+  constructor(root, request, { onView, heat } = {}) {
     this.root = root;
     this.request = request;
+    this.requestHeat = heat || null;
     this.onView = onView || (() => {});
     this.view = { where: null, steps: [], y: null };
     this.serial = 0;
@@ -248,6 +253,14 @@ export class Explore {
     this.where.value = this.view.where || "";
     this.drawCrumbs();
     this.busy(true);
+    if (this.requestHeat) {
+      // the heatmap alone comes back at once: draw it while the answer is counted
+      this.requestHeat(this.view).then((d) => {
+        if (serial === this.serial && this.root.dataset.state === "loading" && d && d.view) {
+          this.showHeat(d);
+        }
+      }, () => {});
+    }
     let data;
     try {
       data = await this.request(this.view);
@@ -315,8 +328,7 @@ export class Explore {
     return el("span", { class: "bx-actions" }, only, not);
   }
 
-  show(data) {
-    this.source.textContent = visible(data.source || "");
+  showHeat(data) {
     const cols = data.columns || [];
     this.column.replaceChildren(...cols.map((c) => el("option", { value: c, text: c })));
     this.column.value = data.value_column || "";
@@ -331,6 +343,11 @@ export class Explore {
       this.heat.show(null);
       this.heatNote.textContent = "no heatmap: the events need a datetime column and a numeric one";
     }
+  }
+
+  show(data) {
+    this.source.textContent = visible(data.source || "");
+    this.showHeat(data);
     const noCommand = "# this source is an in-memory frame: no command line reproduces it";
     this.command.textContent = visible(data.command || (data.view.where ? noCommand : ""));
     this.command.dataset.text = data.command || "";
@@ -395,12 +412,12 @@ function addressOf(view, token) {
   return "?" + p.toString();
 }
 
-function fetchTransport(token) {
+function fetchTransport(token, path = "/api/view") {
   let controller = null;
   return async (view) => {
     if (controller) controller.abort();
     controller = new AbortController();
-    const response = await fetch("/api/view", {
+    const response = await fetch(path, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-Bubbleup-Token": token },
       body: JSON.stringify(view),
@@ -416,6 +433,7 @@ function bootPage() {
   const token = new URLSearchParams(location.search).get("token") || "";
   const root = document.getElementById("bubbleup-explore");
   const app = new Explore(root, fetchTransport(token), {
+    heat: fetchTransport(token, "/api/heatmap"),
     onView: (view) => history.pushState(view, "", addressOf(view, token)),
   });
   window.addEventListener("popstate", () => app.go(viewFromAddress(location.search), { record: false }));
