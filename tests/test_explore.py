@@ -151,13 +151,19 @@ def test_drill_steps_narrow_the_scope_and_the_command(events_path: Path) -> None
 
 def test_no_token_or_a_wrong_token_is_refused_without_data(server: Server) -> None:
     host = {"Host": f"127.0.0.1:{server.port}"}
-    for path in ("/", "/static/explore.js", "/api/view?where=host%20%3D%20%27h-bad%27"):
+    for path in (
+        "/",
+        "/static/explore.js",
+        "/api/view?where=host%20%3D%20%27h-bad%27",
+        "/api/heatmap?where=host%20%3D%20%27h-bad%27",
+    ):
         for query in ("", "token=wrong", f"token={server.token[:-1]}"):
             sep = "&" if "?" in path else "?"
             status, body = request(server, "GET", f"{path}{sep}{query}", headers=host)
             assert status == 403, (path, query)
             assert b"h-bad" not in body
             assert b"explanations" not in body
+            assert b"selection" not in body
     ok, body = request(
         server, "GET", f"/api/view?token={server.token}&where=host%20%3D%20%27h-bad%27",
         headers=host,
