@@ -43,6 +43,9 @@ CELLS = [
     "data = w.response['data']\n"
     "print(json.dumps({'id': w.response['id'], 'where': w.where, 'scope': w.scope,"
     " 'error': data.get('error'), 'rows': w.result.totals.scope_events}))",
+    "r = w.select(\"route = '/b'\")\n"
+    "print(json.dumps({'where': w.where, 'view': w.view, 'same': r is w.result,"
+    " 'selected': r.totals.selection_events}))",
     "first = w._answer(bubbleup.explore.state.View('duration_ms > 1000'))\n"
     "open('widget_response.json', 'w').write(json.dumps(first))",
 ]
@@ -70,6 +73,8 @@ const model = {
     }, 10);
   },
 };
+window.__model = model;
+window.__listeners = listeners;
 widget.render({ model, el: document.getElementById("host") });
 """
 
@@ -115,6 +120,20 @@ def test_widget_runs_on_a_kernel_and_exposes_its_selection(executed: tuple[Any, 
 
 
 @pytest.mark.notebook
+def test_a_selection_made_from_python_is_the_widget_view(executed: tuple[Any, Path]) -> None:
+    nb, _ = executed
+    chosen = _stdout(nb.cells[4])
+    assert chosen["where"] == "route = '/b'"
+    assert chosen["view"] == {
+        "where": "route = '/b'",
+        "steps": [["only", "region = 'us'"]],
+        "y": None,
+    }
+    assert chosen["same"] is True
+    assert 0 < chosen["selected"] < 20_000
+
+
+@pytest.mark.notebook
 def test_widget_module_renders_the_kernel_answer_in_chromium(
     executed: tuple[Any, Path],
 ) -> None:
@@ -150,6 +169,13 @@ def test_widget_module_renders_the_kernel_answer_in_chromium(
             cells = page.evaluate("document.querySelector('canvas.bx-heat').dataset.cells")
             assert int(cells) > 100
             assert page.evaluate("document.querySelectorAll('.bx-only').length") > 10
+            # a view set from Python (w.select) reaches the page through change:view
+            shown = page.evaluate(
+                "(() => { window.__model.set('view', {where: `route = '/b'`, steps: [],"
+                " y: null}); window.__listeners['change:view'].forEach((f) => f());"
+                " return document.querySelector('.bx-where').value; })()"
+            )
+            assert shown == "route = '/b'"
             assert page.errors == []
     finally:
         httpd.shutdown()

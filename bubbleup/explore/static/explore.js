@@ -478,6 +478,11 @@ function render({ model, el: host }) {
     },
   });
   app.go(model.get("view") || { where: null, steps: [], y: null }, { record: false });
+  // a view set from Python (w.select(...)) is shown too
+  model.on("change:view", () => {
+    const view = model.get("view");
+    if (view && JSON.stringify(view) !== JSON.stringify(app.view)) app.go(view, { record: false });
+  });
 }
 
 export default { render };
