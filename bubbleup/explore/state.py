@@ -7,10 +7,12 @@ the scope) and the heatmap's value column. It round-trips through the page's add
 
 An :class:`Explorer` reads the source once and keeps the events in memory as a polars
 DataFrame; each view costs one call of :func:`bubbleup.analyze` on that frame (and a
-count of the heatmap's cells); re-reading Parquet files with their fast path instead was
-measured and was not clearly faster (bench/README.md). Predicates go only through
-``analyze`` and the predicate compiler it uses (:func:`bubbleup.split.compile_predicate`);
-the answer is drawn by the HTML report's own pieces (:mod:`bubbleup.report`).
+count of the heatmap's cells). Re-reading Parquet files with their fast path instead
+was measured: slower at 1M events, somewhat faster at 10M (bench/README.md).
+
+Predicates go only through ``analyze`` and the predicate compiler it uses
+(:func:`bubbleup.split.compile_predicate`); the answer is drawn by the HTML report's own
+pieces (:mod:`bubbleup.report`).
 """
 
 from __future__ import annotations
