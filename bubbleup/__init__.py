@@ -6,6 +6,7 @@
 True
 """
 
+from bubbleup import explore  # a callable module: bubbleup.explore(df_or_path) is the widget
 from bubbleup._version import __version__
 from bubbleup.analyze import analyze
 from bubbleup.columns import describe_columns
@@ -37,4 +38,5 @@ __all__ = [
     "__version__",
     "analyze",
     "describe_columns",
+    "explore",
 ]

@@ -592,6 +592,83 @@ def mcp(
         serve(root, http=http, timeout=timeout)
 
 
+@app.command()
+def explore(
+    source: SourceArg,
+    where: Annotated[
+        str | None, typer.Option("--where", "-w", help="A first selection (SQL condition).")
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help="SQL condition for the events to compare with.")
+    ] = None,
+    filter_: Annotated[
+        str | None, typer.Option("--filter", help="SQL condition that limits the scope.")
+    ] = None,
+    weight: Annotated[str | None, typer.Option(help="Column of per-event weights.")] = None,
+    no_weight: Annotated[bool, typer.Option("--no-weight", help="Count every event once.")] = False,
+    columns: Annotated[
+        list[str] | None, typer.Option("--columns", "-c", help="Columns to analyse.")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", "-x", help="Columns to leave out.")
+    ] = None,
+    outcome: Annotated[
+        list[str] | None,
+        typer.Option("--outcome", help="More outcome columns (described, never explanations)."),
+    ] = None,
+    context: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--context", help="Columns to rank although a convention calls them outcomes."
+        ),
+    ] = None,
+    value: Annotated[
+        str | None, typer.Option("--value", help="Heatmap value column (default: a duration).")
+    ] = None,
+    time_column: Annotated[str | None, typer.Option(help="The events' time column.")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (not loopback: warned).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port (0: any free port).", min=0, max=65535)] = 0,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the address; do not open a browser.")
+    ] = False,
+) -> None:
+    """Open a local web page: draw a box on a heatmap, see what those events share, drill."""
+    import webbrowser
+
+    from bubbleup.explore.server import Server, is_loopback, serve
+    from bubbleup.explore.state import Explorer, View
+
+    events = _events(where, baseline, filter_, weight, no_weight, columns, exclude)
+    first = View(events.pop("where"), (), value)
+    events["time_column"] = time_column
+    events["outcomes"] = _split_names(outcome)
+    events["context"] = _split_names(context)
+    with errors():
+        explorer = Explorer(source if len(source) > 1 else source[0], events)
+        explorer.value_column(first)
+    if not is_loopback(host):
+        err.print(
+            f"Warning: listening on {host}: anyone who can reach it and has the address "
+            "(its token) can read these events",
+            markup=False,
+            soft_wrap=True,
+        )
+    try:
+        server = Server(explorer, host, port)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+    url = server.url_for(first)
+    try:  # Ctrl-C may come before serving starts
+        typer.echo(url)
+        err.print("bubbleup explore: press Ctrl-C to stop", markup=False)
+        serve(server, ready=None if no_browser else lambda _s: webbrowser.open(url))
+    except KeyboardInterrupt:
+        server.server_close()
+    err.print("bubbleup explore: stopped", markup=False)
+
+
 def main() -> None:
     """Entry point of the ``bubbleup`` console script."""
     app()

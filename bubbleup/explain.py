@@ -104,6 +104,7 @@ def _with_labels(frame: pl.DataFrame, attributes: Sequence[Attribute]) -> pl.Dat
             item_label(r, quoted=False, dtype=dtypes.get(r["attribute"]))
             for r in ranges.iter_rows(named=True)
         ]
+
         def key() -> pl.Expr:
             return pl.concat_str(
                 [pl.col("attribute"), op, pl.col("value").fill_null("")], separator="\x00"
