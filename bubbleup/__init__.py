@@ -6,6 +6,7 @@
 True
 """
 
+from bubbleup import _interrupt  # first: Ctrl-C while the CLI starts exits 130 quietly
 from bubbleup._version import __version__
 from bubbleup.analyze import analyze
 from bubbleup.columns import describe_columns
@@ -22,7 +23,7 @@ from bubbleup.errors import (
 from bubbleup.namespace import DataFrameNamespace as _DataFrameNamespace  # df.bubbleup
 from bubbleup.result import Result
 
-del _DataFrameNamespace  # imported for its side effect: registering the namespace
+del _DataFrameNamespace, _interrupt  # imported for its side effect: registering the namespace
 
 __all__ = [
     "BubbleupError",
