@@ -42,6 +42,9 @@ app = typer.Typer(
 
 err = Console(stderr=True, highlight=False)
 
+#: Largest --top (0 shows all); more would overflow polars' row counts.
+MAX_TOP = 1_000_000_000
+
 
 class Engine(StrEnum):
     """Engines of ``analyze``."""
@@ -368,6 +371,8 @@ def analyze(
 
     if max_order not in (1, 2, 3):
         fail(f"--max-order must be 1, 2 or 3 (items per explanation), not {max_order}", 2)
+    if top > MAX_TOP:
+        fail(f"--top must be at most {MAX_TOP:,} (0 shows every explanation), not {top}", 2)
     events = _events(where, baseline, filter_, weight, no_weight, columns, exclude)
     if fmt is Format.html and not output and _stdout_is_terminal():
         fail("--format html writes a whole page; give --output report.html or redirect stdout", 2)

@@ -125,6 +125,7 @@ def measure(
         (w * w).filter(s).sum().alias("_sel_w2"),
         (w * w).filter(b).sum().alias("_base_w2"),
         w.min().alias("_w_min"),
+        w.max().alias("_w_max"),
         w.is_nan().sum().alias("_w_nan"),
     ]
     first = _collect([lf.select(totals)], "counting events")[0]
@@ -151,13 +152,19 @@ def totals_from_row(row: Mapping[str, Any], split: Split) -> Totals:
     """Check the weights and build the :class:`Totals` from a measured row (any engine).
 
     ``row`` holds ``_scope``, ``_sel_n``, ``_base_n``, ``_sel_w``, ``_base_w``,
-    ``_sel_w2``, ``_base_w2`` (sums over no event may be null), ``_w_min`` and ``_w_nan``.
+    ``_sel_w2``, ``_base_w2`` (sums over no event may be null), ``_w_min``, ``_w_max`` and
+    ``_w_nan``.
     """
     if split.weight_column is not None:
         if row["_w_nan"]:
             raise WeightError(
                 f"weight column '{split.weight_column}' has NaN values; "
                 "fix the data or pass --no-weight"
+            )
+        if row.get("_w_max") is not None and math.isinf(row["_w_max"]):
+            raise WeightError(
+                f"weight column '{split.weight_column}' has infinite values; "
+                "weights must be finite numbers >= 0"
             )
         if row["_w_min"] is not None and row["_w_min"] < 0:
             raise WeightError(

@@ -582,6 +582,7 @@ class SparkEngine:
             F.sum(F.when(s, w * w).otherwise(zero)).alias("_sel_w2"),
             F.sum(F.when(b, w * w).otherwise(zero)).alias("_base_w2"),
             F.min(w).alias("_w_min"),
+            F.max(w).alias("_w_max"),
             F.sum(F.isnan(w).cast("long")).alias("_w_nan"),
         ]
         schema = self.schema()
