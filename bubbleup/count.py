@@ -273,10 +273,12 @@ def _value_counts(lf: pl.LazyFrame, split: Split, keys: list[pl.Expr]) -> pl.Laz
 def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) -> pl.DataFrame:
     """Return the counts table: weighted and raw counts of every item on both sides.
 
-    Attributes marked ``two_phase`` (many distinct values) are counted in two passes: the
-    values present in the selection first, then those values (and missing) only, so a
-    column with a million distinct ids costs a lookup per event instead of a huge group-by.
-    Their other values are summarised later by :func:`bubbleup.profile.finalize`.
+    Attributes marked ``two_phase`` (many distinct values) are counted alone, every value
+    of them: their number of distinct values (measured on a sample above a million events)
+    is then exact, and so is the Benjamini-Hochberg family (a 400,000-value column showed
+    91,513 on the sample: q-values too small). Their values never selected are summarised
+    later by :func:`bubbleup.profile.finalize`. Counting only the selection's values was
+    no faster (1.2M events, 400,000 values: 9-10 s either way) and about 100 MB smaller.
 
     Examples
     --------
@@ -292,25 +294,11 @@ def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) ->
     if not attributes:
         return pl.DataFrame(schema=COUNTS_SCHEMA)
     lf = _scoped(frame, split)
-    two_phase = [a for a in attributes if a.two_phase]
-    seen: dict[str, pl.Series] = {}
-    if two_phase:
-        selected = lf.filter(split.selection)
-        found = _collect(
-            [selected.select(key_expr(a)).unique() for a in two_phase], "finding selected values"
-        )
-        seen = {a.name: res["k"] for a, res in zip(two_phase, found, strict=True)}
     groups = packs(attributes)
     queries = []
     for group in groups:
-        source = lf
-        first = attributes[group[0]]
-        if first.two_phase:
-            values = seen[first.name].drop_nulls()
-            keep = pl.col(first.name).cast(pl.String).is_in(values.implode())
-            source = lf.filter(keep | pl.col(first.name).is_null())
         keys = [key_expr(attributes[i]).alias(f"k{j}") for j, i in enumerate(group)]
-        queries.append(_value_counts(source, split, keys))
+        queries.append(_value_counts(lf, split, keys))
     results = _collect(queries, "counting values")
     return unpack(attributes, groups, results)
 
@@ -338,7 +326,7 @@ def packs(attributes: Sequence[Attribute]) -> list[list[int]]:
     [[3, 0, 2], [1]]
     """
     sizes = [_values(a) for a in attributes]
-    alone = {i for i, a in enumerate(attributes) if a.two_phase}  # only values selected
+    alone = {i for i, a in enumerate(attributes) if a.two_phase}  # many values: one query
     return pack_sizes(sizes, PACK_GROUPS, alone=alone)
 
 
