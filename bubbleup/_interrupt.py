@@ -8,14 +8,11 @@ command, :func:`guard_startup` makes SIGINT end the process at once with code 13
 outputs are written after the analysis. Imported as a library, bubbleup leaves signals alone.
 """
 
-from __future__ import annotations
-
+# Only modules the interpreter has loaded before any user code: the point is to be early.
 import itertools
 import os
 import signal
 import sys
-from pathlib import Path
-from types import FrameType
 
 #: Exit code of a process ended by Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED = 130
@@ -25,10 +22,10 @@ def is_cli() -> bool:
     """Whether this process runs the ``bubbleup`` command (console script or ``-m``)."""
     argv = getattr(sys, "orig_argv", sys.argv)
     as_module = any(a == "-m" and b == "bubbleup" for a, b in itertools.pairwise(argv))
-    return as_module or Path(sys.argv[0]).name == "bubbleup"
+    return as_module or os.path.basename(sys.argv[0]) == "bubbleup"
 
 
-def _quit(_signum: int, _frame: FrameType | None) -> None:
+def _quit(_signum: int, _frame: object) -> None:
     os._exit(INTERRUPTED)
 
 
