@@ -40,7 +40,8 @@ def bubbleup_process(*args: str | Path, **kwargs: object) -> subprocess.Popen[st
 
 
 def assert_no_traceback(stderr: str) -> None:
-    assert "Traceback" not in stderr and "╭─" not in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "╭─" not in stderr, stderr
 
 
 def leftovers(folder: Path) -> list[str]:

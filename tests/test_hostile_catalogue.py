@@ -48,7 +48,8 @@ def test_hostile_input(case: Case, folder: Path) -> None:
     if case.setup is not None:
         case.setup(folder)
     code, stderr = _run(case, folder)
-    assert "Traceback" not in stderr and "╭─" not in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "╭─" not in stderr, stderr
     assert code == case.code, stderr
     errors = [line for line in stderr.splitlines() if line.startswith("Error")]
     if case.code == 0:
