@@ -359,9 +359,7 @@ def test_non_finite_thresholds_are_usage_errors(option: str, value: float) -> No
 def test_family_is_counted_on_every_event_above_a_million(big: Path) -> None:
     """Column statistics come from a 200,000-event sample above a million events; the
     number of values of the 400,000-value column, and the family, must not."""
-    exact = (
-        pl.scan_parquet(big).select(pl.col("account").n_unique(), pl.len()).collect().row(0)
-    )
+    exact = pl.scan_parquet(big).select(pl.col("account").n_unique(), pl.len()).collect().row(0)
     assert exact == (400_000, 1_200_000)
     result = bubbleup.analyze(big, where="status = 'error'", max_order=1)
     distinct = dict(result.attributes.select("attribute", "distinct").iter_rows())

@@ -96,9 +96,9 @@ def make_files(d: Path) -> None:
     (d / "bad-line.ndjson").write_text('{"status": "ok"}\n{"status": \n{"status": "error"}\n')
     (d / "ev[1].parquet").write_bytes(raw)
     events.head(0).write_parquet(d / "zero-rows.parquet")
-    pl.DataFrame(
-        {"status": ["error", "ok"] * 20, "": ["x", "y"] * 19 + ["y", "x"]}
-    ).write_parquet(d / "blank-name.parquet")
+    pl.DataFrame({"status": ["error", "ok"] * 20, "": ["x", "y"] * 19 + ["y", "x"]}).write_parquet(
+        d / "blank-name.parquet"
+    )
     (d / "empty-dir").mkdir()
     (d / "dir.parquet").mkdir()  # a directory with a file's name
     for name in ("indir", "globbed", "rowsdir"):
