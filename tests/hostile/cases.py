@@ -96,9 +96,13 @@ def make_files(d: Path) -> None:
     (d / "bad-line.ndjson").write_text('{"status": "ok"}\n{"status": \n{"status": "error"}\n')
     (d / "ev[1].parquet").write_bytes(raw)
     events.head(0).write_parquet(d / "zero-rows.parquet")
-    pl.DataFrame({"status": ["error", "ok"] * 20, "": ["x", "y"] * 19 + ["y", "x"]}).write_parquet(
-        d / "blank-name.parquet"
-    )
+    pl.DataFrame(
+        {
+            "status": ["ok", "error", "ok", "ok", "error", "ok"] * 50,
+            "region": ["us", "eu", "us", "eu", "eu", "us"] * 50,
+            "": ["a", "b", "a", "b", "b", "a"] * 50,
+        }
+    ).write_parquet(d / "blank-name.parquet")
     (d / "empty-dir").mkdir()
     (d / "dir.parquet").mkdir()  # a directory with a file's name
     for name in ("indir", "globbed", "rowsdir"):
@@ -195,7 +199,7 @@ CASES: list[Case] = [
          "--where is required (unless --after gives the selection)"),
     Case("all-null column is left out", (*A, "-f", "json"), 0),
     Case("column named empty string", ("analyze", "{d}/blank-name.parquet", "-w",
-                                       "\"\" = 'x'", "-q"), 0),
+                                       "\"\" = 'a'", "-q"), 0),
     Case("drill into the column named empty string",
          ("analyze", "{d}/blank-name.parquet", "-w", SEL, "-q", "--drill", "1"), 0),
     Case("drill into an explanation that does not exist", (*A, "--drill", "999"), 2,
