@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -31,12 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 OOM = "exit_reason = 'oom'"
 
 
-def bubbleup_process(*args: str | Path, **kwargs: object) -> subprocess.Popen[str]:
+def bubbleup_process(*args: str | Path) -> subprocess.Popen[str]:
     """``python -m bubbleup ...`` as a real process (stdout and stderr piped)."""
     return subprocess.Popen(
         [sys.executable, "-m", "bubbleup", *map(str, args)],
-        stdout=kwargs.pop("stdout", subprocess.PIPE), stderr=subprocess.PIPE, text=True,
-        cwd=ROOT, **kwargs,  # type: ignore[call-overload]
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
 
 
@@ -350,7 +350,8 @@ def test_negative_top_is_a_usage_error() -> None:
 )  # fmt: skip
 def test_non_finite_thresholds_are_usage_errors(option: str, value: float) -> None:
     with pytest.raises(bubbleup.UsageError, match=option):
-        bubbleup.analyze(SAMPLE, where=OOM, **{option: value})
+        options: dict[str, Any] = {option: value}
+        bubbleup.analyze(SAMPLE, where=OOM, **options)
 
 
 # -- the Benjamini-Hochberg family above a million events ---------------------------------
