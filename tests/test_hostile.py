@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 import bubbleup
 from bubbleup.cli import app
 from tests.conftest import SAMPLE, make_events
+from tests.hostile.cases import device
 
 ROOT = Path(__file__).resolve().parent.parent
 OOM = "exit_reason = 'oom'"
@@ -96,20 +97,27 @@ def test_a_read_only_output_is_refused_not_replaced(tmp_path: Path) -> None:
 
 
 def test_dev_stdout_stays_a_symlink_and_gets_the_output(tmp_path: Path) -> None:
-    before = os.readlink("/dev/stdout")
-    proc = bubbleup_process("analyze", SAMPLE, "-w", OOM, "-q", "-f", "json", "-o", "/dev/stdout")
+    """A link of our own to /proc/self/fd/1, as /dev/stdout is (a regression must not
+    replace the machine's /dev/stdout: it happened once)."""
+    link = tmp_path / "stdout"
+    link.symlink_to("/proc/self/fd/1")
+    proc = bubbleup_process("analyze", SAMPLE, "-w", OOM, "-q", "-f", "json", "-o", link)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert json.loads(out)["selection"]["predicate"] == OOM
-    assert Path("/dev/stdout").is_symlink()
-    assert os.readlink("/dev/stdout") == before
+    assert link.is_symlink()
+    assert os.readlink(link) == "/proc/self/fd/1"
+    assert leftovers(tmp_path) == []
 
 
 def test_devices_and_fifos_are_written_in_place(tmp_path: Path) -> None:
-    """/dev/null stays a character device; a FIFO gets the text (no rename over it)."""
-    done = run_cli("analyze", SAMPLE, "-w", OOM, "-q", "-f", "csv", "-o", "/dev/null")
+    """A null device stays a character device; a FIFO gets the text (no rename over it).
+    The device is a node of our own (see tests/hostile/cases.py device), never /dev/null."""
+    null = tmp_path / "null"
+    device(null, 3)
+    done = run_cli("analyze", SAMPLE, "-w", OOM, "-q", "-f", "csv", "-o", null)
     assert done.returncode == 0, done.stderr
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert stat.S_ISCHR(os.stat(null).st_mode)
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     proc = bubbleup_process("analyze", SAMPLE, "-w", OOM, "-q", "-f", "csv", "-o", fifo)
@@ -349,8 +357,8 @@ def test_negative_top_is_a_usage_error() -> None:
      ("min_share", math.nan), ("min_share", math.inf)],
 )  # fmt: skip
 def test_non_finite_thresholds_are_usage_errors(option: str, value: float) -> None:
+    options: dict[str, Any] = {option: value}
     with pytest.raises(bubbleup.UsageError, match=option):
-        options: dict[str, Any] = {option: value}
         bubbleup.analyze(SAMPLE, where=OOM, **options)
 
 

@@ -29,7 +29,7 @@ def _run(case: Case, folder: Path) -> tuple[int, str]:
     if case.stdout is None:
         result = CliRunner().invoke(app, args)
         return result.exit_code, result.stderr
-    with open(case.stdout, "w") as out:
+    with open(case.stdout.replace("{d}", str(folder)), "w") as out:
         done = subprocess.run(
             [sys.executable, "-m", "bubbleup", *args], stdout=out, stderr=subprocess.PIPE,
             text=True, cwd=ROOT, env=environment(), timeout=300, check=False,

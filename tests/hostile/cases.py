@@ -19,6 +19,7 @@ import gzip
 import math
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ class Case:
     error: str | None = None
     #: else a regex the whole line after ``Error: `` must match (``{d}`` replaced, escaped)
     pattern: str | None = None
-    #: run as a real process with stdout sent to this file (a real ``/dev/full``...)
+    #: run as a real process with stdout sent to this file (``{d}/full``, a full device)
     stdout: str | None = None
     #: a usage error found by the option parser: "Usage:" lines come before the error line
     usage: bool = False
@@ -78,6 +79,16 @@ def _events() -> pl.DataFrame:
     )
 
 
+def device(path: Path, minor: int) -> None:
+    """A character device of the memory driver (1, minor: 3 null, 7 full) at ``path``: a
+    node of its own when we may create one (root), else a symbolic link to /dev's. Outputs
+    written there never put /dev at risk; bubbleup follows the link to the same device."""
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+    except PermissionError:
+        path.symlink_to({3: "/dev/null", 7: "/dev/full"}[minor])
+
+
 def make_files(d: Path) -> None:
     """Write every file the cases read into ``d``."""
     events = _events()
@@ -108,6 +119,8 @@ def make_files(d: Path) -> None:
     for name in ("indir", "globbed", "rowsdir"):
         (d / name).mkdir()
         shutil.copy(d / "events.parquet", d / name / "a.parquet")
+    device(d / "full", 7)
+    device(d / "null", 3)
     readonly = d / "readonly.json"
     readonly.write_text("keep me\n")
     readonly.chmod(0o444)
@@ -296,20 +309,22 @@ CASES: list[Case] = [
          "--output {d}/readonly.json is read-only; make it writable or choose another path"),
     Case("--output in a missing directory", (*A, "--output", "{d}/no/such/out.txt"), 1,
          "cannot write {d}/no/such/out.txt: directory {d}/no/such does not exist"),
-    Case("--output /dev/full", (*A, "-f", "json", "--output", "/dev/full"), 1,
-         "cannot write /dev/full: No space left on device"),
-    Case("--output /dev/null", (*A, "-f", "csv", "--output", "/dev/null"), 0),
-    # stdout on a full disk: real processes with their stdout on /dev/full
+    # never the system's own /dev/full and /dev/null: a regression would replace them with
+    # regular files for every process on the machine (it happened once); see device()
+    Case("--output a full device", (*A, "-f", "json", "--output", "{d}/full"), 1,
+         "cannot write {d}/full: No space left on device"),
+    Case("--output a null device", (*A, "-f", "csv", "--output", "{d}/null"), 0),
+    # stdout on a full disk: real processes with their stdout on a full device
     *[
-        Case(f"stdout full, analyze {fmt}", (*A, "-f", fmt), 1, STDOUT_FULL, stdout="/dev/full")
+        Case(f"stdout full, analyze {fmt}", (*A, "-f", fmt), 1, STDOUT_FULL, stdout="{d}/full")
         for fmt in ("table", "json", "csv", "markdown", "html")
     ],
     *[
         Case(f"stdout full, columns {fmt}", ("columns", E, "-f", fmt), 1, STDOUT_FULL,
-             stdout="/dev/full")
+             stdout="{d}/full")
         for fmt in ("table", "json", "csv")
     ],
-    Case("stdout full, rows", R, 1, STDOUT_FULL, stdout="/dev/full"),
+    Case("stdout full, rows", R, 1, STDOUT_FULL, stdout="{d}/full"),
 ]  # fmt: skip
 
 
