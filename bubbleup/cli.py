@@ -162,6 +162,8 @@ def write_atomic(path: str, text: str, *, inputs: list[str]) -> None:
         target = Path(os.path.realpath(target))
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
+        if folder.exists():
+            raise BubbleupError(f"cannot write {path}: {folder} is not a directory")
         raise BubbleupError(f"cannot write {path}: directory {folder} does not exist")
     mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~_umask()
     try:

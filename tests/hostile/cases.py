@@ -309,6 +309,13 @@ CASES: list[Case] = [
          "--output {d}/readonly.json is read-only; make it writable or choose another path"),
     Case("--output in a missing directory", (*A, "--output", "{d}/no/such/out.txt"), 1,
          "cannot write {d}/no/such/out.txt: directory {d}/no/such does not exist"),
+    Case("--output inside a file", (*A, "--output", "{d}/events.parquet/out.txt"), 1,
+         "cannot write {d}/events.parquet/out.txt: {d}/events.parquet is not a directory"),
+    Case("--output is a directory", (*A, "-f", "json", "--output", "{d}/empty-dir"), 1,
+         "cannot write {d}/empty-dir: Is a directory"),
+    Case("--skip-bad-lines with spark", (*A, "--engine", "spark", "--skip-bad-lines"), 2,
+         "time windows and --skip-bad-lines work with the polars engine only; filter on the "
+         "time column in --where / --filter instead"),
     # never the system's own /dev/full and /dev/null: a regression would replace them with
     # regular files for every process on the machine (it happened once); see device()
     Case("--output a full device", (*A, "-f", "json", "--output", "{d}/full"), 1,
