@@ -6,7 +6,10 @@
 True
 """
 
-from bubbleup import explore  # a callable module: bubbleup.explore(df_or_path) is the widget
+from bubbleup import (
+    _interrupt,  # first: Ctrl-C while the CLI starts exits 130 quietly
+    explore,  # a callable module: bubbleup.explore(df_or_path) is the widget
+)
 from bubbleup._version import __version__
 from bubbleup.analyze import analyze
 from bubbleup.columns import describe_columns
@@ -23,7 +26,7 @@ from bubbleup.errors import (
 from bubbleup.namespace import DataFrameNamespace as _DataFrameNamespace  # df.bubbleup
 from bubbleup.result import Result
 
-del _DataFrameNamespace  # imported for its side effect: registering the namespace
+del _DataFrameNamespace, _interrupt  # imported for its side effect: registering the namespace
 
 __all__ = [
     "BubbleupError",

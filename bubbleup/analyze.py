@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -26,7 +27,7 @@ from bubbleup.profile import Profile, build_profile, candidates, finalize
 from bubbleup.result import Result
 from bubbleup.roles import outcome_columns
 from bubbleup.score import attribute_tests, bh_qvalues
-from bubbleup.split import Predicate, Split, split
+from bubbleup.split import Predicate, Split, scale_weights, split, weight_scale
 from bubbleup.timerange import time_ranges
 
 Progress = Callable[[str], None]
@@ -41,8 +42,8 @@ def _check_options(alpha: float, min_lift: float, min_share: float, max_order: i
         raise UsageError(f"max_order must be 1, 2 or 3 (items per explanation), not {max_order}")
     if not 0 < alpha < 1:
         raise UsageError(f"alpha must be between 0 and 1 (exclusive), not {alpha}")
-    if min_lift < 0:
-        raise UsageError(f"min_lift must be >= 0, not {min_lift}")
+    if not 0 <= min_lift < math.inf:  # nan fails every comparison: it would pass `< 0`
+        raise UsageError(f"min_lift must be a number >= 0, not {min_lift}")
     if not 0 <= min_share <= 1:
         raise UsageError(f"min_share must be between 0 and 1, not {min_share}")
 
@@ -202,6 +203,10 @@ def analyze(
     )
     say("measuring columns")
     totals, stats = eng.measure(sp, names)
+    scale = weight_scale(stats.get("_w_max"))
+    if scale != 1.0:  # weights of 1e-300 or 1e308: measure again with weights near 1
+        sp = scale_weights(sp, scale)
+        totals, stats = eng.measure(sp, names)
     _check_sides(totals, sp.where, sp.baseline_text)
     profile = build_profile(
         schema, names, stats, n_rows=totals.scope_events, left_out=left, roles=outcome_roles
@@ -366,5 +371,6 @@ def _finish(
             "min_share": min_share,
             "max_order": max_order,
             "tested": explained.tested,
+            **({"weight_scale": sp.weight_scale} if sp.weight_scale != 1.0 else {}),
         },
     )

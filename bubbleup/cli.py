@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,8 +24,10 @@ from rich.table import Table
 from rich.text import Text
 
 from bubbleup import charts, render, report
+from bubbleup._interrupt import end_startup
 from bubbleup._version import __version__
 from bubbleup.errors import BubbleupError, UsageError
+from bubbleup.io.paths import expand
 from bubbleup.printable import printable
 from bubbleup.result import Result
 
@@ -43,6 +46,9 @@ err = Console(stderr=True, highlight=False, markup=False, emoji=False)
 MESSAGE_CHARS = 2000
 #: Characters of one value shown in the ``rows`` and ``columns`` tables.
 CELL_CHARS = 40
+
+#: Largest --top (0 shows all); more would overflow polars' row counts.
+MAX_TOP = 1_000_000_000
 
 
 class Engine(StrEnum):
@@ -112,15 +118,64 @@ def _split_names(values: list[str] | None) -> list[str] | None:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
-def write_atomic(path: str, text: str, *, inputs: list[str]) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename; never over an input."""
-    target = Path(path)
+def _input_files(inputs: list[str]) -> list[str]:
+    """The files the sources name: globs and directories expanded as the readers do."""
+    files = list(inputs)
     for src in inputs:
-        if os.path.exists(src) and target.exists() and os.path.samefile(src, target):
-            raise BubbleupError(f"--output {path} is an input file; choose another path")
+        with suppress(BubbleupError):  # a source that names nothing cannot be overwritten
+            files += expand(src)
+    return files
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str, text: str, *, inputs: list[str]) -> None:
+    """Write ``text`` to ``path``; never over an input, never half-written.
+
+    A regular file (new, or replaced: through a symbolic link, the file it points to) is
+    written to a temporary file in the same directory and renamed over it, so an
+    interruption or a full disk leaves the old file whole; a new file gets the usual mode
+    (``0666`` less the umask), a replaced one keeps its mode. Anything else (``/dev/stdout``,
+    ``/dev/null``, a FIFO) is written to directly: renaming would replace the device.
+
+    Raises
+    ------
+    BubbleupError
+        ``path`` is one of the input files (also through a directory or a glob), is
+        read-only, or cannot be written.
+    """
+    target = Path(path)
+    try:
+        info: os.stat_result | None = os.stat(target)
+    except OSError:
+        info = None
+    if info is not None:
+        for src in _input_files(inputs):
+            with suppress(OSError):
+                if os.path.samefile(src, target):
+                    raise BubbleupError(f"--output {path} is an input file; choose another path")
+        if not stat.S_ISREG(info.st_mode):
+            try:
+                with open(target, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+            except OSError as exc:
+                raise BubbleupError(f"cannot write {path}: {exc.strerror}") from None
+            return
+        if not info.st_mode & 0o222 or not os.access(target, os.W_OK):
+            raise BubbleupError(
+                f"--output {path} is read-only; make it writable or choose another path"
+            )
+        target = Path(os.path.realpath(target))
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
+        if folder.exists():
+            raise BubbleupError(f"cannot write {path}: {folder} is not a directory")
         raise BubbleupError(f"cannot write {path}: directory {folder} does not exist")
+    mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~_umask()
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
@@ -128,13 +183,30 @@ def write_atomic(path: str, text: str, *, inputs: list[str]) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+            fh.flush()
+            os.fchmod(fh.fileno(), mode)
         os.replace(tmp, target)
-    except BaseException as exc:  # never leave a partial file behind
+    except BaseException as exc:  # never leave a partial file behind (Ctrl-C included)
         with suppress(OSError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
             raise BubbleupError(f"cannot write {path}: {exc.strerror}") from None
         raise
+
+
+@contextmanager
+def _stdout_errors() -> Iterator[None]:
+    """Writing to stdout: a full disk or a closed pipe is one line, exit 1."""
+    try:
+        yield
+        sys.stdout.flush()
+    except OSError as exc:
+        # what is left in the buffer would fail again at exit: send it nowhere
+        with suppress(OSError, ValueError, io.UnsupportedOperation):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if isinstance(exc, BrokenPipeError):  # `bubbleup ... | head`: the reader is done
+            raise typer.Exit(1) from None
+        fail(f"cannot write to stdout: {exc.strerror or exc}")
 
 
 @contextmanager
@@ -333,6 +405,8 @@ def analyze(
 
     if max_order not in (1, 2, 3):
         fail(f"--max-order must be 1, 2 or 3 (items per explanation), not {max_order}", 2)
+    if top > MAX_TOP:
+        fail(f"--top must be at most {MAX_TOP:,} (0 shows every explanation), not {top}", 2)
     events = _events(where, baseline, filter_, weight, no_weight, columns, exclude)
     if fmt is Format.html and not output and _stdout_is_terminal():
         fail("--format html writes a whole page; give --output report.html or redirect stdout", 2)
@@ -378,7 +452,8 @@ def analyze(
                 _console(file=buffer, width=120).print(*views)
                 write_atomic(output, buffer.getvalue(), inputs=source)
             else:
-                _stdout().print(*views)
+                with _stdout_errors():
+                    _stdout().print(*views)
             return
         text = {
             Format.json: lambda: result.to_json(top=n) + "\n",
@@ -389,7 +464,8 @@ def analyze(
         if output:
             write_atomic(output, text, inputs=source)
         else:
-            sys.stdout.write(text)
+            with _stdout_errors():
+                sys.stdout.write(text)
 
 
 @app.command()
@@ -411,9 +487,11 @@ def columns(
             source if len(source) > 1 else source[0], skip_bad_lines=skip_bad_lines
         )
     if fmt is Format.json:
-        sys.stdout.write(frame.write_json() + "\n")
+        with _stdout_errors():
+            sys.stdout.write(frame.write_json() + "\n")
     elif fmt is Format.csv:
-        sys.stdout.write(frame.write_csv())
+        with _stdout_errors():
+            sys.stdout.write(frame.write_csv())
     else:
         from rich.table import Table
 
@@ -433,7 +511,8 @@ def columns(
                 "" if r["missing"] is None else render.percent(r["missing"]),
                 Text("" if r["example"] is None else printable(r["example"], limit=CELL_CHARS)),
             )
-        _stdout().print(table)
+        with _stdout_errors():
+            _stdout().print(table)
 
 
 class RowsFormat(StrEnum):
@@ -552,13 +631,15 @@ def rows(
                 _console(file=buffer, width=160).print(*tables)
                 write_atomic(output, buffer.getvalue(), inputs=source)
             else:
-                _stdout().print(*tables)
+                with _stdout_errors():
+                    _stdout().print(*tables)
             return
         text = frame.write_json() + "\n" if fmt is RowsFormat.json else frame.write_csv()
         if output:
             write_atomic(output, text, inputs=source)
         else:
-            sys.stdout.write(text)
+            with _stdout_errors():
+                sys.stdout.write(text)
 
 
 @app.command()
@@ -671,4 +752,5 @@ def explore(
 
 def main() -> None:
     """Entry point of the ``bubbleup`` console script."""
+    end_startup()  # from here on Ctrl-C ends the command with code 130 (Typer)
     app()

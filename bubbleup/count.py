@@ -127,6 +127,7 @@ def measure(
         (w * w).filter(s).sum().alias("_sel_w2"),
         (w * w).filter(b).sum().alias("_base_w2"),
         w.min().alias("_w_min"),
+        w.max().alias("_w_max"),
         w.is_nan().sum().alias("_w_nan"),
         *time_bounds(schema, names),
     ]
@@ -154,13 +155,19 @@ def totals_from_row(row: Mapping[str, Any], split: Split) -> Totals:
     """Check the weights and build the :class:`Totals` from a measured row (any engine).
 
     ``row`` holds ``_scope``, ``_sel_n``, ``_base_n``, ``_sel_w``, ``_base_w``,
-    ``_sel_w2``, ``_base_w2`` (sums over no event may be null), ``_w_min`` and ``_w_nan``.
+    ``_sel_w2``, ``_base_w2`` (sums over no event may be null), ``_w_min``, ``_w_max`` and
+    ``_w_nan``.
     """
     if split.weight_column is not None:
         if row["_w_nan"]:
             raise WeightError(
                 f"weight column '{split.weight_column}' has NaN values; "
                 "fix the data or pass --no-weight"
+            )
+        if row.get("_w_max") is not None and math.isinf(row["_w_max"]):
+            raise WeightError(
+                f"weight column '{split.weight_column}' has infinite values; "
+                "weights must be finite numbers >= 0"
             )
         if row["_w_min"] is not None and row["_w_min"] < 0:
             raise WeightError(
@@ -278,10 +285,13 @@ def _value_counts(lf: pl.LazyFrame, split: Split, keys: list[pl.Expr]) -> pl.Laz
 def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) -> pl.DataFrame:
     """Return the counts table: weighted and raw counts of every item on both sides.
 
-    Attributes marked ``two_phase`` (many distinct values) are counted in two passes: the
-    values present in the selection first, then those values (and missing) only, so a
-    column with a million distinct ids costs a lookup per event instead of a huge group-by.
-    Their other values are summarised later by :func:`bubbleup.profile.finalize`.
+    Attributes marked ``two_phase`` (many distinct values) are counted alone, every value
+    of them: their number of distinct values (measured on a sample above a million events)
+    is then exact, and so is the Benjamini-Hochberg family (a 400,000-value column showed
+    91,513 on the sample: q-values too small). Their values never selected are summarised
+    later by :func:`bubbleup.profile.finalize`. Counting only the selection's values took
+    about as long (1.2M events, 400,000 values: 9-10 s against 8-14 s, noisy) and about
+    100 MB less memory.
 
     Examples
     --------
@@ -297,25 +307,11 @@ def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) ->
     if not attributes:
         return pl.DataFrame(schema=COUNTS_SCHEMA)
     lf = _scoped(frame, split)
-    two_phase = [a for a in attributes if a.two_phase]
-    seen: dict[str, pl.Series] = {}
-    if two_phase:
-        selected = lf.filter(split.selection)
-        found = _collect(
-            [selected.select(key_expr(a)).unique() for a in two_phase], "finding selected values"
-        )
-        seen = {a.name: res["k"] for a, res in zip(two_phase, found, strict=True)}
     groups = packs(attributes)
     queries = []
     for group in groups:
-        source = lf
-        first = attributes[group[0]]
-        if first.two_phase:
-            values = seen[first.name].drop_nulls()
-            keep = pl.col(first.name).cast(pl.String).is_in(values.implode())
-            source = lf.filter(keep | pl.col(first.name).is_null())
         keys = [key_expr(attributes[i]).alias(f"k{j}") for j, i in enumerate(group)]
-        queries.append(_value_counts(source, split, keys))
+        queries.append(_value_counts(lf, split, keys))
     results = _collect(queries, "counting values")
     return unpack(attributes, groups, results)
 
@@ -343,7 +339,7 @@ def packs(attributes: Sequence[Attribute]) -> list[list[int]]:
     [[3, 0, 2], [1]]
     """
     sizes = [_values(a) for a in attributes]
-    alone = {i for i, a in enumerate(attributes) if a.two_phase}  # only values selected
+    alone = {i for i, a in enumerate(attributes) if a.two_phase}  # many values: one query
     return pack_sizes(sizes, PACK_GROUPS, alone=alone)
 
 

@@ -386,8 +386,9 @@ def finalize(
 ) -> tuple[Profile, pl.DataFrame]:
     """Drop constant and all-missing attributes, now that their exact counts are known.
 
-    Sets each attribute's missing count (events in the selection or the baseline) and, for
-    attributes counted in full, its exact number of distinct values (missing included).
+    Sets each attribute's missing count (events in the selection or the baseline) and its
+    exact number of distinct values (missing included; bins for binned numbers are not
+    values: those keep the estimate).
     Attributes counted in two phases (only the values seen in the selection) get one more
     row, ``op = "other"``: the baseline events with any other value.
     """
@@ -413,7 +414,9 @@ def finalize(
         if row["groups"] <= 1 and not a.binned:
             left.append(LeftOut(a.name, "constant"))
             continue
-        distinct = a.distinct if (a.two_phase or a.binned) else int(row["groups"])
+        # every engine counts every value (two-phase ones too): exact, unlike the estimate
+        # of measure, from a sample above a million events
+        distinct = a.distinct if a.binned else int(row["groups"])
         attrs.append(replace(a, distinct=distinct, nulls=int(row["nulls"])))
     kept = {a.name for a in attrs}
     counts = counts.filter(pl.col("attribute").is_in(kept))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -96,6 +97,9 @@ def header_lines(result: Result) -> list[tuple[str, str]]:
     lines.append(("baseline", f"{result.baseline}: {events(t.baseline_events, t.baseline_weight)}"))
     if result.weight_column:
         how = "auto-detected; --no-weight to ignore" if result.weight_auto else "--weight"
+        if "weight_scale" in result.parameters:  # see bubbleup.split.weight_scale
+            exponent = math.frexp(result.parameters["weight_scale"])[1] - 1
+            how += f"; weighted counts in units of 2**{-exponent}"
         lines.append(("weight", f"{result.weight_column} ({how})"))
     else:
         lines.append(("weight", "none (every event counts 1)"))

@@ -141,9 +141,18 @@ class Result:
         """Return the result as plain Python data (the JSON document, version 2).
 
         ``top`` keeps the first ``top`` explanations; ``None`` keeps all of them.
+
+        Raises
+        ------
+        UsageError
+            ``top`` is negative (polars would drop the *last* ``-top`` explanations).
         """
+        if top is not None and top < 0:
+            raise UsageError(f"top must be >= 0 (None keeps every explanation), not {top}")
         t = self.totals
-        rows = self.explanations if top is None else self.explanations.head(top)
+        rows = self.explanations
+        if top is not None:
+            rows = rows.head(min(top, rows.height))
         return {
             "version": JSON_VERSION,
             "bubbleup": __version__,

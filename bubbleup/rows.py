@@ -17,6 +17,9 @@ from bubbleup.errors import SourceError, UsageError, first_line
 from bubbleup.load import load
 from bubbleup.split import compile_predicate, split
 
+#: Most example events per side (polars counts rows in 32 bits).
+MAX_LIMIT = 1_000_000_000
+
 if TYPE_CHECKING:
     from bubbleup.result import Result
 
@@ -76,6 +79,10 @@ def example_rows(
     """
     if limit < 1:
         raise UsageError(f"limit must be at least 1, not {limit}")
+    if limit > MAX_LIMIT:
+        raise UsageError(f"limit must be at most {MAX_LIMIT:,}, not {limit}")
+    if not 0 <= seed < 2**64:
+        raise UsageError(f"seed must be between 0 and 2**64 - 1, not {seed}")
     condition = None
     if explanation is not None:
         condition = explanation_sql(result, explanation)

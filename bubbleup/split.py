@@ -7,9 +7,10 @@ predicate that evaluates to null does not match.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -46,6 +47,8 @@ class Split:
     predicate_columns: frozenset[str] = field(default_factory=frozenset)
     #: True when the baseline is every event in scope that is not selected.
     complement: bool = True
+    #: Every weight was multiplied by this power of two (see :func:`weight_scale`).
+    weight_scale: float = 1.0
 
 
 def predicate_text(predicate: Predicate) -> str:
@@ -203,6 +206,44 @@ def resolve_weight(
             "choose a numeric column or pass --no-weight"
         )
     return pl.col(name).cast(pl.Float64).fill_null(1.0), name, auto
+
+
+#: Weights whose largest value lies outside ``[2**-WEIGHT_RANGE, 2**WEIGHT_RANGE]`` are
+#: rescaled before counting (their squares would overflow or lose precision in the sums).
+WEIGHT_RANGE = 64
+
+
+def weight_scale(largest: float | None) -> float:
+    """The power of two that brings weights whose largest value is ``largest`` near 1.
+
+    Shares, lifts, p-values and q-values do not change when every weight is multiplied
+    by one constant, but the sums behind them do: weights of 1e-300 have squares of 0
+    (no effective events: every p-value 1) and weights of 1e308 sum to infinity. A power
+    of two changes no bit of the mantissas. 1.0 when no rescaling is needed.
+
+    Examples
+    --------
+    >>> weight_scale(50.0), weight_scale(None)
+    (1.0, 1.0)
+    >>> [round(weight_scale(w) * w, 3) for w in (1e-300, 1e308)]
+    [0.67, 0.556]
+    """
+    if largest is None or not 0 < largest < math.inf:
+        return 1.0
+    exponent = math.frexp(largest)[1]
+    if abs(exponent) <= WEIGHT_RANGE:
+        return 1.0
+    return math.ldexp(1.0, min(-exponent, 1023))  # 2**1070 would overflow
+
+
+def scale_weights(sp: Split, factor: float) -> Split:
+    """``sp`` with every weight multiplied by ``factor`` (see :func:`weight_scale`)."""
+    if factor == 1.0:
+        return sp
+    changes: dict[str, object] = {"weight": sp.weight * factor, "weight_scale": factor}
+    if getattr(sp, "spark_weight", None) is not None:  # the Spark engine's own weight column
+        changes["spark_weight"] = sp.spark_weight * factor  # type: ignore[attr-defined]
+    return replace(sp, **changes)  # type: ignore[arg-type]
 
 
 def split(

@@ -137,7 +137,7 @@ def plan(
                     return None
             elif _polars_type(typ) != schema.get(name):
                 return None
-    predicate = sorted(c for c in (*split.predicate_columns, split.weight_column) if c)
+    predicate = sorted(c for c in (*split.predicate_columns, split.weight_column) if c is not None)
     coded = None
     if len(split.predicate_columns) == 1:
         (only,) = split.predicate_columns
@@ -202,8 +202,10 @@ def sample(
             batches.append(next(reader))
     except (pa.ArrowException, OSError) as exc:
         raise SourceError(f"could not read {path}: {first_line(exc)}") from None
-    frame = pl.from_arrow(pa.Table.from_batches(batches))
+    table = pa.Table.from_batches(batches)
+    frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
+    frame.columns = table.column_names  # polars names a column "" column_0
     return frame
 
 
@@ -328,6 +330,7 @@ def _frame(table: pa.Table, columns: Sequence[str], coded: str | None) -> pl.Dat
             picked = picked.set_column(picked.schema.get_field_index(coded), coded, text)
     frame = pl.from_arrow(picked)
     assert isinstance(frame, pl.DataFrame)
+    frame.columns = picked.column_names  # polars names a column "" column_0
     return frame
 
 

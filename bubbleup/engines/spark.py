@@ -84,7 +84,7 @@ APPROX_ACCURACY = 100_000
 #: Driver memory of the local sessions bubbleup starts (local mode runs in the driver).
 LOCAL_DRIVER_MEMORY = "4g"
 #: Default ports by URL scheme, for the reachability check.
-_PORTS = {"spark": 7077, "sc": 15002}
+_PORTS = {"spark": 7077, "sc": 15002, "mesos": 5050}
 
 _LOG4J = """\
 rootLogger.level = off
@@ -165,15 +165,36 @@ def endpoints(master: str) -> list[tuple[str, int]]:
     [('a', 7077), ('b', 7078)]
     >>> endpoints("sc://localhost/;token=x"), endpoints("local[2]")
     ([('localhost', 15002)], [])
+    >>> endpoints("k8s://https://10.0.0.1:6443")
+    [('10.0.0.1', 6443)]
+    >>> endpoints("spark://")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bubbleup.errors.EngineError: the Spark master URL spark:// names no host; ...
     """
     scheme, _, rest = master.partition("://")
-    if scheme not in _PORTS:
+    if scheme == "k8s":  # k8s://https://host:port, the Kubernetes API server
+        inner, _, rest = rest.partition("://") if "://" in rest else ("https", "", rest)
+        scheme, ports = inner, {"https": 443, "http": 80}
+    else:
+        ports = _PORTS
+    if scheme not in ports:
         return []
     out = []
     for part in rest.split("/")[0].split(","):
         parsed = urlparse(f"{scheme}://{part}")
-        if parsed.hostname:
-            out.append((parsed.hostname, parsed.port or _PORTS[scheme]))
+        try:
+            port = parsed.port
+        except ValueError:
+            raise EngineError(
+                f"the Spark master URL {master} has an invalid port; ports are 1 to 65535"
+            ) from None
+        if not parsed.hostname:
+            raise EngineError(
+                f"the Spark master URL {master} names no host; write it as "
+                f"{master.partition('://')[0]}://host:{ports[scheme]}"
+            )
+        out.append((parsed.hostname, port or ports[scheme]))
     return out
 
 
@@ -274,10 +295,11 @@ def session(master: str | None = None) -> Any:
             return builder.getOrCreate()
     except Exception as exc:
         detail = _first_line(exc)
-        if log.exists():
-            lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-            if lines:
-                detail = lines[-1].strip()
+        if log.exists():  # the JVM's own reason, not its banner ("Setting log level...")
+            lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines()]
+            reasons = [ln for ln in lines if re.search(r"Exception|Error|ERROR", ln)]
+            if reasons:
+                detail = reasons[-1]
         raise EngineError(f"could not start Spark on {url}: {detail}") from None
 
 
@@ -619,6 +641,7 @@ class SparkEngine:
             F.sum(F.when(s, w * w).otherwise(zero)).alias("_sel_w2"),
             F.sum(F.when(b, w * w).otherwise(zero)).alias("_base_w2"),
             F.min(w).alias("_w_min"),
+            F.max(w).alias("_w_max"),
             F.sum(F.isnan(w).cast("long")).alias("_w_nan"),
         ]
         schema = self.schema()

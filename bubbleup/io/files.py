@@ -47,10 +47,11 @@ class _Part:
 def _scan_binary(kind: FileKind) -> pl.LazyFrame:
     try:
         if kind.format == "parquet":
-            pl.read_parquet_schema(kind.path)
-            return pl.scan_parquet(kind.path, hive_partitioning=False)
+            frame = pl.scan_parquet(kind.path, hive_partitioning=False, glob=False)
+            frame.collect_schema()  # reads the footer: a broken file fails here
+            return frame
         pl.read_ipc_schema(kind.path)
-        return pl.scan_ipc(kind.path, hive_partitioning=False)
+        return pl.scan_ipc(kind.path, hive_partitioning=False, glob=False)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise SourceError(
             f"could not read {kind.path}: {first_line(exc)}; is it a valid, complete file?"
@@ -145,7 +146,7 @@ def read_files(paths: Sequence[str], *, skip_bad_lines: bool = False) -> FileSou
     elif all(p.schema == target for p in parts) and all(
         p.kind.format == "parquet" and not hive[p.kind.path] for p in parts
     ):
-        frame = flatten(pl.scan_parquet(files, hive_partitioning=False), where=files[0])
+        frame = flatten(pl.scan_parquet(files, hive_partitioning=False, glob=False), where=files[0])
     else:
         frame = pl.concat([conform(p.frame, target) for p in parts], how="vertical")
     return FileSource(

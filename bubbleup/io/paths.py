@@ -143,13 +143,37 @@ def kind_of(path: str) -> FileKind:
     )
 
 
+def has_glob(path: str) -> bool:
+    """Whether ``path`` has glob characters (``*``, ``?``, ``[``).
+
+    Examples
+    --------
+    >>> has_glob("logs/*.parquet"), has_glob("ev[1].parquet"), has_glob("events.csv")
+    (True, True, False)
+    """
+    return any(ch in path for ch in "*?[")
+
+
 def expand(path: str) -> list[str]:
     """Expand a file, glob or directory (read recursively) into the files it names.
 
     Hidden files and files starting with ``_`` (``_SUCCESS``) are skipped in directories;
-    files with other extensions too.
+    files with other extensions too. A path that exists is taken as it is, even if its
+    name has glob characters (``ev[1].parquet``).
+
+    Raises
+    ------
+    SourceError
+        Nothing matches, the directory has no event files, or it cannot be read.
+
+    Examples
+    --------
+    >>> expand("sample_data")
+    ['sample_data/builds.parquet']
+    >>> expand("sample_data/*.parquet") == expand("sample_data/builds.parquet")
+    True
     """
-    if any(ch in path for ch in "*?["):
+    if not os.path.exists(path) and has_glob(path):
         matches = sorted(p for p in globlib.glob(path, recursive=True) if os.path.isfile(p))
         if not matches:
             raise SourceError(
@@ -158,9 +182,7 @@ def expand(path: str) -> list[str]:
             )
         return matches
     if os.path.isdir(path):
-        files = sorted(
-            str(p) for p in Path(path).rglob("*") if p.is_file() and is_event_file(str(p))
-        )
+        files = sorted(f for f in _walk(path) if is_event_file(f))
         if not files:
             raise SourceError(
                 f"directory {path} has no event files (.parquet, .csv, .ndjson, .arrow; "
@@ -170,6 +192,20 @@ def expand(path: str) -> list[str]:
     if not os.path.exists(path):
         raise SourceError(f"file not found: {path}")
     return [path]
+
+
+def _walk(folder: str) -> list[str]:
+    """Every file under ``folder``; a directory that cannot be listed is an error (a
+    silent skip would drop its events from the analysis)."""
+
+    def unreadable(exc: OSError) -> None:
+        where = exc.filename or folder
+        raise SourceError(f"cannot read directory {where}: {exc.strerror or exc}") from None
+
+    found: list[str] = []
+    for top, _dirs, names in os.walk(folder, onerror=unreadable):
+        found += [p for p in (os.path.join(top, n) for n in names) if os.path.isfile(p)]
+    return found
 
 
 def _head(path: str, n: int = 8) -> bytes:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from bubbleup.errors import SourceError, first_line
-from bubbleup.io.paths import FileKind, text_head
+from bubbleup.io.paths import FileKind, has_glob, text_head
 
 #: Rows read to guess the type of each column.
 INFER_ROWS = 10_000
@@ -154,7 +154,10 @@ def read_ndjson(kind: FileKind, *, skip_bad_lines: bool = False) -> tuple[pl.Dat
     try:
         if head.startswith(b"["):
             return parse_dates(pl.read_json(io.BytesIO(read_bytes(kind)))), 0
-        return parse_dates(_read_ndjson(kind.path)), 0
+        # polars expands glob characters in a path: a file named ev[1].ndjson goes as bytes
+        literal = has_glob(kind.path) and not kind.compression
+        source = io.BytesIO(read_bytes(kind)) if literal else kind.path
+        return parse_dates(_read_ndjson(source)), 0
     except (pl.exceptions.PolarsError, OSError) as exc:
         fast_error = exc
     good, bad = _scan_lines(kind, keep=skip_bad_lines)
@@ -212,7 +215,9 @@ def parse_dates(frame: pl.DataFrame) -> pl.DataFrame:
 def read_csv(kind: FileKind) -> pl.DataFrame:
     """Read one CSV or TSV file (dates and times in ISO 8601 are parsed)."""
     try:
-        frame = pl.read_csv(kind.path, separator=kind.separator, infer_schema_length=INFER_ROWS)
+        frame = pl.read_csv(
+            kind.path, separator=kind.separator, infer_schema_length=INFER_ROWS, glob=False
+        )
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise SourceError(
             f"could not read {kind.path}: {first_line(exc)}; is it a valid, complete file?"

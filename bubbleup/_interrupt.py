@@ -1,0 +1,45 @@
+"""Ctrl-C while the command line is still starting: exit 130 quietly, no traceback.
+
+Importing bubbleup's dependencies (polars, pyarrow, scipy) takes a second or two; a
+``KeyboardInterrupt`` raised in that time would escape before the CLI's own handling (Typer
+turns it into exit code 130) exists. When, and only when, this process is the ``bubbleup``
+command, :func:`guard_startup` makes SIGINT end the process at once with code 130 until
+:func:`bubbleup.cli.main` restores the default handler. Nothing can be half-written then:
+outputs are written after the analysis. Imported as a library, bubbleup leaves signals alone.
+"""
+
+# Only modules the interpreter has loaded before any user code: the point is to be early.
+import itertools
+import os
+import signal
+import sys
+
+#: Exit code of a process ended by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
+
+
+def is_cli() -> bool:
+    """Whether this process runs the ``bubbleup`` command (console script or ``-m``)."""
+    argv = getattr(sys, "orig_argv", sys.argv)
+    as_module = any(a == "-m" and b == "bubbleup" for a, b in itertools.pairwise(argv))
+    return as_module or os.path.basename(sys.argv[0]) == "bubbleup"
+
+
+def _quit(_signum: int, _frame: object) -> None:
+    os._exit(INTERRUPTED)
+
+
+def guard_startup() -> None:
+    """Exit 130 on SIGINT while the CLI is importing, if this process is the CLI."""
+    in_main_thread = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if in_main_thread and is_cli():
+        signal.signal(signal.SIGINT, _quit)
+
+
+def end_startup() -> None:
+    """Give SIGINT back to Python (``KeyboardInterrupt``) once the CLI can handle it."""
+    if signal.getsignal(signal.SIGINT) is _quit:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+guard_startup()

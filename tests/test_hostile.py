@@ -1,0 +1,383 @@
+"""Data safety and silent wrong answers: outputs never lost or half-written, Ctrl-C,
+weights at extreme scales, exact family sizes above a million events."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import bubbleup
+from bubbleup.cli import app
+from tests.conftest import SAMPLE, make_events
+from tests.hostile.cases import device
+
+ROOT = Path(__file__).resolve().parent.parent
+OOM = "exit_reason = 'oom'"
+
+
+def bubbleup_process(*args: str | Path) -> subprocess.Popen[str]:
+    """``python -m bubbleup ...`` as a real process (stdout and stderr piped)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bubbleup", *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+
+
+def assert_no_traceback(stderr: str) -> None:
+    assert "Traceback" not in stderr, stderr
+    assert "╭─" not in stderr, stderr
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+# -- where outputs go ------------------------------------------------------------------------
+
+
+def run_cli(*args: str | Path, umask: int | None = None) -> subprocess.CompletedProcess[str]:
+    def before() -> None:
+        if umask is not None:
+            os.umask(umask)
+
+    return subprocess.run(
+        [sys.executable, "-m", "bubbleup", *map(str, args)], capture_output=True, text=True,
+        cwd=ROOT, preexec_fn=before, timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_new_output_files_respect_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    out = tmp_path / "result.json"
+    done = run_cli("analyze", SAMPLE, "-w", OOM, "-q", "-f", "json", "-o", out, umask=umask)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == mode
+    assert json.loads(out.read_text())["version"] == 1
+
+
+def test_a_replaced_output_keeps_its_mode(tmp_path: Path) -> None:
+    out = tmp_path / "result.csv"
+    out.write_text("old\n")
+    out.chmod(0o640)
+    done = run_cli("analyze", SAMPLE, "-w", OOM, "-q", "-f", "csv", "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640
+    assert out.read_text().startswith("rank,label")
+
+
+def test_a_read_only_output_is_refused_not_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "keep.json"
+    out.write_text("keep me\n")
+    out.chmod(0o444)
+    done = run_cli("analyze", SAMPLE, "-w", OOM, "-q", "-f", "json", "-o", out)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"Error: --output {out} is read-only; make it writable or choose another path"
+    )
+    assert out.read_text() == "keep me\n"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o444
+
+
+def test_dev_stdout_stays_a_symlink_and_gets_the_output(tmp_path: Path) -> None:
+    """A link of our own to /proc/self/fd/1, as /dev/stdout is (a regression must not
+    replace the machine's /dev/stdout: it happened once)."""
+    link = tmp_path / "stdout"
+    link.symlink_to("/proc/self/fd/1")
+    proc = bubbleup_process("analyze", SAMPLE, "-w", OOM, "-q", "-f", "json", "-o", link)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["selection"]["predicate"] == OOM
+    assert link.is_symlink()
+    assert os.readlink(link) == "/proc/self/fd/1"
+    assert leftovers(tmp_path) == []
+
+
+def test_devices_and_fifos_are_written_in_place(tmp_path: Path) -> None:
+    """A null device stays a character device; a FIFO gets the text (no rename over it).
+    The device is a node of our own (see tests/hostile/cases.py device), never /dev/null."""
+    null = tmp_path / "null"
+    device(null, 3)
+    done = run_cli("analyze", SAMPLE, "-w", OOM, "-q", "-f", "csv", "-o", null)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_ISCHR(os.stat(null).st_mode)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    proc = bubbleup_process("analyze", SAMPLE, "-w", OOM, "-q", "-f", "csv", "-o", fifo)
+    with open(fifo) as reader:  # blocks until bubbleup opens the FIFO to write
+        text = reader.read()
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert text.startswith("rank,label")
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert leftovers(tmp_path) == []
+
+
+def test_an_output_through_a_symlink_replaces_the_file_and_keeps_the_link(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "real.csv"
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target.name)
+    done = run_cli("analyze", SAMPLE, "-w", OOM, "-q", "-f", "csv", "-o", link)
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink()
+    assert target.read_text().startswith("rank,label")
+
+
+def test_a_full_disk_leaves_the_old_output_whole(tmp_path: Path) -> None:
+    """A real write failure: the file-size limit (RLIMIT_FSIZE) makes the write fail with
+    EFBIG as a full disk makes it fail with ENOSPC; the old file stays, no temporary."""
+    out = tmp_path / "report.html"
+    out.write_text("old report\n")
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bubbleup", "analyze", str(SAMPLE), "-w", OOM, "-q",
+         "-f", "html", "-o", str(out)],
+        capture_output=True, text=True, cwd=ROOT, preexec_fn=small_files, timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"Error: cannot write {out}: File too large"
+    assert out.read_text() == "old report\n"
+    assert leftovers(tmp_path) == []
+
+
+# -- Ctrl-C ------------------------------------------------------------------------------
+
+
+def interrupt(args: list[str | Path], after: float) -> tuple[int, str]:
+    proc = bubbleup_process(*args)
+    time.sleep(after)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("after", [0.2, 0.5, 1.0])
+def test_ctrl_c_while_starting_exits_130_quietly(tmp_path: Path, after: float) -> None:
+    """bubbleup's imports take a second or more: the signal lands in them. (The first
+    ~60 ms belong to the interpreter itself, before any of bubbleup runs.)"""
+    out = tmp_path / "out.json"
+    out.write_text("old\n")
+    code, err = interrupt(["analyze", SAMPLE, "-w", OOM, "-q", "-f", "json", "-o", out], after)
+    assert code == 130, err
+    assert err.strip() == ""
+    assert out.read_text() == "old\n"
+    assert leftovers(tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """1.2M events with a 400,000-value column (every value present at least once)."""
+    n, values = 1_200_000, 400_000
+    rng = np.random.default_rng(11)
+    ids = np.concatenate([np.arange(values), rng.integers(0, values, n - values)])
+    frame = pl.DataFrame(
+        {
+            "status": rng.choice(["ok", "error"], n, p=[0.95, 0.05]),
+            "region": rng.choice(["us", "eu", "ap", "sa"], n),
+            "account": np.char.add("acct-", rng.permutation(ids).astype(str)),
+            "latency": rng.lognormal(3, 1, n),
+        }
+    )
+    path = tmp_path_factory.mktemp("big") / "events.parquet"
+    frame.write_parquet(path, row_group_size=100_000)
+    yield path
+    shutil.rmtree(path.parent)
+
+
+def reading(proc: subprocess.Popen[str], path: Path) -> bool:
+    """Wait until ``proc`` has ``path`` open (the analysis is under way); False if it ends
+    first. Read from /proc: the moment is seen, not guessed from a clock."""
+    while proc.poll() is None:
+        with contextlib.suppress(OSError):  # descriptors come and go while we look
+            for fd in os.listdir(f"/proc/{proc.pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{proc.pid}/fd/{fd}") == str(path):
+                        return True
+        time.sleep(0.005)
+    return False
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_middle_of_a_large_run_leaves_no_partial_file(
+    big: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.json"
+    out.write_text("old\n")
+    proc = bubbleup_process("analyze", big, "-w", "status = 'error'", "-q", "-f", "json",
+                            "-o", out)  # fmt: skip
+    assert reading(proc, big), "the analysis ended before it was seen reading its input"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert_no_traceback(err)
+    assert proc.returncode == 130, err
+    assert err.strip() == ""
+    assert out.read_text() == "old\n"
+    assert leftovers(tmp_path) == []
+
+
+# -- unreadable directories --------------------------------------------------------------
+
+
+def test_an_unreadable_directory_is_reported_as_unreadable(runner: CliRunner) -> None:
+    """Root reads every directory: a forked child drops to 'nobody' (uid 65534) and runs
+    the command in-process (the interpreter may not be readable by 'nobody' to start it)."""
+    shared = Path(tempfile.mkdtemp(prefix="bubbleup-unreadable-"))
+    try:
+        shared.chmod(0o755)
+        locked = shared / "events"
+        (locked / "part").mkdir(parents=True)
+        shutil.copy(SAMPLE, locked / "part" / "a.parquet")
+        (locked / "part").chmod(0o700)
+        locked.chmod(0o755)
+        read_end, write_end = os.pipe()
+        with warnings.catch_warnings():  # 3.12+ warns on fork with threads: the child
+            warnings.simplefilter("ignore", DeprecationWarning)  # only runs the CLI in-process
+            pid = os.fork()
+        if pid == 0:  # the child: never returns into pytest
+            code = 3
+            try:
+                if os.geteuid() == 0:
+                    os.setgroups([])
+                    os.setgid(65534)
+                    os.setuid(65534)
+                result = runner.invoke(app, ["analyze", str(locked), "-w", OOM])
+                os.write(write_end, json.dumps([result.exit_code, result.stderr]).encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        with os.fdopen(read_end) as fh:
+            answer = fh.read()
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        exit_code, stderr = json.loads(answer)
+        assert exit_code == 1, stderr
+        assert stderr.strip() == (
+            f"Error: cannot read directory {locked / 'part'}: Permission denied"
+        )
+    finally:
+        shutil.rmtree(shared)
+
+
+# -- weights -----------------------------------------------------------------------------
+
+
+def _key(result: bubbleup.Result) -> pl.DataFrame:
+    return result.explanations.select(
+        "label", "selection_share", "baseline_share", "lift", "p_value", "q_value", "significant"
+    )
+
+
+@pytest.fixture(scope="module")
+def weighted() -> pl.DataFrame:
+    return make_events(3000, seed=7, planted=True)
+
+
+@pytest.mark.parametrize("scale", [2.0**-1000, 2.0**-200, 2.0**100, 2.0**1015])
+def test_weights_scaled_by_a_power_of_two_change_nothing(
+    weighted: pl.DataFrame, scale: float
+) -> None:
+    """Powers of two down to 1e-301 and up to 1e305 (weights up to 1e306): bit for bit."""
+    plain = bubbleup.analyze(weighted, where="outcome = 'error'")
+    scaled = weighted.with_columns(sample_rate=pl.col("sample_rate") * scale)
+    result = bubbleup.analyze(scaled, where="outcome = 'error'")
+    assert result.explanations.height == plain.explanations.height > 0
+    assert _key(result).equals(_key(plain))
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-160, 1e100, 1e307])
+def test_weights_at_any_scale_give_the_same_answer(weighted: pl.DataFrame, scale: float) -> None:
+    """1e-300: squares of 0 made every p-value 1; 1e307 (weights up to 1e308): sums of
+    infinity. Other constants than powers of two round differently, by 1e-12 at most."""
+    plain = _key(bubbleup.analyze(weighted, where="outcome = 'error'"))
+    scaled = weighted.with_columns(sample_rate=pl.col("sample_rate") * scale)
+    result = bubbleup.analyze(scaled, where="outcome = 'error'")
+    got = _key(result)
+    # near-ties among insignificant explanations may swap places (as they did before for
+    # 1e-160 to 1e100, or 0.1): compare explanation by explanation
+    assert got["label"].sort().to_list() == plain["label"].sort().to_list()
+    assert got.filter("significant")["label"].to_list() == (
+        plain.filter("significant")["label"].to_list()
+    )
+    both = plain.join(got, on="label", suffix="_scaled")
+    for name in ("selection_share", "baseline_share", "lift", "p_value", "q_value"):
+        assert np.allclose(both[name], both[f"{name}_scaled"], rtol=1e-9, atol=0), name
+    assert plain["p_value"][0] < 1e-50
+    assert result.to_json()  # finite: the JSON has no inf or NaN
+
+
+def test_weights_too_large_are_refused_only_when_infinite(weighted: pl.DataFrame) -> None:
+    bad = weighted.with_columns(sample_rate=pl.col("sample_rate").cast(pl.Float64))
+    bad = bad.with_columns(
+        sample_rate=pl.when(pl.int_range(pl.len()) == 3).then(math.inf).otherwise("sample_rate")
+    )
+    with pytest.raises(bubbleup.WeightError, match="'sample_rate' has infinite values"):
+        bubbleup.analyze(bad, where="outcome = 'error'")
+
+
+# -- library checks ----------------------------------------------------------------------
+
+
+def test_negative_top_is_a_usage_error() -> None:
+    result = bubbleup.analyze(SAMPLE, where=OOM)
+    n = result.explanations.height
+    assert n > 5
+    with pytest.raises(bubbleup.UsageError, match="top must be >= 0"):
+        result.to_json(top=-5)
+    assert len(json.loads(result.to_json(top=10**30))["explanations"]) == n
+    assert len(json.loads(result.to_json(top=3))["explanations"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("min_lift", math.nan), ("min_lift", math.inf), ("alpha", math.nan),
+     ("min_share", math.nan), ("min_share", math.inf)],
+)  # fmt: skip
+def test_non_finite_thresholds_are_usage_errors(option: str, value: float) -> None:
+    options: dict[str, Any] = {option: value}
+    with pytest.raises(bubbleup.UsageError, match=option):
+        bubbleup.analyze(SAMPLE, where=OOM, **options)
+
+
+# -- the Benjamini-Hochberg family above a million events ---------------------------------
+
+
+@pytest.mark.slow
+def test_family_is_counted_on_every_event_above_a_million(big: Path) -> None:
+    """Column statistics come from a 200,000-event sample above a million events; the
+    number of values of the 400,000-value column, and the family, must not."""
+    exact = pl.scan_parquet(big).select(pl.col("account").n_unique(), pl.len()).collect().row(0)
+    assert exact == (400_000, 1_200_000)
+    result = bubbleup.analyze(big, where="status = 'error'", max_order=1)
+    distinct = dict(result.attributes.select("attribute", "distinct").iter_rows())
+    assert distinct["account"] == 400_000
+    assert distinct["region"] == 4
+    # every value of every categorical attribute, one range and the missing values of
+    # the numeric one: a family of at least 400,004 single items
+    assert result.parameters["tested"] >= 400_000 + 4 + 1
