@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from bubbleup.combine import Mined, Patterns, Stats, clearly_better, mine
@@ -144,6 +145,11 @@ def _combo_frame(mined: Mined) -> pl.DataFrame:
                 # alone does (else two ranges, of a time and a duration, find a rectangle
                 # in any small random selection)
                 "candidates": math.prod(int(p.get("candidates") or 1) for p in parts),
+                # a conjunction with the counts of one of its parts has that part's events
+                # (it is a subset of them): the same hypothesis again, not a new one
+                "same_as_part": any(
+                    (p["sel_events"], p["base_events"]) == (sel_n, base_n) for p in parts
+                ),
             }
         )
     schema: dict[str, pl.DataType] = {
@@ -155,6 +161,7 @@ def _combo_frame(mined: Mined) -> pl.DataFrame:
         "base_events": pl.Int64(),
         "members": pl.List(pl.Int64()),
         "candidates": pl.Int64(),
+        "same_as_part": pl.Boolean(),
     }
     return pl.DataFrame(rows, schema=schema)
 
@@ -232,8 +239,9 @@ def explain(
         )
         .otherwise(None),
         outcome=pl.col("attribute").is_in(outcomes),
+        same_as_part=pl.lit(False),
     )
-    columns = [*_FIGURES, "label", "items", "members", "overlap", "outcome"]
+    columns = [*_FIGURES, "label", "items", "members", "overlap", "outcome", "same_as_part"]
     frames = [singles.select(columns)]
     if mined and mined.combos:
         combos = score_items(_combo_frame(mined), totals).with_columns(
@@ -247,7 +255,7 @@ def explain(
     # considered (see Mined.considered), whether it occurs in the selection or not
     n_combos = tested.height - singles.height
     family = family_size(counts, attributes) + max(n_combos, mined.considered if mined else 0)
-    q = bh_qvalues(tested["p_value"].to_numpy(), family=family)
+    q = _qvalues(tested["p_value"].to_numpy(), tested["same_as_part"].to_numpy(), family)
     tested = tested.with_columns(q_value=pl.Series(q, dtype=pl.Float64)).with_columns(
         significant=(pl.col("q_value") < alpha)
         & (pl.col("lift") >= min_lift)
@@ -301,6 +309,35 @@ def explain(
         _final(restatements).select([*COLUMNS, "overlap"]),
         max(family, tested.height + restatements.height),
     )
+
+
+def _qvalues(p: np.ndarray, repeated: np.ndarray, family: int) -> np.ndarray:
+    """Benjamini-Hochberg q-values, where a hypothesis tested again (``repeated``: a
+    conjunction that holds exactly the events of one of its parts) takes no rank of its
+    own: each gets the q-value its p-value would have among the others.
+
+    Without this, a selection of one event made 30 conjunctions of its one unique value,
+    all with that value's p-value, and their ranks alone made it "significant".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([0.001, 0.001, 0.001, 0.5])
+    >>> _qvalues(p, np.array([False, True, True, False]), 4).round(3).tolist()
+    [0.004, 0.004, 0.004, 1.0]
+    """
+    own = ~repeated
+    q = np.ones(p.size)
+    if not own.any():
+        return q
+    ref_p = p[own]
+    q[own] = bh_qvalues(ref_p, family=family)
+    order = np.argsort(ref_p, kind="stable")
+    sorted_p, sorted_q = ref_p[order], q[own][order]
+    at = np.searchsorted(sorted_p, p[repeated], side="left")
+    tail = np.minimum(1.0, p[repeated] * max(family, ref_p.size) / ref_p.size)
+    q[repeated] = np.where(at < sorted_p.size, sorted_q[np.minimum(at, sorted_p.size - 1)], tail)
+    return q
 
 
 def _final(frame: pl.DataFrame) -> pl.DataFrame:

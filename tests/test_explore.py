@@ -171,7 +171,9 @@ def test_no_token_or_a_wrong_token_is_refused_without_data(server: Server) -> No
     assert ok == 200
     data = json.loads(body)
     assert data["view"]["where"] == "host = 'h-bad'"
-    assert data["explanations"][0]["label"].startswith("duration_ms > ")  # the slow band
+    # the slow band: its time window explains the host; its duration is an outcome
+    assert data["explanations"][0]["label"].startswith("ts > TIMESTAMPTZ ")
+    assert "duration_ms" in data["html"]["outcomes"]
 
 
 def test_a_foreign_host_header_is_refused(server: Server) -> None:
