@@ -145,11 +145,6 @@ def _combo_frame(mined: Mined) -> pl.DataFrame:
                 # alone does (else two ranges, of a time and a duration, find a rectangle
                 # in any small random selection)
                 "candidates": math.prod(int(p.get("candidates") or 1) for p in parts),
-                # a conjunction with the counts of one of its parts has that part's events
-                # (it is a subset of them): the same hypothesis again, not a new one
-                "same_as_part": any(
-                    (p["sel_events"], p["base_events"]) == (sel_n, base_n) for p in parts
-                ),
             }
         )
     schema: dict[str, pl.DataType] = {
@@ -161,7 +156,6 @@ def _combo_frame(mined: Mined) -> pl.DataFrame:
         "base_events": pl.Int64(),
         "members": pl.List(pl.Int64()),
         "candidates": pl.Int64(),
-        "same_as_part": pl.Boolean(),
     }
     return pl.DataFrame(rows, schema=schema)
 
@@ -239,9 +233,8 @@ def explain(
         )
         .otherwise(None),
         outcome=pl.col("attribute").is_in(outcomes),
-        same_as_part=pl.lit(False),
     )
-    columns = [*_FIGURES, "label", "items", "members", "overlap", "outcome", "same_as_part"]
+    columns = [*_FIGURES, "label", "items", "members", "overlap", "outcome"]
     frames = [singles.select(columns)]
     if mined and mined.combos:
         combos = score_items(_combo_frame(mined), totals).with_columns(
@@ -255,7 +248,7 @@ def explain(
     # considered (see Mined.considered), whether it occurs in the selection or not
     n_combos = tested.height - singles.height
     family = family_size(counts, attributes) + max(n_combos, mined.considered if mined else 0)
-    q = _qvalues(tested["p_value"].to_numpy(), tested["same_as_part"].to_numpy(), family)
+    q = _qvalues(tested["p_value"].to_numpy(), _repeated(tested, mined), family)
     tested = tested.with_columns(q_value=pl.Series(q, dtype=pl.Float64)).with_columns(
         significant=(pl.col("q_value") < alpha)
         & (pl.col("lift") >= min_lift)
@@ -311,13 +304,38 @@ def explain(
     )
 
 
-def _qvalues(p: np.ndarray, repeated: np.ndarray, family: int) -> np.ndarray:
-    """Benjamini-Hochberg q-values, where a hypothesis tested again (``repeated``: a
-    conjunction that holds exactly the events of one of its parts) takes no rank of its
-    own: each gets the q-value its p-value would have among the others.
+def _repeated(tested: pl.DataFrame, mined: Mined | None) -> np.ndarray:
+    """Which tested rows hold exactly the events of another with a smaller p-value.
 
-    Without this, a selection of one event made 30 conjunctions of its one unique value,
-    all with that value's p-value, and their ranks alone made it "significant".
+    Items and conjunctions made of the gated items cover whole rows of the mask table
+    (each event is in exactly one), so two of them hold the same events exactly when they
+    cover the same mask rows: the same hypothesis, tested again under another name.
+    """
+    repeated = np.zeros(tested.height, dtype=bool)
+    if mined is None:
+        return repeated
+    seen: set[bytes] = set()
+    order = np.argsort(tested["p_value"].to_numpy(), kind="stable")
+    members = tested["members"].to_list()
+    for i in order:
+        if members[i] is None:
+            continue
+        key = np.packbits(mined.table.rows_with(members[i])).tobytes()
+        if key in seen:
+            repeated[i] = True
+        else:
+            seen.add(key)
+    return repeated
+
+
+def _qvalues(p: np.ndarray, repeated: np.ndarray, family: int) -> np.ndarray:
+    """Benjamini-Hochberg q-values, where a hypothesis tested again (``repeated``: an
+    explanation holding exactly the events of another, see :func:`_repeated`) takes no
+    rank of its own: each gets the q-value its p-value would have among the others.
+
+    Without this, a selection of one event made dozens of conjunctions of that event's
+    values, all holding that one event with the same p-value, and their ranks alone made
+    them "significant".
 
     Examples
     --------
