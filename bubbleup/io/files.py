@@ -74,8 +74,8 @@ def _read_one(
         read = scan_csv(kind, skip_bad_lines=skip_bad_lines)
         return read.frame, None, read.skipped, read.parquet
     if otlp.detect(text_head(kind, 256)):
-        frame, signal, skipped = otlp.read_otlp(kind, skip_bad_lines=skip_bad_lines)
-        return frame.lazy(), signal, skipped, None
+        spans = otlp.read_otlp(kind, skip_bad_lines=skip_bad_lines)
+        return spans.frame, spans.signal, spans.skipped, spans.parquet
     if is_json_array(kind):
         return read_json_array(kind).lazy(), None, 0, None
     read = scan_ndjson(kind, skip_bad_lines=skip_bad_lines)
