@@ -68,7 +68,7 @@ _TIME_COLUMNS = ("start_time", "end_time", "time", "observed_time")
 #: The column used as the events' time when none is asked for.
 TIME_COLUMN = {"spans": "start_time", "logs": "time"}
 #: Events converted at a time while streaming a file (memory grows with it, not the file).
-BATCH = 100_000
+BATCH = 25_000
 _SIGNAL_KEY = "bubbleup.otlp_signal"
 _INT64 = (-(2**63), 2**63 - 1)
 
