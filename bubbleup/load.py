@@ -68,7 +68,8 @@ def load(source: Source, *, skip_bad_lines: bool = False) -> Loaded:
         NDJSON, OTLP JSON, Arrow IPC, chosen by extension (CSV and NDJSON may be
         compressed: ``.gz``, ``.zst``); or a polars, pyarrow or pandas frame.
     skip_bad_lines
-        Skip malformed JSON lines (and count them in ``skipped_lines``) instead of failing.
+        Skip malformed JSON lines and CSV rows with too many fields (and count them in
+        ``skipped_lines``) instead of failing.
 
     Examples
     --------

@@ -28,8 +28,8 @@ class FileSource:
     ``skipped_lines`` maps each file that had malformed lines skipped to their number;
     ``signal`` is ``spans`` or ``logs`` for OTLP files, else ``None``; ``time_column`` is the
     column that holds the events' time when the kind of file says so (OTLP); ``scanned``
-    lists the Parquet files that ``frame`` reads as they are (text files' cached copies
-    included), or is empty when the frame is more than a plain scan of Parquet files.
+    lists the Parquet files that ``frame`` scans (text files' cached copies included; nested
+    fields flattened), or is empty when the frame is more than a scan of Parquet files.
     """
 
     frame: pl.LazyFrame
@@ -117,8 +117,8 @@ def read_files(paths: Sequence[str], *, skip_bad_lines: bool = False) -> FileSou
     paths
         Files, globs and directories (read recursively).
     skip_bad_lines
-        Skip malformed JSON lines (counted in :attr:`FileSource.skipped_lines`) instead of
-        failing on the first one.
+        Skip malformed JSON lines and CSV rows with too many fields (counted in
+        :attr:`FileSource.skipped_lines`) instead of failing on the first one.
 
     Examples
     --------
