@@ -408,6 +408,10 @@ def _convert(kind: FileKind, out: Path, *, skip_bad_lines: bool) -> None:
         if signal is None:
             raise SourceError(f"{kind.path} holds no OTLP export request; is it empty?")
         flush(_ORDER[signal])
+        meta = {cache.SKIPPED_KEY: str(skipped), _SIGNAL_KEY: signal}
+        if not parts:  # export requests without a single span or record
+            pl.LazyFrame().sink_parquet(out, metadata=meta)
+            return
         target = _union([pl.read_parquet_schema(p) for p in parts], _ORDER[signal])
         frames = [
             pl.scan_parquet(p).select(
@@ -416,7 +420,6 @@ def _convert(kind: FileKind, out: Path, *, skip_bad_lines: bool) -> None:
             )
             for p, schema in ((p, pl.read_parquet_schema(p)) for p in parts)
         ]
-        meta = {cache.SKIPPED_KEY: str(skipped), _SIGNAL_KEY: signal}
         pl.concat(frames, how="vertical").sink_parquet(out, metadata=meta)
 
 
