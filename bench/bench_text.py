@@ -42,18 +42,20 @@ DATA = HERE / "data"
 WHERE = "outcome = 'error'"
 
 
-def _timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall seconds and the child's own peak RSS (MiB), through GNU time."""
+def _timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and the child's own peak RSS (MiB), through
+    GNU time. On a shared, loaded machine the CPU time is the steadier figure."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
         start = time.perf_counter()
         proc = subprocess.run(
-            ["/usr/bin/time", "-o", out.name, "-f", "%M", *args],
+            ["/usr/bin/time", "-o", out.name, "-f", "%U %S %M", *args],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             sys.exit(f"failed: {' '.join(args)}\n{proc.stderr[-2000:]}")
-        return wall, int(out.read().split()[-1]) / 1024
+        user, system, peak = out.read().split()[-3:]
+        return wall, float(user) + float(system), int(peak) / 1024
 
 
 def _cat(*parts: str | pl.Expr) -> pl.Expr:
@@ -150,35 +152,38 @@ def main() -> None:
     print(f"load before: {os.getloadavg()}")
     starts = {}
     for flag in ("--help", "--version"):
-        walls = sorted(_timed([*cli, flag], env)[0] for _ in range(7))
-        starts[flag] = walls[3]
-    print(f"CLI start (median of 7): --help {starts['--help']:.3f} s, "
-          f"--version {starts['--version']:.3f} s")  # fmt: skip
+        runs = [_timed([*cli, flag], env) for _ in range(7)]
+        starts[flag] = (sorted(r[0] for r in runs)[3], sorted(r[1] for r in runs)[3])
+    print("CLI start (median of 7, wall and CPU): "
+          + ", ".join(f"{k} {w:.3f} s ({c:.3f} s)" for k, (w, c) in starts.items()))  # fmt: skip
     analyze = [*cli, "analyze"]
     options = ["--where", WHERE, "--format", "json"]
-    pq_wall, pq_peak = _timed([*analyze, str(files["parquet"]), *options], env)
+    pq_wall, pq_cpu, pq_peak = _timed([*analyze, str(files["parquet"]), *options], env)
     print()
-    print(f"events: {args.rows:,} x {args.cols} attributes; Parquet analyze {pq_wall:.1f} s, "
-          f"{pq_peak:.0f} MiB")  # fmt: skip
+    print(f"events: {args.rows:,} x {args.cols} attributes; Parquet analyze {pq_wall:.1f} s "
+          f"wall, {pq_cpu:.1f} s CPU, {pq_peak:.0f} MiB")  # fmt: skip
     print()
-    print("| format | size MB | cold s | cold MiB | warm s | warm MiB | polars read s "
-          "| events/s (cold) | cold / (parquet + polars) | warm / parquet |")  # fmt: skip
+    print("| format | size MB | cold s (CPU s) | cold MiB | warm s (CPU s) | warm MiB "
+          "| polars read s (CPU s) | events/s (cold, CPU) | cold / (parquet + polars), "
+          "wall (CPU) | warm / parquet, wall (CPU) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|")
     for fmt in formats:
         path = files[fmt]
         with tempfile.TemporaryDirectory(prefix="bench-cache-") as cache:
             cached = dict(env, BUBBLEUP_CACHE_DIR=cache)
-            cold, cold_peak = _timed([*analyze, str(path), *options], cached)
-            warm, warm_peak = _timed([*analyze, str(path), *options], cached)
+            cold, cold_cpu, cold_peak = _timed([*analyze, str(path), *options], cached)
+            warm, warm_cpu, warm_peak = _timed([*analyze, str(path), *options], cached)
         if fmt == "otlp":
-            read, anchor = float("nan"), "n/a"
+            read = read_cpu = float("nan")
+            anchor = "n/a"
         else:
-            read = _timed(_polars_read(path, fmt))[0]
-            anchor = f"{cold / (pq_wall + read):.2f}"
+            read, read_cpu, _ = _timed(_polars_read(path, fmt))
+            anchor = f"{cold / (pq_wall + read):.2f} ({cold_cpu / (pq_cpu + read_cpu):.2f})"
         size = path.stat().st_size / 1e6
-        print(f"| {fmt} | {size:,.0f} | {cold:.1f} | {cold_peak:.0f} | {warm:.1f} | "
-              f"{warm_peak:.0f} | {read:.1f} | {args.rows / cold:,.0f} | {anchor} | "
-              f"{warm / pq_wall:.2f} |")  # fmt: skip
+        print(f"| {fmt} | {size:,.0f} | {cold:.1f} ({cold_cpu:.1f}) | {cold_peak:.0f} | "
+              f"{warm:.1f} ({warm_cpu:.1f}) | {warm_peak:.0f} | {read:.1f} ({read_cpu:.1f}) | "
+              f"{args.rows / cold_cpu:,.0f} | {anchor} | "
+              f"{warm / pq_wall:.2f} ({warm_cpu / pq_cpu:.2f}) |")  # fmt: skip
     print()
     print(f"load after: {os.getloadavg()}")
 
