@@ -252,3 +252,17 @@ def test_failed_conversion_leaves_nothing(tmp_path: Path, cache_dir: Path) -> No
     with pytest.raises(SourceError, match="line 2 is not valid NDJSON"):
         load(path)
     assert _entries(cache_dir) == []
+
+
+def test_object_after_plain_values_names_the_line(
+    runner: CliRunner, tmp_path: Path, cache_dir: Path
+) -> None:
+    """No column type holds both: one error naming the file, the line and the first line."""
+    path = tmp_path / "shape.ndjson"
+    lines = [json.dumps({"a": i, "b": "x"}) for i in range(INFER_ROWS + 2_000)]
+    lines.append(json.dumps({"a": {"x": 1}, "b": "y"}))
+    path.write_text("\n".join(lines) + "\n")
+    code, _, err = run(runner, "columns", path)
+    assert_error(code, err, 1, f"{path} line {INFER_ROWS + 2_001}: 'a' holds an object where "
+                 "line 1 holds a plain value; make the lines agree")  # fmt: skip
+    assert _entries(cache_dir) == []

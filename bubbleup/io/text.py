@@ -171,6 +171,28 @@ def first_bad_line(kind: FileKind) -> BadLine | None:
     return None
 
 
+def _shape_change(kind: FileKind) -> SourceError | None:
+    """The first line where a key holds an object and an earlier line a plain value (or the
+    other way round): what no reading of the column can hold. Read as a stream."""
+    seen: dict[str, tuple[bool, int]] = {}
+    for number, line in enumerate(iter_lines(kind), start=1):
+        if not line.strip():
+            continue
+        for key, value in json.loads(line).items():
+            if value is None:
+                continue
+            nested = isinstance(value, dict)
+            first = seen.setdefault(key, (nested, number))
+            if first[0] != nested:
+                shapes = ("an object", "a plain value")
+                new, old = (shapes[0], shapes[1]) if nested else (shapes[1], shapes[0])
+                return SourceError(
+                    f"{kind.path} line {number}: '{key}' holds {new} where line {first[1]} "
+                    f"holds {old}; make the lines agree (or read them separately)"
+                )
+    return None
+
+
 def _good_lines(kind: FileKind, out: Path) -> tuple[int, int, BadLine | None]:
     """Write the well-formed lines of an NDJSON file to ``out``.
 
@@ -305,7 +327,7 @@ def _convert_ndjson(kind: FileKind, out: Path, *, skip_bad_lines: bool) -> None:
         return
     bad = first_bad_line(kind)
     if bad is None:
-        raise SourceError(f"could not read {kind.path}: {first_line(error)}") from None
+        raise _shape_change(kind) or SourceError(f"could not read {kind.path}: {first_line(error)}")
     if not skip_bad_lines:
         raise _bad_line_error(kind, bad)
     with cache.scratch(out.parent, ".ndjson") as clean:
