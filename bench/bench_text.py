@@ -20,9 +20,10 @@ Usage::
     python bench/bench_text.py --rows 10000000 --formats ndjson,ndjson.gz,csv
 
 It prints one Markdown row per file: wall seconds, peak resident memory (MiB), events (or
-spans) per second and the ratios, with the machine's load average before and after. Peak memory is given twice: the peak RSS
-(it counts the pages of a plain text file that polars maps, page cache the kernel can take
-back) and the peak anonymous RSS (sampled every 0.1 s), the memory the process holds.
+spans) per second and the ratios, with the machine's load average before and after.
+Peak memory is given twice: the peak RSS (it counts the pages of a plain text file that
+polars maps, page cache the kernel can take back) and the peak anonymous RSS (sampled every
+0.1 s), the memory the process holds.
 Delete bench/data/ when done: the files of 10M events take several GB.
 """
 
