@@ -40,7 +40,9 @@ SHARES = (0.01, 0.05, 0.2, 0.5)
 def kind_of(items: list[dict]) -> str:
     if len(items) > 1:
         return "conjunction"
-    return "range" if items[0]["op"] in ("<=", ">", "between") else "value"
+    if items[0]["op"] not in ("<=", ">", "between"):
+        return "value"
+    return "time range" if items[0]["attribute"] == "ts" else "range"
 
 
 def main() -> None:
@@ -55,6 +57,20 @@ def main() -> None:
     frames = [
         make_events(args.rows, seed=100 + d, planted=False, weights=not args.no_weights)
         for d in range(args.datasets)
+    ]
+    # a time column over two days: time ranges are candidates too (and the duration's
+    # ranges, although its name makes it an outcome by convention: --context)
+    start = np.datetime64("2026-11-19T00:00:00", "us")
+    frames = [
+        f.with_columns(
+            ts=pl.Series(
+                start
+                + np.random.default_rng(200 + d)
+                .integers(0, 2 * 86400, f.height)
+                .astype("timedelta64[s]")
+            ).dt.replace_time_zone("UTC")
+        )
+        for d, f in enumerate(frames)
     ]
     if args.ids:
         rng = np.random.default_rng(7)
@@ -80,10 +96,14 @@ def main() -> None:
         frame = frames[seed % len(frames)]
         if args.file:  # a pseudo-random share of the row numbers (Knuth's multiplicative hash)
             where = f"(id * 2654435761 + {seed * 40503}) % 1000000 < {int(share * 1_000_000)}"
-            result = bubbleup.analyze(paths[seed % len(paths)], where=where, exclude=["outcome"])
+            result = bubbleup.analyze(
+                paths[seed % len(paths)], where=where, exclude=["outcome"], context=["duration_ms"]
+            )
         else:
             picked = frame.with_columns(picked=pl.Series(rng.random(frame.height) < share))
-            result = bubbleup.analyze(picked, where="picked", exclude=["outcome"])
+            result = bubbleup.analyze(
+                picked, where="picked", exclude=["outcome"], context=["duration_ms"]
+            )
         runs[share] += 1
         significant = result.explanations.filter(pl.col("significant"))
         if significant.height:

@@ -9,26 +9,24 @@ import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from bubbleup import count as counting
-from bubbleup import timewindow
-from bubbleup.charts import keep_counts
-from bubbleup.combine import Patterns
-from bubbleup.engines import PolarsEngine, is_spark_frame, open_engine
 from bubbleup.errors import SelectionError, UsageError
-from bubbleup.explain import explain
 from bubbleup.load import Source, load
 from bubbleup.origin import Origin
 from bubbleup.outcomes import describe as describe_outcomes
 from bubbleup.profile import Profile, build_profile, candidates, finalize
 from bubbleup.result import Result
 from bubbleup.roles import outcome_columns
-from bubbleup.score import attribute_tests, bh_qvalues
 from bubbleup.split import Predicate, Split, scale_weights, split, weight_scale
 from bubbleup.timerange import time_ranges
+
+if TYPE_CHECKING:  # the engines, numpy and scipy load on the first analysis, not on import
+    from bubbleup import timewindow
+    from bubbleup.combine import Patterns
 
 Progress = Callable[[str], None]
 
@@ -139,6 +137,10 @@ def analyze(
     (0.86, 0.0033)
     """
     call = dict(locals())  # the arguments as given, for Result.origin
+    from bubbleup import timewindow
+    from bubbleup.charts import keep_counts
+    from bubbleup.engines import PolarsEngine, is_spark_frame, open_engine
+
     _check_options(alpha, min_lift, min_share, max_order)
     say = progress or (lambda _msg: None)
     say("loading")
@@ -308,6 +310,9 @@ def _finish(
     min_share: float,
     max_order: int,
 ) -> Result:
+    from bubbleup.explain import explain
+    from bubbleup.score import attribute_tests, bh_qvalues
+
     explained = explain(
         counts,
         totals,

@@ -30,7 +30,9 @@ class Loaded:
 
     ``skipped_lines`` maps files to the number of malformed lines skipped in them;
     ``time_column`` names the events' time column when the kind of source says which it is
-    (OTLP spans: ``start_time``; OTLP logs: ``time``).
+    (OTLP spans: ``start_time``; OTLP logs: ``time``); ``scanned`` lists the Parquet files
+    the frame reads as they are (CSV and NDJSON files' cached copies among them), empty when
+    the frame is more than a plain scan of Parquet files.
     """
 
     frame: pl.LazyFrame
@@ -38,6 +40,7 @@ class Loaded:
     paths: tuple[str, ...] = ()
     skipped_lines: dict[str, int] = field(default_factory=dict)
     time_column: str | None = None
+    scanned: tuple[str, ...] = ()
 
 
 def _in_memory(source: Source) -> Loaded | None:
@@ -65,7 +68,8 @@ def load(source: Source, *, skip_bad_lines: bool = False) -> Loaded:
         NDJSON, OTLP JSON, Arrow IPC, chosen by extension (CSV and NDJSON may be
         compressed: ``.gz``, ``.zst``); or a polars, pyarrow or pandas frame.
     skip_bad_lines
-        Skip malformed JSON lines (and count them in ``skipped_lines``) instead of failing.
+        Skip malformed JSON lines and CSV rows with too many fields (and count them in
+        ``skipped_lines``) instead of failing.
 
     Examples
     --------
@@ -92,4 +96,4 @@ def load(source: Source, *, skip_bad_lines: bool = False) -> Loaded:
         desc = paths[0] if n == 1 else f"{paths[0]} ({n:,} files)"
     else:
         desc = f"{paths[0]} (+{len(paths) - 1} more; {n:,} files)"
-    return Loaded(read.frame, desc, read.files, read.skipped_lines, read.time_column)
+    return Loaded(read.frame, desc, read.files, read.skipped_lines, read.time_column, read.scanned)

@@ -10,6 +10,15 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _text_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The text cache of the tests (and of the CLI processes they start): a temporary one."""
+    import os
+
+    os.environ["BUBBLEUP_CACHE_DIR"] = str(tmp_path_factory.mktemp("text-cache"))
+
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "builds.parquet"
 
@@ -50,8 +59,13 @@ def make_events(
             "outcome": outcome.tolist(),
         },
         schema={
-            "region": pl.String, "tier": pl.String, "memory_mb": pl.Int64, "flag": pl.Boolean,
-            "duration_ms": pl.Float64, "customer": pl.String, "version": pl.String,
+            "region": pl.String,
+            "tier": pl.String,
+            "memory_mb": pl.Int64,
+            "flag": pl.Boolean,
+            "duration_ms": pl.Float64,
+            "customer": pl.String,
+            "version": pl.String,
             "outcome": pl.String,
         },
     )

@@ -271,3 +271,58 @@ def test_truncated_last_line_and_pretty_printed_request(
     first = sum(len(s["spans"]) for r in json.loads(lines[0])["resourceSpans"]
                 for s in r["scopeSpans"])
     assert load(pretty).frame.collect().height == first
+
+
+def _span_line(attrs: dict[str, dict[str, object]], n: int = 1) -> str:
+    span = {
+        "traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
+        "name": "GET /", "kind": 2, "startTimeUnixNano": "1764000000000000000",
+        "endTimeUnixNano": "1764000000500000000",
+        "attributes": [{"key": k, "value": v} for k, v in attrs.items()],
+    }  # fmt: skip
+    scope = {"scope": {"name": "t"}, "spans": [span] * n}
+    return json.dumps({"resourceSpans": [{"resource": {}, "scopeSpans": [scope]}]}) + "\n"
+
+
+def test_int_value_beyond_64_bits(tmp_path: Path, runner: CliRunner) -> None:
+    path = tmp_path / "big.json"
+    path.write_text(
+        _span_line({"n": {"intValue": "7"}}) + _span_line({"n": {"intValue": "1" * 26}})
+    )
+    out = runner.invoke(app, ["analyze", str(path), "--where", "n = 7"])
+    assert out.exit_code == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0] == (
+        f"Error: {path} line 2 has an unknown OTLP structure: resourceSpans[0].scopeSpans[0]"
+        f".spans[0].attributes[0].value.intValue holds '{'1' * 26}', beyond 64 bits; is it an "
+        "OTLP JSON export (one request per line)?"
+    )
+    assert "Traceback" not in out.stderr
+
+
+def test_batches_give_the_same_events_as_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, traces: tuple[Path, list[ReadableSpan]]
+) -> None:
+    """Streamed in batches of 3 spans, types that differ between batches are widened as
+    they are within one batch (int and float to Float64, anything else to text)."""
+    from bubbleup.io import otlp
+
+    path = tmp_path / "mixed.json"
+    path.write_text(
+        _span_line({"a": {"intValue": "1"}, "b": {"intValue": "5"}}, 3)
+        + _span_line({"a": {"doubleValue": 2.5}, "b": {"stringValue": "x"}}, 3)
+        + _span_line({"a": {"intValue": "3"}, "c": {"boolValue": True}}, 3)
+    )
+    whole = load(path).frame.collect()
+    monkeypatch.setenv("BUBBLEUP_CACHE_DIR", str(tmp_path / "other-cache"))
+    monkeypatch.setattr(otlp, "BATCH", 3)
+    batched = load(path).frame.collect()
+    assert batched.schema["a"] == pl.Float64
+    assert batched.schema["b"] == pl.String
+    assert batched["b"].to_list() == ["5"] * 3 + ["x"] * 3 + [None] * 3
+    assert batched.equals(whole)
+    real, _ = traces  # the SDK's export, batched small, reads like the whole
+    reference = load(real).frame.collect()
+    monkeypatch.setenv("BUBBLEUP_CACHE_DIR", str(tmp_path / "third-cache"))
+    assert load(real).frame.collect().equals(reference)

@@ -92,7 +92,7 @@ class PolarsEngine:
         self.loaded = loaded
         self.frame = loaded.frame
         self.description = loaded.description
-        self.paths = loaded.paths
+        self.paths = loaded.scanned  # the Parquet files the frame reads as they are
         #: whether the frame reads the files as they are (no time window or other filter
         #: added after loading): only then may Parquet files be counted from their codes
         self.direct = direct

@@ -1,9 +1,10 @@
 """Paths, globs and directories to one lazy frame of events.
 
-Each file is read by its kind (Parquet and Arrow IPC scanned lazily; CSV, NDJSON and OTLP
-parsed once), its struct columns flattened to dotted names, its hive partition keys
-(``date=2026-11-20/``) added as columns; then the files are put together by column name
-(see :mod:`bubbleup.io.schema` for the widening rules).
+Each file is read by its kind (Parquet and Arrow IPC scanned lazily; CSV and NDJSON
+converted once, in a streaming pass, to a cached Parquet file that is then scanned lazily,
+see :mod:`bubbleup.io.cache`; OTLP parsed once), its struct columns flattened to dotted
+names, its hive partition keys (``date=2026-11-20/``) added as columns; then the files are
+put together by column name (see :mod:`bubbleup.io.schema` for the widening rules).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bubbleup.errors import SourceError, first_line
 from bubbleup.io import otlp
 from bubbleup.io.paths import FileKind, check_content, expand, hive_keys, kind_of, text_head
 from bubbleup.io.schema import conform, flatten, union
-from bubbleup.io.text import read_csv, read_ndjson
+from bubbleup.io.text import is_json_array, read_json_array, scan_csv, scan_ndjson
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,9 @@ class FileSource:
 
     ``skipped_lines`` maps each file that had malformed lines skipped to their number;
     ``signal`` is ``spans`` or ``logs`` for OTLP files, else ``None``; ``time_column`` is the
-    column that holds the events' time when the kind of file says so (OTLP).
+    column that holds the events' time when the kind of file says so (OTLP); ``scanned``
+    lists the Parquet files that ``frame`` scans (text files' cached copies included; nested
+    fields flattened), or is empty when the frame is more than a scan of Parquet files.
     """
 
     frame: pl.LazyFrame
@@ -34,6 +37,7 @@ class FileSource:
     skipped_lines: dict[str, int] = field(default_factory=dict)
     signal: str | None = None
     time_column: str | None = None
+    scanned: tuple[str, ...] = ()
 
 
 @dataclass
@@ -42,6 +46,7 @@ class _Part:
     frame: pl.LazyFrame
     schema: dict[str, pl.DataType]
     signal: str | None = None
+    parquet: str | None = None  # the Parquet file that ``frame`` scans (and flattens)
 
 
 def _scan_binary(kind: FileKind) -> pl.LazyFrame:
@@ -58,18 +63,24 @@ def _scan_binary(kind: FileKind) -> pl.LazyFrame:
         ) from None
 
 
-def _read_one(kind: FileKind, *, skip_bad_lines: bool) -> tuple[pl.LazyFrame, str | None, int]:
-    """One file as a lazy frame, its OTLP signal (or None) and the lines it skipped."""
+def _read_one(
+    kind: FileKind, *, skip_bad_lines: bool
+) -> tuple[pl.LazyFrame, str | None, int, str | None]:
+    """One file as a lazy frame, its OTLP signal (or None), the lines it skipped and the
+    Parquet file the frame scans as it is (or None)."""
     check_content(kind)
     if kind.format in ("parquet", "ipc"):
-        return _scan_binary(kind), None, 0
+        return _scan_binary(kind), None, 0, kind.path if kind.format == "parquet" else None
     if kind.format == "csv":
-        return read_csv(kind).lazy(), None, 0
+        read = scan_csv(kind, skip_bad_lines=skip_bad_lines)
+        return read.frame, None, read.skipped, read.parquet
     if otlp.detect(text_head(kind, 256)):
-        frame, signal, skipped = otlp.read_otlp(kind, skip_bad_lines=skip_bad_lines)
-        return frame.lazy(), signal, skipped
-    frame, skipped = read_ndjson(kind, skip_bad_lines=skip_bad_lines)
-    return frame.lazy(), None, skipped
+        spans = otlp.read_otlp(kind, skip_bad_lines=skip_bad_lines)
+        return spans.frame, spans.signal, spans.skipped, spans.parquet
+    if is_json_array(kind):
+        return read_json_array(kind).lazy(), None, 0, None
+    read = scan_ndjson(kind, skip_bad_lines=skip_bad_lines)
+    return read.frame, None, read.skipped, read.parquet
 
 
 def _hive_columns(files: Sequence[str]) -> dict[str, list[pl.Expr]]:
@@ -96,7 +107,7 @@ def _with_hive(part: _Part, columns: list[pl.Expr]) -> _Part:
     if not columns:
         return part
     frame = part.frame.with_columns(columns)
-    return _Part(part.kind, frame, dict(frame.collect_schema()), part.signal)
+    return _Part(part.kind, frame, dict(frame.collect_schema()), part.signal)  # not plain
 
 
 def read_files(paths: Sequence[str], *, skip_bad_lines: bool = False) -> FileSource:
@@ -107,8 +118,8 @@ def read_files(paths: Sequence[str], *, skip_bad_lines: bool = False) -> FileSou
     paths
         Files, globs and directories (read recursively).
     skip_bad_lines
-        Skip malformed JSON lines (counted in :attr:`FileSource.skipped_lines`) instead of
-        failing on the first one.
+        Skip malformed JSON lines and CSV rows with too many fields (counted in
+        :attr:`FileSource.skipped_lines`) instead of failing on the first one.
 
     Examples
     --------
@@ -124,15 +135,16 @@ def read_files(paths: Sequence[str], *, skip_bad_lines: bool = False) -> FileSou
     parts: list[_Part] = []
     skipped: dict[str, int] = {}
     for kind in kinds:
-        frame, signal, n_bad = _read_one(kind, skip_bad_lines=skip_bad_lines)
+        frame, signal, n_bad, parquet = _read_one(kind, skip_bad_lines=skip_bad_lines)
         if n_bad:
             skipped[kind.path] = n_bad
         try:
-            frame = flatten(frame, where=kind.path)
-            schema = dict(frame.collect_schema())
+            flat = flatten(frame, where=kind.path)
+            schema = dict(flat.collect_schema())
         except pl.exceptions.PolarsError as exc:
             raise SourceError(f"could not read {kind.path}: {first_line(exc)}") from None
-        parts.append(_with_hive(_Part(kind, frame, schema, signal), hive[kind.path]))
+        part = _Part(kind, flat, schema, signal, parquet)
+        parts.append(_with_hive(part, hive[kind.path]))
     signals = {p.signal for p in parts}
     if len(signals) > 1:
         shown = sorted("plain events" if s is None else f"OTLP {s}" for s in signals)
@@ -141,12 +153,16 @@ def read_files(paths: Sequence[str], *, skip_bad_lines: bool = False) -> FileSou
         )
     signal = signals.pop()
     target = union([(p.kind.path, p.schema) for p in parts])
+    plain = [p.parquet for p in parts if p.parquet is not None and not hive[p.kind.path]]
+    scanned: tuple[str, ...] = ()
     if len(parts) == 1:
         frame = parts[0].frame
-    elif all(p.schema == target for p in parts) and all(
-        p.kind.format == "parquet" and not hive[p.kind.path] for p in parts
-    ):
-        frame = flatten(pl.scan_parquet(files, hive_partitioning=False, glob=False), where=files[0])
+        scanned = tuple(plain)
+    elif len(plain) == len(parts) and all(p.schema == target for p in parts):
+        scanned = tuple(str(p) for p in plain)
+        frame = flatten(
+            pl.scan_parquet(list(scanned), hive_partitioning=False, glob=False), where=files[0]
+        )
     else:
         frame = pl.concat([conform(p.frame, target) for p in parts], how="vertical")
     return FileSource(
@@ -155,4 +171,5 @@ def read_files(paths: Sequence[str], *, skip_bad_lines: bool = False) -> FileSou
         skipped_lines=skipped,
         signal=signal,
         time_column=None if signal is None else otlp.TIME_COLUMN[signal],
+        scanned=scanned,
     )

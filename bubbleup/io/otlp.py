@@ -23,22 +23,31 @@ columns, other values JSON text), ``event_name``, ``trace_id`` and ``span_id``.
 Attribute values keep their type (``intValue`` as Int64, ``doubleValue`` as Float64,
 ``boolValue`` as Boolean), map values become dotted names (``key.subkey``), arrays become
 lists. An attribute whose values have different types in different events is read as text
-(numbers of both kinds as Float64).
+(numbers of both kinds as Float64). An ``intValue`` beyond 64 bits is an error naming the
+line.
+
+The file is read as a stream, :data:`BATCH` events at a time, into a Parquet file of the
+text cache (:mod:`bubbleup.io.cache`), so memory stays flat as the file grows and a later
+run on the unchanged file reuses the converted events. (A single pretty-printed request is
+read whole.)
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from bubbleup.errors import SourceError
+from bubbleup.errors import SourceError, first_line
+from bubbleup.io import cache
 from bubbleup.io.paths import FileKind
 from bubbleup.io.text import check_line, iter_lines
 
@@ -58,6 +67,10 @@ LOG_COLUMNS = (
 _TIME_COLUMNS = ("start_time", "end_time", "time", "observed_time")
 #: The column used as the events' time when none is asked for.
 TIME_COLUMN = {"spans": "start_time", "logs": "time"}
+#: Events converted at a time while streaming a file (memory grows with it, not the file).
+BATCH = 25_000
+_SIGNAL_KEY = "bubbleup.otlp_signal"
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def detect(head: bytes) -> str | None:
@@ -166,7 +179,10 @@ def any_value(value: Any, where: str) -> Any:
         if kind == "boolValue":
             return bool(inner)
         if kind == "intValue":
-            return int(inner)
+            number = int(inner)
+            if not _INT64[0] <= number <= _INT64[1]:
+                raise _MalformedError(f"{where}.intValue holds {inner!r}, beyond 64 bits")
+            return number
         if kind == "doubleValue":
             return float(inner)
         if kind == "bytesValue":
@@ -311,67 +327,147 @@ def _request_rows(request: Mapping[str, Any], signal_key: str) -> Iterator[dict[
 
 
 def _requests(kind: FileKind) -> Iterator[tuple[int, bytes]]:
-    lines = [(n, line) for n, line in enumerate(iter_lines(kind), start=1) if line.strip()]
-    if lines and check_line(lines[0][1]) is not None:
-        whole = b"\n".join(line for _, line in lines)
-        if check_line(whole) is None:  # one pretty-printed request
-            yield lines[0][0], whole
+    lines = ((n, line) for n, line in enumerate(iter_lines(kind), start=1) if line.strip())
+    first = next(lines, None)
+    if first is None:
+        return
+    if check_line(first[1]) is not None:
+        rest = list(lines)  # a pretty-printed request spans lines: read it whole
+        whole = b"\n".join([first[1], *(line for _, line in rest)])
+        if check_line(whole) is None:
+            yield first[0], whole
             return
+        yield first
+        yield from rest
+        return
+    yield first
     yield from lines
 
 
-def read_otlp(kind: FileKind, *, skip_bad_lines: bool = False) -> tuple[pl.DataFrame, str, int]:
-    """Read an OTLP JSON file of spans or log records.
+def _widest(types: Sequence[pl.DataType]) -> pl.DataType:
+    """The type of an attribute read as different types in different batches."""
+    known = {t for t in types if t != pl.Null}
+    if len(known) <= 1:
+        return known.pop() if known else pl.Null()
+    if all(t.is_numeric() for t in known):
+        return pl.Float64()
+    if all(isinstance(t, pl.List) for t in known):
+        return pl.List(pl.String())
+    return pl.String()
 
-    Returns
-    -------
-    The events, the signal (``spans`` or ``logs``) and the number of malformed lines
-    skipped.
-    """
-    table = _Table()
-    signal: str | None = None
-    skipped = 0
-    for number, line in _requests(kind):
-        reason = check_line(line)
-        if reason is not None:
-            if skip_bad_lines:
-                skipped += 1
-                continue
-            raise SourceError(
-                f"{kind.path} line {number} is not valid JSON ({reason}); fix the line or "
-                "pass --skip-bad-lines to skip such lines"
+
+def _union(schemas: Sequence[Mapping[str, pl.DataType]], order: tuple[str, ...]) -> dict[str, Any]:
+    names = {n for schema in schemas for n in schema}
+    ordered = [c for c in order if c in names] + sorted(names - set(order))
+    return {n: _widest([s[n] for s in schemas if n in s]) for n in ordered}
+
+
+def _convert(kind: FileKind, out: Path, *, skip_bad_lines: bool) -> None:
+    """Stream an OTLP file into the Parquet file ``out``, :data:`BATCH` events at a time."""
+    with contextlib.ExitStack() as stack:
+        parts: list[Path] = []
+        table = _Table()
+        signal: str | None = None
+        skipped = 0
+
+        def flush(order: tuple[str, ...]) -> None:
+            if table.rows:
+                part = stack.enter_context(cache.scratch(out.parent, ".parquet"))
+                table.frame(order).write_parquet(part)
+                parts.append(part)
+
+        for number, line in _requests(kind):
+            reason = check_line(line)
+            if reason is not None:
+                if skip_bad_lines:
+                    skipped += 1
+                    continue
+                raise SourceError(
+                    f"{kind.path} line {number} is not valid JSON ({reason}); fix the line or "
+                    "pass --skip-bad-lines to skip such lines"
+                )
+            request = json.loads(line)
+            this, key = _signal_of(kind, number, request)
+            if signal is not None and this != signal:
+                raise SourceError(
+                    f"{kind.path} line {number} holds OTLP {this} but earlier lines hold "
+                    f"{signal}; put traces and logs in separate files and read them separately"
+                )
+            signal = this
+            try:
+                for row in _request_rows(request, key):
+                    table.add(row)
+            except _MalformedError as exc:
+                raise SourceError(
+                    f"{kind.path} line {number} has an unknown OTLP structure: {exc}; is it an "
+                    "OTLP JSON export (one request per line)?"
+                ) from None
+            if table.rows >= BATCH:
+                flush(_ORDER[signal])
+                table = _Table()
+        if signal is None:
+            raise SourceError(f"{kind.path} holds no OTLP export request; is it empty?")
+        flush(_ORDER[signal])
+        meta = {cache.SKIPPED_KEY: str(skipped), _SIGNAL_KEY: signal}
+        if not parts:  # export requests without a single span or record
+            pl.LazyFrame().sink_parquet(out, metadata=meta)
+            return
+        target = _union([pl.read_parquet_schema(p) for p in parts], _ORDER[signal])
+        frames = [
+            pl.scan_parquet(p).select(
+                pl.col(n).cast(t) if n in schema else pl.lit(None, dtype=t).alias(n)
+                for n, t in target.items()
             )
-        request = json.loads(line)
-        keys = sorted(request)
-        known = [k for k in keys if k in SIGNALS]
-        if len(keys) != 1 or not known:
-            unread = [_UNREAD[k] for k in keys if k in _UNREAD]
-            what = (
-                f"OTLP {unread[0]} are not read (only traces and logs)"
-                if unread
-                else f"it has the keys {', '.join(keys) or '(none)'}"
-            )
-            raise SourceError(
-                f"{kind.path} line {number} is not an OTLP export request of traces or logs: "
-                f'{what}; expected one {{"resourceSpans": [...]}} or '
-                '{"resourceLogs": [...]} object per line'
-            )
-        this = SIGNALS[known[0]]
-        if signal is not None and this != signal:
-            raise SourceError(
-                f"{kind.path} line {number} holds OTLP {this} but earlier lines hold {signal}; "
-                "put traces and logs in separate files and read them separately"
-            )
-        signal = this
-        try:
-            for row in _request_rows(request, known[0]):
-                table.add(row)
-        except _MalformedError as exc:
-            raise SourceError(
-                f"{kind.path} line {number} has an unknown OTLP structure: {exc}; is it an "
-                "OTLP JSON export (one request per line)?"
-            ) from None
-    if signal is None:
-        raise SourceError(f"{kind.path} holds no OTLP export request; is it empty?")
-    order = SPAN_COLUMNS if signal == "spans" else LOG_COLUMNS
-    return table.frame(order), signal, skipped
+            for p, schema in ((p, pl.read_parquet_schema(p)) for p in parts)
+        ]
+        pl.concat(frames, how="vertical").sink_parquet(out, metadata=meta)
+
+
+_ORDER = {"spans": SPAN_COLUMNS, "logs": LOG_COLUMNS}
+
+
+def _signal_of(kind: FileKind, number: int, request: Mapping[str, Any]) -> tuple[str, str]:
+    keys = sorted(request)
+    known = [k for k in keys if k in SIGNALS]
+    if len(keys) != 1 or not known:
+        unread = [_UNREAD[k] for k in keys if k in _UNREAD]
+        what = (
+            f"OTLP {unread[0]} are not read (only traces and logs)"
+            if unread
+            else f"it has the keys {', '.join(keys) or '(none)'}"
+        )
+        raise SourceError(
+            f"{kind.path} line {number} is not an OTLP export request of traces or logs: "
+            f'{what}; expected one {{"resourceSpans": [...]}} or '
+            '{"resourceLogs": [...]} object per line'
+        )
+    return SIGNALS[known[0]], known[0]
+
+
+@dataclass(frozen=True)
+class OtlpRead:
+    """An OTLP file read through the text cache: the lazy scan of its Parquet copy, that
+    copy's path, the signal (``spans`` or ``logs``) and the malformed lines skipped."""
+
+    frame: pl.LazyFrame
+    parquet: str
+    signal: str
+    skipped: int
+
+
+def read_otlp(kind: FileKind, *, skip_bad_lines: bool = False) -> OtlpRead:
+    """Read an OTLP JSON file of spans or log records (streamed, through the text cache)."""
+    path = cache.entry(
+        kind,
+        f"otlp skip={skip_bad_lines}",
+        lambda out: _convert(kind, out, skip_bad_lines=skip_bad_lines),
+    )
+    try:
+        meta = pl.read_parquet_metadata(path)
+        frame = pl.scan_parquet(path, hive_partitioning=False)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise SourceError(
+            f"could not read the cached copy of {kind.path} ({path}): {first_line(exc)}; "
+            "delete it and run again"
+        ) from None
+    return OtlpRead(frame, str(path), meta[_SIGNAL_KEY], int(meta.get(cache.SKIPPED_KEY, "0")))

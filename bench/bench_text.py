@@ -1,0 +1,222 @@
+"""Text formats at scale: bubbleup on NDJSON, NDJSON.gz, CSV and OTLP JSON against Parquet.
+
+For ``--rows`` events x ``--cols`` attributes (the events of ``gen_scale.py``) it writes, once
+(bench/data/, kept between runs), a Parquet file and the same events as NDJSON, NDJSON.gz,
+CSV and (``--otlp``) OTLP JSON spans (100 spans per export request, every attribute a span
+attribute). Then each of these runs in a fresh process, so that its peak memory is its own:
+
+- ``bubbleup analyze FILE --where "outcome = 'error'" --format json``, first with an empty
+  text cache (``cold``: the file is converted in a streaming pass, then analysed) and again
+  (``warm``: the cached copy is reused);
+- the same on the Parquet file (the anchor for ``warm``);
+- polars' own streaming read of every column of the file
+  (``scan_*(path).select(pl.all().null_count())``, the anchor for ``cold`` with Parquet:
+  ``cold / (parquet + polars)``);
+- the CLI start: ``bubbleup --help`` and ``--version``.
+
+Usage::
+
+    python bench/bench_text.py --rows 1000000 --otlp
+    python bench/bench_text.py --rows 10000000 --formats ndjson,ndjson.gz,csv
+
+It prints one Markdown row per file: wall seconds, peak resident memory (MiB), events (or
+spans) per second and the ratios, with the machine's load average before and after.
+Peak memory is given twice: the peak RSS (it counts the pages of a plain text file that
+polars maps, page cache the kernel can take back) and the peak anonymous RSS (sampled every
+0.1 s), the memory the process holds.
+Delete bench/data/ when done: the files of 10M events take several GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = HERE / "data"
+WHERE = "outcome = 'error'"
+
+
+def _anon(pid: int) -> int:
+    """The process's anonymous resident memory in KiB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, float]:
+    """Wall seconds, CPU seconds (user + system), peak RSS and peak anonymous RSS (MiB) of
+    one child process.
+
+    Peak RSS counts the pages of files the process maps (polars maps a plain text file
+    whole, so a 7 GB NDJSON shows up to 7 GB of such pages: page cache the kernel can take
+    back); the anonymous peak (sampled every 0.1 s) is the memory the process itself holds.
+    On a shared, loaded machine the CPU time is the steadier figure.
+    """
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        anon = 0
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            anon = max(anon, _anon(proc.pid))
+            time.sleep(0.1)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            sys.exit(f"failed: {' '.join(args)}\n{err.read().decode()[-2000:]}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, cpu, usage.ru_maxrss / 1024, anon / 1024
+
+
+def _cat(*parts: str | pl.Expr) -> pl.Expr:
+    """Text and expressions joined (null when an expression is null)."""
+    return pl.concat_str([pl.lit(p) if isinstance(p, str) else p.cast(pl.String) for p in parts])
+
+
+def _otlp(parquet: Path, out: Path) -> None:
+    """The events as OTLP JSON spans, 100 per export request line (vectorised in polars)."""
+    frame = pl.scan_parquet(parquet)
+    attrs = []
+    for name, dtype in frame.collect_schema().items():
+        col = pl.col(name)
+        if dtype == pl.Boolean:
+            value = _cat('{"boolValue":', col, "}")
+        elif dtype.is_integer():
+            value = _cat('{"intValue":"', col, '"}')
+        elif dtype.is_float():
+            value = _cat('{"doubleValue":', col, "}")
+        else:
+            value = _cat('{"stringValue":"', col, '"}')
+        attrs.append(_cat(f'{{"key":"{name}","value":', value, "}"))
+    start = 1_764_000_000_000_000_000
+    i = pl.col("_i")
+    span = _cat(
+        '{"traceId":"', i.cast(pl.String).str.pad_start(32, "0"),
+        '","spanId":"', i.cast(pl.String).str.pad_start(16, "0"),
+        '","name":"work","kind":2,"startTimeUnixNano":"', i * 1_000_000 + start,
+        '","endTimeUnixNano":"', i * 1_000_000 + start + 500_000,
+        '","attributes":[', pl.concat_str(attrs, separator=",", ignore_nulls=True), "]}",
+    )  # fmt: skip
+    head = '{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":'
+    head += '{"stringValue":"bench"}}]},"scopeSpans":[{"scope":{"name":"bench"},"spans":['
+    lines = (
+        frame.with_row_index("_i")
+        .select(span.alias("span"), (i // 100).alias("_g"))
+        .group_by("_g", maintain_order=True)
+        .agg(pl.col("span").str.join(","))
+        .select(_cat(head, pl.col("span"), "]}]}]}").alias("line"))
+    )
+    with open(out, "w") as fh:
+        for batch in lines.collect_batches():
+            fh.write("\n".join(batch["line"].to_list()) + "\n")
+
+
+def _files(rows: int, cols: int, formats: list[str]) -> dict[str, Path]:
+    DATA.mkdir(exist_ok=True)
+    stem = DATA / f"text_{rows}_{cols}"
+    files = {"parquet": stem.with_suffix(".parquet")}
+    if not files["parquet"].exists():
+        subprocess.run(
+            [sys.executable, str(HERE / "gen_scale.py"), "--rows", str(rows), "--cols",
+             str(cols), "--output", str(files["parquet"])],
+            check=True,
+        )  # fmt: skip
+    scan = pl.scan_parquet(files["parquet"])
+    for fmt in formats:
+        path = Path(f"{stem}.{fmt}" if fmt != "otlp" else f"{stem}.otlp.json")
+        files[fmt] = path
+        if path.exists():
+            continue
+        print(f"writing {path.name}", file=sys.stderr)
+        if fmt == "ndjson":
+            scan.sink_ndjson(path)
+        elif fmt == "ndjson.gz":
+            scan.sink_ndjson(path, compression="gzip", compression_level=1)
+        elif fmt == "csv":
+            scan.sink_csv(path)
+        elif fmt == "otlp":
+            _otlp(files["parquet"], path)
+    return files
+
+
+def _polars_read(path: Path, fmt: str) -> list[str]:
+    reader = {"csv": "scan_csv", "parquet": "scan_parquet"}.get(fmt, "scan_ndjson")
+    code = (
+        f"import polars as pl; pl.{reader}({str(path)!r})"
+        ".select(pl.all().null_count()).collect(engine='streaming')"
+    )
+    return [sys.executable, "-c", code]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=lambda s: int(s.replace("_", "")), required=True)
+    ap.add_argument("--cols", type=int, default=40)
+    ap.add_argument("--formats", default="ndjson,ndjson.gz,csv")
+    ap.add_argument("--otlp", action="store_true", help="also OTLP JSON spans")
+    args = ap.parse_args()
+    formats = [f for f in args.formats.split(",") if f] + (["otlp"] if args.otlp else [])
+    files = _files(args.rows, args.cols, formats)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cli = [sys.executable, "-m", "bubbleup"]
+    print(f"load before: {os.getloadavg()}")
+    starts = {}
+    for flag in ("--help", "--version"):
+        runs = [_timed([*cli, flag], env) for _ in range(7)]
+        starts[flag] = (sorted(r[0] for r in runs)[3], sorted(r[1] for r in runs)[3])
+    print("CLI start (median of 7, wall and CPU): "
+          + ", ".join(f"{k} {w:.3f} s ({c:.3f} s)" for k, (w, c) in starts.items()))  # fmt: skip
+    analyze = [*cli, "analyze"]
+    options = ["--where", WHERE, "--format", "json"]
+    pq_wall, pq_cpu, pq_peak, pq_anon = _timed([*analyze, str(files["parquet"]), *options], env)
+    print()
+    print(f"events: {args.rows:,} x {args.cols} attributes; Parquet analyze {pq_wall:.1f} s "
+          f"wall, {pq_cpu:.1f} s CPU, peak {pq_peak:.0f} MiB "
+          f"({pq_anon:.0f} anonymous)")  # fmt: skip
+    print()
+    print("| format | size MB | cold s (CPU s) | cold peak MiB (anonymous) | warm s (CPU s) "
+          "| warm peak MiB (anonymous) "
+          "| polars read s (CPU s) | events/s (cold, CPU) | cold / (parquet + polars), "
+          "wall (CPU) | warm / parquet, wall (CPU) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for fmt in formats:
+        path = files[fmt]
+        with tempfile.TemporaryDirectory(prefix="bench-cache-") as cache:
+            cached = dict(env, BUBBLEUP_CACHE_DIR=cache)
+            cold, cold_cpu, cold_peak, cold_anon = _timed([*analyze, str(path), *options], cached)
+            warm, warm_cpu, warm_peak, warm_anon = _timed([*analyze, str(path), *options], cached)
+        if fmt == "otlp":
+            read = read_cpu = float("nan")
+            anchor = "n/a"
+        else:
+            read, read_cpu, _, _ = _timed(_polars_read(path, fmt))
+            anchor = f"{cold / (pq_wall + read):.2f} ({cold_cpu / (pq_cpu + read_cpu):.2f})"
+        size = path.stat().st_size / 1e6
+        print(f"| {fmt} | {size:,.0f} | {cold:.1f} ({cold_cpu:.1f}) | {cold_peak:.0f} "
+              f"({cold_anon:.0f}) | {warm:.1f} ({warm_cpu:.1f}) | {warm_peak:.0f} "
+              f"({warm_anon:.0f}) | {read:.1f} ({read_cpu:.1f}) | "
+              f"{args.rows / cold_cpu:,.0f} | {anchor} | "
+              f"{warm / pq_wall:.2f} ({warm_cpu / pq_cpu:.2f}) |")  # fmt: skip
+    print()
+    print(f"load after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
