@@ -71,7 +71,7 @@ def test_new_output_files_respect_the_umask(tmp_path: Path, umask: int, mode: in
     done = run_cli("analyze", SAMPLE, "-w", OOM, "-q", "-f", "json", "-o", out, umask=umask)
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE(out.stat().st_mode) == mode
-    assert json.loads(out.read_text())["version"] == 1
+    assert json.loads(out.read_text())["version"] == 2
 
 
 def test_a_replaced_output_keeps_its_mode(tmp_path: Path) -> None:
