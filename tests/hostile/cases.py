@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import json
 import math
 import os
 import shutil
@@ -124,6 +125,23 @@ def make_files(d: Path) -> None:
     readonly = d / "readonly.json"
     readonly.write_text("keep me\n")
     readonly.chmod(0o444)
+
+
+
+def more_files(d: Path) -> None:
+    """Files of the reader cases: NDJSON nested 5,000 deep, an OTLP intValue beyond 64
+    bits, a gzip stream cut in half, a CSV row with a field too many."""
+    (d / "deep.ndjson").write_text('{"a":' * 5000 + "1" + "}" * 5000 + "\n")
+    span = {
+        "traceId": "0" * 32, "spanId": "0" * 16, "name": "x", "startTimeUnixNano": "1",
+        "endTimeUnixNano": "2",
+        "attributes": [{"key": "n", "value": {"intValue": "12345678901234567890123456"}}],
+    }  # fmt: skip
+    request = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"spans": [span]}]}]}
+    (d / "big-int.otlp.json").write_text(json.dumps(request) + "\n")
+    data = gzip.compress(b'{"status": "ok"}\n' * 2000)
+    (d / "truncated.ndjson.gz").write_bytes(data[: len(data) // 2])
+    (d / "ragged.csv").write_text("status,region\nok,us\nerror,eu,extra\nok,us\n")
 
 
 CASES: list[Case] = [
@@ -332,6 +350,39 @@ CASES: list[Case] = [
         for fmt in ("table", "json", "csv")
     ],
     Case("stdout full, rows", R, 1, STDOUT_FULL, stdout="{d}/full"),
+    # -- the predicate gate, the streaming readers, roles and time text ------------------
+    Case('gate: subquery reading a file', ('analyze', '{d}/events.parquet', '-w', "status IN (SELECT status FROM read_csv('/etc/passwd'))"), 1,
+         '--where predicate "status IN (SELECT status FROM read_csv(\'/etc/passwd\'))" may not contain SELECT: a predicate is a condition on each event\'s own columns (no subqueries, FROM, UNION or table functions)'),
+    Case('gate: subquery on a missing file', ('analyze', '{d}/events.parquet', '-w', "status IN (SELECT * FROM read_parquet('/nope.parquet'))"), 1,
+         '--where predicate "status IN (SELECT * FROM read_parquet(\'/nope.parquet\'))" may not contain SELECT: a predicate is a condition on each event\'s own columns (no subqueries, FROM, UNION or table functions)'),
+    Case('gate: UNION', ('analyze', '{d}/events.parquet', '-w', "status = 'error' UNION SELECT 1"), 1,
+         '--where predicate "status = \'error\' UNION SELECT 1" may not contain UNION: a predicate is a condition on each event\'s own columns (no subqueries, FROM, UNION or table functions)'),
+    Case('gate: comment', ('analyze', '{d}/events.parquet', '-w', "status = 'error' -- hidden"), 1,
+         '--where predicate "status = \'error\' -- hidden" has a comment; remove the comment'),
+    Case('gate: --baseline with FROM', ('analyze', '{d}/events.parquet', '-w', "status = 'error'", '--baseline', 'region IN (SELECT region FROM t)'), 1,
+         "--baseline predicate 'region IN (SELECT region FROM t)' may not contain SELECT: a predicate is a condition on each event's own columns (no subqueries, FROM, UNION or table functions)"),
+    Case('gate: --filter with a table function', ('analyze', '{d}/events.parquet', '-w', "status = 'error'", '--filter', "region IN (SELECT * FROM read_json('x'))"), 1,
+         '--filter predicate "region IN (SELECT * FROM read_json(\'x\'))" may not contain SELECT: a predicate is a condition on each event\'s own columns (no subqueries, FROM, UNION or table functions)'),
+    Case('gate: unicode look-alike', ('analyze', '{d}/events.parquet', '-w', "status ＝ 'error'"), 1,
+         '--where predicate "status ＝ \'error\'" has the character U+FF1D FULLWIDTH EQUALS SIGN outside quotes; a predicate is SQL such as "exit_reason = \'oom\'" (quote text values and odd names)'),
+    Case('gate: 40 nested parentheses', ('analyze', '{d}/events.parquet', '-w', "((((((((((((((((((((((((((((((((((((((((status = 'error'))))))))))))))))))))))))))))))))))))))))"), 1,
+         '--where predicate "((((((((((((((((((((((((((((((((((((((((status = \'error\'))))))))))))))))))))))))))))))))))))))))" nests parentheses more than 32 deep; write the condition flatter (AND/OR need no parentheses of their own)'),
+    Case('gate: rows command', ('rows', '{d}/events.parquet', '-w', "status IN (SELECT status FROM read_csv('/etc/passwd'))"), 1,
+         '--where predicate "status IN (SELECT status FROM read_csv(\'/etc/passwd\'))" may not contain SELECT: a predicate is a condition on each event\'s own columns (no subqueries, FROM, UNION or table functions)'),
+    Case('reader: NDJSON nested 5,000 deep', ('analyze', '{d}/deep.ndjson', '-w', 'a = 1'), 1,
+         '{d}/deep.ndjson line 1 is not valid NDJSON (nested too deeply): \'{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":...\'; fix the line or pass --skip-bad-lines to skip such lines', setup=more_files),
+    Case('reader: OTLP intValue of 26 digits', ('analyze', '{d}/big-int.otlp.json', '-w', "name = 'x'"), 1,
+         "{d}/big-int.otlp.json line 1 has an unknown OTLP structure: resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value.intValue holds '12345678901234567890123456', beyond 64 bits; is it an OTLP JSON export (one request per line)?", setup=more_files),
+    Case('reader: truncated gzip', ('analyze', '{d}/truncated.ndjson.gz', '-w', "status = 'ok'"), 1,
+         'could not read {d}/truncated.ndjson.gz: the gzip stream breaks off after line 562 (Compressed file ended before the end-of-stream marker was reached); is it a complete file?', setup=more_files),
+    Case('reader: CSV row with too many fields', ('analyze', '{d}/ragged.csv', '-w', "status = 'ok'"), 1,
+         "{d}/ragged.csv line 3 has 3 fields where the header has 2: 'error,eu,extra'; fix the row or pass --skip-bad-lines to skip such rows", setup=more_files),
+    Case('outcome: unknown column', ('analyze', '{d}/events.parquet', '-w', "status = 'error'", '--outcome', 'duraton_ms'), 1,
+         "column 'duraton_ms' in --outcome not found; did you mean 'duration_ms'?"),
+    Case('context: glob matching nothing', ('analyze', '{d}/events.parquet', '-w', "status = 'error'", '--context', 'zz*'), 1,
+         "--context pattern 'zz*' matches no column"),
+    Case('time: text that is not a time', ('analyze', '{d}/events.parquet', '-w', "when >= 'yesterday'"), 1,
+         'cannot evaluate --where predicate "when >= \'yesterday\'": cannot compare \'date/datetime/time\' to a string value (create native python { \'date\', \'datetime\', \'time\' } or compare to a temporal column)'),
 ]  # fmt: skip
 
 
