@@ -45,6 +45,47 @@ MESSAGE_CHARS = 2000
 CELL_CHARS = 40
 
 
+#: The panels of ``analyze --help``, in order.
+PANELS = SELECTION, COLUMNS, STATISTICS, OUTPUT, TIME, ENGINE = (
+    "Selection",
+    "Columns",
+    "Statistics",
+    "Output",
+    "Time",
+    "Engine",
+)
+
+
+class PanelCommand(typer.core.TyperCommand):
+    """A command whose plain-text ``--help`` groups options by their ``rich_help_panel``.
+
+    The app keeps ``rich_markup_mode=None`` (help texts hold ``bubbleup[spark]`` and
+    ``local[4]``, which Rich markup would swallow, and plain help reads the same in a pipe),
+    where typer lists every option in one section; this draws one section per panel.
+    """
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        """Write the arguments, then the options panel by panel (``PANELS`` order)."""
+        sections: dict[str, list[tuple[str, str]]] = {"Arguments": []}
+        sections.update((panel, []) for panel in PANELS)
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                # typer appends the Python type (``<list[str]>``); show the metavar alone
+                name = param.metavar or (param.name or "").upper()
+                record = (name + ("..." if param.nargs != 1 else ""), record[1])
+                panel = "Arguments"
+            else:
+                panel = getattr(param, "rich_help_panel", None) or "Options"
+            sections.setdefault(panel, []).append(record)
+        for panel, records in sections.items():
+            if records:
+                with formatter.section(panel):
+                    formatter.write_dl(records)
+
+
 class Engine(StrEnum):
     """Engines of ``analyze``."""
 
@@ -185,12 +226,13 @@ SourceArg = Annotated[
     typer.Argument(
         help="Event file(s): Parquet, CSV, NDJSON, OTLP JSON or Arrow (CSV and NDJSON may "
         "be .gz or .zst), globs or directories.",
+        metavar="SOURCE",
         show_default=False,
     ),
 ]
 
 
-@app.command()
+@app.command(cls=PanelCommand)
 def analyze(
     source: SourceArg,
     where: Annotated[
@@ -198,31 +240,46 @@ def analyze(
         typer.Option(
             "--where",
             "-w",
+            metavar="SQL",
             help="SQL condition that selects the weird events, e.g. \"exit_reason = 'oom'\"; "
-            "names with dots take double quotes: '\"http.route\" = '/checkout''.",
+            'names with dots take double quotes: --where "\\"http.route\\" = \'/checkout\'".',
             show_default=False,
+            rich_help_panel=SELECTION,
         ),
     ] = None,
     baseline: Annotated[
         str | None,
-        typer.Option(help="SQL condition for the events to compare with (default: all others)."),
+        typer.Option(
+            metavar="SQL",
+            help="SQL condition for the events to compare with (default: all others).",
+            rich_help_panel=SELECTION,
+        ),
     ] = None,
     filter_: Annotated[
         str | None,
-        typer.Option("--filter", help="SQL condition that limits the scope of both sides."),
+        typer.Option(
+            "--filter",
+            metavar="SQL",
+            help="SQL condition that limits the scope of both sides.",
+            rich_help_panel=SELECTION,
+        ),
     ] = None,
     weight: Annotated[
         str | None,
         typer.Option(
+            metavar="COL",
             help="Column of per-event weights (sample "
             "rates); default: a sample_rate column if "
-            "present."
+            "present.",
+            rich_help_panel=SELECTION,
         ),
     ] = None,
     no_weight: Annotated[
         bool,
         typer.Option(
-            "--no-weight", help="Count every event once, even if a sample_rate column exists."
+            "--no-weight",
+            help="Count every event once, even if a sample_rate column exists.",
+            rich_help_panel=SELECTION,
         ),
     ] = False,
     columns: Annotated[
@@ -230,73 +287,127 @@ def analyze(
         typer.Option(
             "--columns",
             "-c",
+            metavar="NAMES",
             help="Columns to analyse: names or globs, comma-separated or repeated.",
+            rich_help_panel=COLUMNS,
         ),
     ] = None,
     exclude: Annotated[
         list[str] | None,
-        typer.Option("--exclude", "-x", help="Columns to leave out: names or globs."),
+        typer.Option(
+            "--exclude",
+            "-x",
+            metavar="NAMES",
+            help="Columns to leave out: names or globs.",
+            rich_help_panel=COLUMNS,
+        ),
     ] = None,
     outcome: Annotated[
         list[str] | None,
         typer.Option(
             "--outcome",
+            metavar="NAMES",
             help="Columns that say what happened to an event (beyond the conventions: "
             "status, errors, exit codes, durations, peaks): described, never explanations. "
             "Names or globs.",
+            rich_help_panel=COLUMNS,
         ),
     ] = None,
     context: Annotated[
         list[str] | None,
         typer.Option(
             "--context",
+            metavar="NAMES",
             help="Columns to rank as candidate causes although a convention calls them "
             "outcomes. Names or globs.",
+            rich_help_panel=COLUMNS,
         ),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    fmt: Annotated[
+        Format,
+        typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT),
+    ] = Format.table,
     output: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write to this file (atomically) instead of stdout.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = None,
-    top: Annotated[int, typer.Option(help="Show the first N explanations (0: all).", min=0)] = 20,
-    alpha: Annotated[float, typer.Option(help="False discovery rate for significance.")] = 0.05,
+    top: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            help="Show the first N explanations (0: all).",
+            min=0,
+            rich_help_panel=OUTPUT,
+        ),
+    ] = 20,
+    alpha: Annotated[
+        float,
+        typer.Option(
+            metavar="Q",
+            help="False discovery rate for significance (q-values below it).",
+            rich_help_panel=STATISTICS,
+        ),
+    ] = 0.05,
     min_lift: Annotated[
-        float, typer.Option(help="Minimum lift to call an explanation significant.")
+        float,
+        typer.Option(
+            metavar="X",
+            help="Minimum lift to call an explanation significant.",
+            rich_help_panel=STATISTICS,
+        ),
     ] = 1.5,
     min_share: Annotated[
         float,
-        typer.Option(help="Minimum share of the selection to call an explanation significant."),
+        typer.Option(
+            metavar="SHARE",
+            help="Minimum share of the selection (0 to 1) to call an explanation significant.",
+            rich_help_panel=STATISTICS,
+        ),
     ] = 0.05,
     max_order: Annotated[
         int,
         typer.Option(
             "--max-order",
+            metavar="N",
             help="Most items per explanation: 1 = single values and ranges; 2 or 3 add "
             "conjunctions (one extra pass over the events).",
+            rich_help_panel=STATISTICS,
         ),
     ] = 3,
     engine: Annotated[
         Engine,
         typer.Option(
             help="Where the events are counted: polars (embedded, streaming) or spark "
-            "(needs bubbleup[spark] and Java 17+)."
+            "(needs bubbleup[spark] and Java 17+).",
+            rich_help_panel=ENGINE,
         ),
     ] = Engine.polars,
     spark_master: Annotated[
         str | None,
         typer.Option(
             "--spark-master",
+            metavar="URL",
             help="Spark master URL for --engine spark: local[4], spark://host:7077, "
             "sc://host:15002 (Spark Connect), yarn... Default: local[*].",
+            rich_help_panel=ENGINE,
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No progress display.", rich_help_panel=OUTPUT),
+    ] = False,
     histograms: Annotated[
         bool,
         typer.Option(
             "--histograms",
             help="Also draw the top attributes' values, selection vs baseline (table format).",
+            rich_help_panel=OUTPUT,
         ),
     ] = False,
     drill: Annotated[
@@ -305,27 +416,45 @@ def analyze(
             "--drill",
             metavar="N",
             help="Analyse again inside explanation N (add it to the scope); repeat to go deeper.",
+            rich_help_panel=SELECTION,
         ),
     ] = None,
     time_column: Annotated[
         str | None,
-        typer.Option(help="The events' time column (default: detected)."),
+        typer.Option(
+            metavar="COL",
+            help="The events' time column (default: detected).",
+            rich_help_panel=TIME,
+        ),
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option(help="Only events at or after this time (ISO 8601: 2026-11-20T14:00)."),
+        typer.Option(
+            metavar="T",
+            help="Only events at or after time T (ISO 8601: 2026-11-20T14:00).",
+            rich_help_panel=TIME,
+        ),
     ] = None,
-    until: Annotated[str | None, typer.Option(help="Only events before this time.")] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(metavar="T", help="Only events before time T.", rich_help_panel=TIME),
+    ] = None,
     after: Annotated[
         str | None,
         typer.Option(
-            help="Before/after: select the events after this time (and --where, if given); "
-            "the baseline is the same length of time before it."
+            metavar="T",
+            help="Before/after: select the events after time T (and --where, if given); "
+            "the baseline is the same length of time before it.",
+            rich_help_panel=TIME,
         ),
     ] = None,
     skip_bad_lines: Annotated[
         bool,
-        typer.Option("--skip-bad-lines", help="Skip malformed JSON lines, and report them."),
+        typer.Option(
+            "--skip-bad-lines",
+            help="Skip malformed JSON lines, and report them.",
+            rich_help_panel=ENGINE,
+        ),
     ] = False,
 ) -> None:
     """Rank what is more common in the selected events than in the baseline."""
@@ -392,7 +521,7 @@ def analyze(
             sys.stdout.write(text)
 
 
-@app.command()
+@app.command(cls=PanelCommand)
 def columns(
     source: SourceArg,
     fmt: Annotated[
@@ -486,7 +615,7 @@ def _rows_tables(
     return out
 
 
-@app.command()
+@app.command(cls=PanelCommand)
 def rows(
     source: SourceArg,
     where: Annotated[
@@ -561,7 +690,7 @@ def rows(
             sys.stdout.write(text)
 
 
-@app.command()
+@app.command(cls=PanelCommand)
 def mcp(
     root: Annotated[
         list[str],
