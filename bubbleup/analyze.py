@@ -26,7 +26,7 @@ from bubbleup.profile import Profile, build_profile, candidates, finalize
 from bubbleup.result import Result
 from bubbleup.roles import outcome_columns
 from bubbleup.score import attribute_tests, bh_qvalues
-from bubbleup.split import Predicate, Split, split
+from bubbleup.split import Predicate, Split
 from bubbleup.timerange import time_ranges
 
 Progress = Callable[[str], None]
@@ -178,15 +178,9 @@ def analyze(
         # faster for a window over 60% of 5M events, and narrow windows would be slower)
         eng = PolarsEngine(replace(loaded, frame=frame), direct=window.scope() is None)
         schema = eng.schema()
-        if window.after is not None:
-            sel, base, sel_text, base_text = timewindow.sides(
-                window, schema, where=where, baseline=baseline
-            )
-            sp = split(schema, where=sel, baseline=base, filter=filter, weight=weight)
-            sp = timewindow.relabel(sp, sel_text, base_text)
-        else:
-            assert where is not None
-            sp = split(schema, where=where, baseline=baseline, filter=filter, weight=weight)
+        sp = timewindow.split_in(
+            window, schema, where=where, baseline=baseline, filter=filter, weight=weight
+        )
     names, left = candidates(
         schema,
         columns=columns,

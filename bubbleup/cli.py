@@ -619,48 +619,104 @@ def _rows_tables(
 def rows(
     source: SourceArg,
     where: Annotated[
-        str, typer.Option("--where", "-w", help="SQL condition that selects the weird events.")
-    ],
+        str | None,
+        typer.Option(
+            "--where",
+            "-w",
+            metavar="SQL",
+            help="SQL condition that selects the weird events (as for analyze).",
+            show_default=False,
+        ),
+    ] = None,
     explanation: Annotated[
         int | None,
         typer.Option(
             "--explanation", "-e", metavar="N", help="Only events that match explanation N."
         ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Events per side.", min=1)] = 5,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", metavar="N", help="Events per side.", min=1)
+    ] = 5,
     baseline: Annotated[
         str | None,
-        typer.Option(help="SQL condition for the events to compare with (default: all others)."),
+        typer.Option(
+            metavar="SQL",
+            help="SQL condition for the events to compare with (default: all others).",
+        ),
     ] = None,
     filter_: Annotated[
         str | None,
-        typer.Option("--filter", help="SQL condition that limits the scope of both sides."),
+        typer.Option(
+            "--filter", metavar="SQL", help="SQL condition that limits the scope of both sides."
+        ),
     ] = None,
     weight: Annotated[
-        str | None, typer.Option(help="Column of per-event weights (as for analyze).")
+        str | None,
+        typer.Option(metavar="COL", help="Column of per-event weights (as for analyze)."),
     ] = None,
     no_weight: Annotated[
         bool, typer.Option("--no-weight", help="Count every event once (as for analyze).")
     ] = False,
     columns: Annotated[
         list[str] | None,
-        typer.Option("--columns", "-c", help="Columns to analyse (as for analyze)."),
+        typer.Option(
+            "--columns", "-c", metavar="NAMES", help="Columns to analyse (as for analyze)."
+        ),
     ] = None,
     exclude: Annotated[
         list[str] | None,
-        typer.Option("--exclude", "-x", help="Columns to leave out of the analysis."),
+        typer.Option(
+            "--exclude", "-x", metavar="NAMES", help="Columns to leave out of the analysis."
+        ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Which example events (same seed, same rows).")] = 0,
+    drill: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--drill",
+            metavar="N",
+            help="Inside explanation N of the analysis (as for analyze); repeat to go deeper.",
+        ),
+    ] = None,
+    time_column: Annotated[
+        str | None,
+        typer.Option(metavar="COL", help="The events' time column (default: detected)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(metavar="T", help="Only events at or after time T.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(metavar="T", help="Only events before time T.")
+    ] = None,
+    after: Annotated[
+        str | None,
+        typer.Option(
+            metavar="T",
+            help="Before/after (as for analyze): the selection is the events after time T, "
+            "the baseline the same length of time before it.",
+        ),
+    ] = None,
+    skip_bad_lines: Annotated[
+        bool, typer.Option("--skip-bad-lines", help="Skip malformed JSON lines.")
+    ] = False,
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Which example events (same seed, same rows).")
+    ] = 0,
     fmt: Annotated[
         RowsFormat, typer.Option("--format", "-f", help="table, json or csv.")
     ] = RowsFormat.table,
     output: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write to this file (atomically) instead of stdout.",
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
-    """Show example events from the selection and the baseline, top attributes first."""
+    """Show example events from the selection and the baseline: identifiers and time
+    first, then the top attributes."""
     from bubbleup.analyze import analyze as run
 
     events = _events(where, baseline, filter_, weight, no_weight, columns, exclude)
@@ -669,7 +725,14 @@ def rows(
             source if len(source) > 1 else source[0],
             **events,
             progress=progress,
+            skip_bad_lines=skip_bad_lines,
+            time_column=time_column,
+            since=since,
+            until=until,
+            after=after,
         )
+        for number in drill or []:
+            result = result.drill(number, progress=progress)
         if progress:
             progress("reading example events")
         frame = result.rows(explanation=explanation, limit=limit, seed=seed)

@@ -87,6 +87,10 @@ class Attribute:
         return bool(self.edges)
 
 
+#: Why a column of (nearly) unique values is left out.
+IDENTIFIER = "identifier: nearly every value is unique"
+
+
 @dataclass(frozen=True)
 class LeftOut:
     """A column that does not take part, and why."""
@@ -354,7 +358,7 @@ def build_profile(
         assert kind is not None
         distinct = int(stats[f"u{i}"])  # type: ignore[call-overload]
         if kind == "categorical" and sample >= 100 and distinct >= 0.95 * sample:
-            left.append(LeftOut(name, "identifier: nearly every value is unique"))
+            left.append(LeftOut(name, IDENTIFIER))
             continue
         edges: tuple[float, ...] = ()
         if kind == "time":

@@ -29,7 +29,7 @@ import polars as pl
 
 from bubbleup.errors import ColumnError, TimeError, UsageError, did_you_mean
 from bubbleup.items import quote_identifier, time_literal
-from bubbleup.split import Predicate, Split, compile_predicate
+from bubbleup.split import Predicate, Split, compile_predicate, split
 
 #: Column names taken as the time column, in order of preference.
 TIME_NAMES = (
@@ -472,6 +472,30 @@ def _wrap(predicate: Predicate) -> str:
 def relabel(sp: Split, selection_text: str, baseline_text: str) -> Split:
     """The split with the texts shown for a before/after comparison."""
     return replace(sp, where=selection_text, baseline_text=baseline_text)
+
+
+def split_in(
+    window: Window,
+    schema: Mapping[str, pl.DataType],
+    *,
+    where: Predicate | None,
+    baseline: Predicate | None = None,
+    filter: Predicate | None = None,
+    weight: str | bool | None = None,
+) -> Split:
+    """The sides of one analysis inside ``window`` (from :func:`resolve`).
+
+    With ``after``, the selection is the events after it (and ``where``) and the baseline
+    the same length of time before it (and ``baseline``); otherwise
+    :func:`bubbleup.split.split`, which needs ``where``.
+    """
+    if window.after is None:
+        if where is None:
+            raise UsageError("where is required (unless after gives the selection)")
+        return split(schema, where=where, baseline=baseline, filter=filter, weight=weight)
+    sel, base, sel_text, base_text = sides(window, schema, where=where, baseline=baseline)
+    sp = split(schema, where=sel, baseline=base, filter=filter, weight=weight)
+    return relabel(sp, sel_text, base_text)
 
 
 def _every(span: dt.timedelta) -> str:

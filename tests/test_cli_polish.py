@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from bubbleup import cli
 from bubbleup.cli import app
 from tests.conftest import SAMPLE
-from tests.test_cli_errors import run
+from tests.test_cli_errors import assert_error, run
 
 OOM = "exit_reason = 'oom'"
 
@@ -84,3 +84,77 @@ def test_significance_column_has_a_header(runner: CliRunner) -> None:
     assert code == 0, err
     header = next(line for line in out.splitlines() if "explanation" in line and "lift" in line)
     assert header.split()[-1] == "sig."
+
+
+# --- rows -------------------------------------------------------------------------------
+
+
+def _rows(runner: CliRunner, *args: str) -> pl.DataFrame:
+    code, out, err = run(runner, "rows", str(SAMPLE), "-f", "json", "-q", *args)
+    assert code == 0, err
+    return pl.read_json(out.encode())
+
+
+def test_rows_show_the_identifier_and_the_time_first(runner: CliRunner) -> None:
+    rows = _rows(runner, "--where", OOM, "-n", "2")
+    assert rows.columns[:3] == ["side", "build_id", "ts"]
+    code, out, err = run(runner, "rows", str(SAMPLE), "--where", OOM, "-n", "1")
+    assert code == 0, err
+    names = [line.split()[0] for line in out.splitlines() if line[:1].isalpha()]
+    assert names[:4] == ["selection:", "column", "build_id", "ts"], names
+
+
+def _times(rows: pl.DataFrame, side: str) -> list[str]:
+    times = rows.filter(pl.col("side") == side)["ts"].cast(pl.String).to_list()
+    return sorted(t.replace("T", " ") for t in times)
+
+
+def test_rows_take_the_time_window_of_analyze(runner: CliRunner) -> None:
+    rows = _rows(runner, "--after", "2026-11-20T14:00", "-n", "20", "--seed", "3")
+    assert rows.height == 40
+    after = _times(rows, "selection")
+    before = _times(rows, "baseline")
+    assert after[0] >= "2026-11-20 14:00"
+    assert before[-1] < "2026-11-20 14:00"
+    assert before[0] >= "2026-11-20 04:00"  # the same length of time before: 10 hours
+    rows = _rows(
+        runner, "--where", OOM, "--since", "2026-11-20T15:00", "--until", "2026-11-20T16:00",
+        "-n", "20",
+    )
+    stamps = _times(rows, "selection") + _times(rows, "baseline")
+    assert len(stamps) == 40
+    assert all("2026-11-20 15:00" <= s < "2026-11-20 16:00" for s in stamps), stamps
+
+
+def test_rows_drill_into_an_explanation(runner: CliRunner) -> None:
+    rows = _rows(runner, "--where", OOM, "--drill", "1", "-n", "10")
+    assert rows.height == 20
+    assert set(rows["kernel_version"]) == {"5.15.0-91-generic"}
+    assert set(rows["build_tool"]) == {"gradle"}
+
+
+def test_rows_time_column_and_bad_lines(runner: CliRunner, tmp_path: Path) -> None:
+    lines = []
+    for i in range(200):
+        hour = i % 10
+        lines.append(
+            f'{{"id": "e{i}", "status": "{"error" if i % 4 == 0 else "ok"}", '
+            f'"created": "2026-11-20T0{hour}:00:00Z", "done": "2026-11-21T0{9 - hour}:30:00Z", '
+            f'"region": "{["eu", "us"][i % 2]}"}}'
+        )
+    lines.insert(7, '{"id": "broken", ')
+    path = tmp_path / "events.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    base = ["rows", str(path), "--where", "status = 'error'", "-f", "json", "-n", "50"]
+    code, _out, err = run(runner, *base)
+    assert_error(code, err, 1, "line 8")
+    window = ["--time-column", "done", "--since", "2026-11-21T05:00", "--skip-bad-lines"]
+    code, out, err = run(runner, *base, *window)
+    assert code == 0, err
+    rows = pl.read_json(out.encode())
+    assert rows.columns[:3] == ["side", "id", "done"]
+    done = rows["done"].cast(pl.String).to_list()
+    assert done
+    assert all(d >= "2026-11-21T05:00" for d in done), done
+    errors_in_window = sum(1 for i in range(200) if i % 4 == 0 and 9 - i % 10 >= 5)
+    assert rows.filter(pl.col("side") == "selection").height == errors_in_window
