@@ -521,48 +521,74 @@ def analyze(
             sys.stdout.write(text)
 
 
+class ColumnsFormat(StrEnum):
+    """Output formats of ``columns`` (a column list is read at a terminal or pasted into
+    notes and tickets: no HTML page, which ``analyze`` writes for the report)."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
 @app.command(cls=PanelCommand)
 def columns(
     source: SourceArg,
     fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="table, json, csv or markdown.")
-    ] = Format.table,
+        ColumnsFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ColumnsFormat.table,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write to this file (atomically) instead of stdout.",
+        ),
+    ] = None,
+    top: Annotated[
+        int,
+        typer.Option(metavar="N", help="Most common values shown per column.", min=1),
+    ] = 3,
     skip_bad_lines: Annotated[
         bool, typer.Option("--skip-bad-lines", help="Skip malformed JSON lines.")
     ] = False,
 ) -> None:
     """List each column (nested fields as dotted names): type, kind, distinct values,
-    missing share and most common value."""
-    from bubbleup.columns import describe_columns
+    missing share and the most common values with their shares."""
+    from bubbleup import columns as described
 
     with errors():
-        frame = describe_columns(
-            source if len(source) > 1 else source[0], skip_bad_lines=skip_bad_lines
+        frame = described.describe_columns(
+            source if len(source) > 1 else source[0], top=top, skip_bad_lines=skip_bad_lines
         )
-    if fmt is Format.json:
-        sys.stdout.write(frame.write_json() + "\n")
-    elif fmt is Format.csv:
-        sys.stdout.write(frame.write_csv())
-    else:
-        from rich.table import Table
-
+    if fmt is ColumnsFormat.table:
         table = Table(show_edge=False, pad_edge=False, header_style="bold")
-        for name in ("column", "type", "kind", "distinct", "missing", "example"):
+        for name in described.HEADERS:
             table.add_column(
                 name,
                 justify="right" if name in ("distinct", "missing") else "left",
                 overflow="fold",
             )
-        for r in frame.iter_rows(named=True):
-            table.add_row(
-                Text(printable(r["column"])),
-                Text(printable(r["type"])),
-                r["kind"],
-                "" if r["distinct"] is None else f"{r['distinct']:,}",
-                "" if r["missing"] is None else render.percent(r["missing"]),
-                Text("" if r["example"] is None else printable(r["example"], limit=CELL_CHARS)),
-            )
-        _stdout().print(table)
+        for cells in described.text_rows(frame, sep="\n"):
+            table.add_row(*(Text(c) for c in cells))
+        if not output:
+            _stdout().print(table)
+            return
+        buffer = io.StringIO()
+        _console(file=buffer, width=120).print(table)
+        text = buffer.getvalue()
+    else:
+        text = {
+            ColumnsFormat.json: lambda: frame.write_json() + "\n",
+            ColumnsFormat.csv: lambda: described.to_csv(frame),
+            ColumnsFormat.markdown: lambda: described.to_markdown(frame),
+        }[fmt]()
+    with errors():
+        if output:
+            write_atomic(output, text, inputs=source)
+        else:
+            sys.stdout.write(text)
 
 
 class RowsFormat(StrEnum):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -17,7 +19,7 @@ from typer.testing import CliRunner
 
 from bubbleup import cli
 from bubbleup.cli import app
-from tests.conftest import SAMPLE
+from tests.conftest import ROOT, SAMPLE
 from tests.test_cli_errors import assert_error, run
 
 OOM = "exit_reason = 'oom'"
@@ -118,8 +120,15 @@ def test_rows_take_the_time_window_of_analyze(runner: CliRunner) -> None:
     assert before[-1] < "2026-11-20 14:00"
     assert before[0] >= "2026-11-20 04:00"  # the same length of time before: 10 hours
     rows = _rows(
-        runner, "--where", OOM, "--since", "2026-11-20T15:00", "--until", "2026-11-20T16:00",
-        "-n", "20",
+        runner,
+        "--where",
+        OOM,
+        "--since",
+        "2026-11-20T15:00",
+        "--until",
+        "2026-11-20T16:00",
+        "-n",
+        "20",
     )
     stamps = _times(rows, "selection") + _times(rows, "baseline")
     assert len(stamps) == 40
@@ -158,3 +167,94 @@ def test_rows_time_column_and_bad_lines(runner: CliRunner, tmp_path: Path) -> No
     assert all(d >= "2026-11-21T05:00" for d in done), done
     errors_in_window = sum(1 for i in range(200) if i % 4 == 0 and 9 - i % 10 >= 5)
     assert rows.filter(pl.col("side") == "selection").height == errors_in_window
+
+
+# --- columns ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ties(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The same events in two row orders: unique ids, and values exactly as common."""
+    n = 3000
+    frame = pl.DataFrame(
+        {
+            "id": [f"evt-{i:05d}" for i in range(n)],
+            "reason": ["ok"] * 2964 + ["oom"] * 12 + ["timeout"] * 12 + ["a|b"] * 12,
+            "shard": [i % 6 for i in range(n)],  # six values, 500 events each
+            "pool": pl.Series([f"p{i % 4}" for i in range(n)], dtype=pl.Categorical),
+        }
+    )
+    folder = tmp_path_factory.mktemp("ties")
+    frame.write_parquet(folder / "a.parquet")
+    frame.sample(fraction=1.0, shuffle=True, seed=7).write_parquet(folder / "b.parquet")
+    return folder / "a.parquet", folder / "b.parquet"
+
+
+def _columns_process(path: Path, *args: str) -> bytes:
+    done = subprocess.run(
+        [sys.executable, "-m", "bubbleup", "columns", str(path), *args],
+        capture_output=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return done.stdout
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "markdown"])
+def test_columns_is_deterministic(ties: tuple[Path, Path], fmt: str) -> None:
+    first = _columns_process(ties[0], "-f", fmt)
+    assert first == _columns_process(ties[0], "-f", fmt)  # two runs, byte for byte
+    assert first == _columns_process(ties[1], "-f", fmt)  # any row order
+
+
+def test_columns_top_values_and_shares(runner: CliRunner, ties: tuple[Path, Path]) -> None:
+    code, out, err = run(runner, "columns", str(ties[1]), "-f", "json")
+    assert code == 0, err
+    cols = {c["column"]: c for c in json.loads(out)}
+    top = [(v["value"], v["share"]) for v in cols["reason"]["top_values"]]
+    assert top == [("ok", 2964 / 3000), ("a|b", 12 / 3000), ("oom", 12 / 3000)]
+    assert cols["reason"]["example"] == "ok"  # still the most common value
+    assert [v["value"] for v in cols["id"]["top_values"]] == ["evt-00000", "evt-00001", "evt-00002"]
+    assert [v["value"] for v in cols["shard"]["top_values"]] == ["0", "1", "2"]
+    assert [v["value"] for v in cols["pool"]["top_values"]] == ["p0", "p1", "p2"]
+    code, out, err = run(runner, "columns", str(ties[1]), "--top", "4")
+    assert code == 0, err
+    cells: dict[str, list[str]] = {}
+    name = ""
+    for line in out.splitlines()[2:]:
+        parts = [p.strip() for p in line.split("\u2502")]
+        name = parts[0] or name
+        cells.setdefault(name, []).append(parts[-1])
+    assert cells["reason"] == ["'ok' 98.8%", "'a|b' 0.4%", "'oom' 0.4%", "'timeout' 0.4%"]
+    assert cells["shard"] == ["0 16.7%", "1 16.7%", "2 16.7%", "3 16.7%"]
+
+
+def test_columns_formats_and_output(
+    runner: CliRunner, ties: tuple[Path, Path], tmp_path: Path
+) -> None:
+    code, out, err = run(runner, "columns", str(ties[0]), "-f", "markdown")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "| column | type | kind | distinct | missing | top values |"
+    reason = next(line for line in lines if line.startswith("| reason "))
+    assert "'a\\|b' 0.4%" in reason
+    assert reason.count(" | ") == 5  # the escaped pipe does not add a cell
+    code, out, err = run(runner, "columns", str(ties[0]), "-f", "csv")
+    assert code == 0, err
+    frame = pl.read_csv(out.encode())
+    assert frame.filter(pl.col("column") == "reason")["top_values"].item() == (
+        "'ok' 98.8%, 'a|b' 0.4%, 'oom' 0.4%"
+    )
+    for fmt in ("json", "markdown", "table"):
+        target = tmp_path / f"cols.{fmt}"
+        code, shown, err = run(runner, "columns", str(ties[0]), "-f", fmt)
+        assert code == 0, err
+        code, out, err = run(runner, "columns", str(ties[0]), "-f", fmt, "-o", str(target))
+        assert code == 0, err
+        assert out == ""
+        assert target.read_text() == shown
+    code, out, err = run(runner, "columns", str(ties[0]), "-f", "html")
+    assert code == 2
+    assert "'html' is not one of 'table', 'json', 'csv', 'markdown'" in err
+    code, _, err = run(runner, "columns", str(ties[0]), "-o", str(ties[0]))
+    assert_error(code, err, 1, "is an input file")
