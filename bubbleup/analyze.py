@@ -17,7 +17,7 @@ from bubbleup import timewindow
 from bubbleup.charts import keep_counts
 from bubbleup.combine import Patterns
 from bubbleup.engines import PolarsEngine, is_spark_frame, open_engine
-from bubbleup.errors import SelectionError, UsageError
+from bubbleup.errors import SelectionError, UsageError, option_name
 from bubbleup.explain import explain
 from bubbleup.load import Source, load
 from bubbleup.origin import Origin
@@ -142,7 +142,10 @@ def analyze(
     say = progress or (lambda _msg: None)
     say("loading")
     if where is None and after is None:
-        raise UsageError("--where is required (unless --after gives the selection)")
+        raise UsageError(
+            f"{option_name('where')} is required (unless {option_name('after')} gives the "
+            "selection)"
+        )
     frame: pl.LazyFrame | None = None
     window: timewindow.Window | None = None
     skipped: dict[str, int] = {}
@@ -150,8 +153,9 @@ def analyze(
         timed = [k for k in ("time_column", "since", "until", "after") if call[k] is not None]
         if timed or skip_bad_lines:
             raise UsageError(
-                "time windows and --skip-bad-lines work with the polars engine only; "
-                "filter on the time column in --where / --filter instead"
+                f"time windows and {option_name('skip_bad_lines')} work with the polars engine "
+                f"only; filter on the time column in {option_name('where')} / "
+                f"{option_name('filter')} instead"
             )
         eng = open_engine(source, engine=engine, spark_master=spark_master, progress=say)
         schema = eng.schema()
@@ -159,7 +163,7 @@ def analyze(
         sp = eng.split(where=where, baseline=baseline, filter=filter, weight=weight)
     else:
         if spark_master is not None:
-            raise UsageError("--spark-master needs --engine spark")
+            raise UsageError(f"{option_name('spark_master')} needs {option_name('engine_spark')}")
         if engine not in (None, "polars"):
             open_engine(source, engine=engine)  # names the valid engines
         loaded = load(source, skip_bad_lines=skip_bad_lines)
@@ -260,7 +264,7 @@ def _window_column(window: timewindow.Window | None) -> str | None:
 def _check_sides(totals: counting.Totals, where: str, baseline: str) -> None:
     if totals.scope_events == 0:
         raise SelectionError(
-            "no events to analyse: the source (or the --filter scope) has zero rows"
+            f"no events to analyse: the source (or the {option_name('filter')} scope) has zero rows"
         )
     if totals.selection_events == 0:
         raise SelectionError(
@@ -271,15 +275,17 @@ def _check_sides(totals: counting.Totals, where: str, baseline: str) -> None:
         if totals.selection_events == totals.scope_events:
             raise SelectionError(
                 f"the selection covers every event ({where!r}), so the "
-                "baseline is empty; narrow --where or give --baseline"
+                f"baseline is empty; narrow {option_name('where')} or give "
+                f"{option_name('baseline')}"
             )
         raise SelectionError(
-            f"the baseline is empty: no unselected event matches {baseline!r}; widen --baseline"
+            f"the baseline is empty: no unselected event matches {baseline!r}; widen "
+            f"{option_name('baseline')}"
         )
     if totals.selection_weight <= 0 or totals.baseline_weight <= 0:
         raise SelectionError(
             "the selection or the baseline has a total weight of zero; "
-            "check the weight column or pass --no-weight"
+            f"check the weight column or pass {option_name('no_weight')}"
         )
 
 

@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -24,7 +24,7 @@ from rich.text import Text
 
 from bubbleup import charts, render, report
 from bubbleup._version import __version__
-from bubbleup.errors import BubbleupError, UsageError
+from bubbleup.errors import BubbleupError, UsageError, command_line_names
 from bubbleup.printable import printable
 from bubbleup.result import Result
 
@@ -115,10 +115,15 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 @contextmanager
-def errors() -> Iterator[None]:
-    """The CLI's one error boundary."""
+def errors(*, flags: bool = True) -> Iterator[None]:
+    """The CLI's one error boundary.
+
+    With ``flags``, library messages name the command-line flags (``--where``), not the
+    library's parameters (``mcp`` serves tools whose parameters are the library's).
+    """
     try:
-        yield
+        with command_line_names() if flags else nullcontext():
+            yield
     except UsageError as exc:
         fail(str(exc), 2)
     except BubbleupError as exc:
@@ -806,7 +811,7 @@ def mcp(
     """Serve the analysis as MCP tools for AI assistants (needs bubbleup[mcp])."""
     from bubbleup.mcpserver import serve
 
-    with errors():
+    with errors(flags=False):
         serve(root, http=http, timeout=timeout)
 
 

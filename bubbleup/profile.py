@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
-from bubbleup.errors import ColumnError, did_you_mean
+from bubbleup.errors import ColumnError, did_you_mean, option_name
 
 #: Numeric columns with at most this many distinct values are ordered categories.
 MAX_NUMERIC_CATEGORIES = 24
@@ -129,11 +129,12 @@ def select_columns(
 
     Examples
     --------
-    >>> select_columns(["a.x", "a.y", "b"], ["a.*"], option="--columns")
+    >>> select_columns(["a.x", "a.y", "b"], ["a.*"], option="columns")
     ['a.x', 'a.y']
     """
     if patterns is None:
         return list(names)
+    option = option_name(option)  # as the caller's interface names it
     chosen: set[str] = set()
     for pattern in patterns:
         if any(ch in pattern for ch in "*?["):
@@ -211,8 +212,8 @@ def candidates(
     the window says when, so it takes no part, like a predicate's columns.
     """
     names = list(schema)
-    wanted = select_columns(names, columns, option="--columns")
-    excluded = set(select_columns(names, exclude, option="--exclude")) if exclude else set()
+    wanted = select_columns(names, columns, option="columns")
+    excluded = set(select_columns(names, exclude, option="exclude")) if exclude else set()
     keep: list[str] = []
     left: list[LeftOut] = []
     for name in wanted:

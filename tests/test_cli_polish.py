@@ -12,11 +12,14 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
+import typer
 from typer.testing import CliRunner
 
+import bubbleup
 from bubbleup import cli
 from bubbleup.cli import app
 from tests.conftest import ROOT, SAMPLE
@@ -258,3 +261,116 @@ def test_columns_formats_and_output(
     assert "'html' is not one of 'table', 'json', 'csv', 'markdown'" in err
     code, _, err = run(runner, "columns", str(ties[0]), "-o", str(ties[0]))
     assert_error(code, err, 1, "is an input file")
+
+
+# --- errors that blame the right thing --------------------------------------------------
+
+#: (library keyword arguments, CLI arguments, the message; {} is where, --where...)
+NAMED = [
+    (
+        {"where": "exit_reasn = 'oom'"},
+        ["--where", "exit_reasn = 'oom'"],
+        "column 'exit_reasn' in {where} not found; did you mean 'exit_reason'?",
+    ),
+    (
+        {"where": OOM, "baseline": "regoin = 'eu'"},
+        ["--where", OOM, "--baseline", "regoin = 'eu'"],
+        "column 'regoin' in {baseline} not found; did you mean 'region'?",
+    ),
+    (
+        {"where": OOM, "filter": "regoin = 'eu'"},
+        ["--where", OOM, "--filter", "regoin = 'eu'"],
+        "column 'regoin' in {filter} not found; did you mean 'region'?",
+    ),
+    (
+        {"where": OOM, "columns": ["regoin"]},
+        ["--where", OOM, "--columns", "regoin"],
+        "column 'regoin' in {columns} not found; did you mean 'region'?",
+    ),
+    (
+        {"where": OOM, "exclude": ["nope*"]},
+        ["--where", OOM, "--exclude", "nope*"],
+        "{exclude} pattern 'nope*' matches no column",
+    ),
+    (
+        {"where": OOM, "outcomes": ["peak"]},
+        ["--where", OOM, "--outcome", "peak"],
+        "column 'peak' in {outcomes} not found",
+    ),
+    (
+        {"where": OOM, "context": ["exit_cod"]},
+        ["--where", OOM, "--context", "exit_cod"],
+        "column 'exit_cod' in {context} not found; did you mean 'exit_code'?",
+    ),
+    (
+        {"where": OOM, "weight": "region"},
+        ["--where", OOM, "--weight", "region"],
+        "weight column 'region' is String, not numeric; choose a numeric column or pass "
+        "{no_weight}",
+    ),
+    (
+        {"where": "duration_ms > '5000'"},
+        ["--where", "duration_ms > '5000'"],
+        "cannot evaluate {where} predicate \"duration_ms > '5000'\": cannot compare string with "
+        "numeric type (i64)",
+    ),
+    (
+        {"where": OOM, "since": "yesterday"},
+        ["--where", OOM, "--since", "yesterday"],
+        "{since} 'yesterday' is not a time",
+    ),
+]
+LIBRARY = {"no_weight": "weight=False"}
+FLAGS = {"where": "--where", "baseline": "--baseline", "filter": "--filter",
+         "columns": "--columns", "exclude": "--exclude", "outcomes": "--outcome",
+         "context": "--context", "no_weight": "--no-weight", "since": "--since"}  # fmt: skip
+
+
+@pytest.mark.parametrize(("kwargs", "args", "message"), NAMED, ids=[m[2][:30] for m in NAMED])
+def test_errors_name_the_callers_parameter(
+    runner: CliRunner, kwargs: dict[str, Any], args: list[str], message: str
+) -> None:
+    with pytest.raises(bubbleup.BubbleupError) as info:
+        bubbleup.analyze(SAMPLE, **kwargs)
+    library = message.format(**{k: LIBRARY.get(k, k) for k in FLAGS})
+    assert str(info.value).startswith(library)
+    assert "--" not in str(info.value)
+    code, _, err = run(runner, "analyze", str(SAMPLE), *args)
+    cli_message = message.format(**FLAGS)
+    assert_error(code, err, 2 if "since" in kwargs else 1, cli_message)
+    assert err.startswith(f"Error: {cli_message}")
+
+
+#: Predicates whose columns and types are right but that fail on the events.
+FAILING = [
+    ({"where": "CAST(region AS INT) > 1"}, "where"),
+    ({"where": OOM, "baseline": "CAST(region AS INT) > 1"}, "baseline"),
+    ({"where": OOM, "filter": "CAST(branch AS INT) > 1"}, "filter"),
+    ({"where": OOM, "after": "2026-11-20T14:00", "baseline": "CAST(region AS INT) > 1"},
+     "baseline"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kwargs", "blamed"), FAILING)
+def test_errors_on_the_data_blame_the_predicate(
+    runner: CliRunner, kwargs: dict[str, str], blamed: str
+) -> None:
+    with pytest.raises(bubbleup.PredicateError) as info:
+        bubbleup.analyze(SAMPLE, **kwargs)
+    text = kwargs[blamed]
+    assert str(info.value).startswith(f"cannot evaluate {blamed} predicate ")
+    assert text in str(info.value)
+    assert "conversion from `str` to `i32` failed" in str(info.value)
+    args = [a for k, v in kwargs.items() for a in (f"--{k}", v)]
+    code, _, err = run(runner, "analyze", str(SAMPLE), "-q", *args)
+    assert_error(code, err, 1, f"cannot evaluate --{blamed} predicate ")
+    assert "could not read" not in err
+
+
+def test_mcp_command_keeps_the_library_names() -> None:
+    # the MCP server's tools take the library's parameters: no --flags in their errors
+    with cli.errors(flags=False), pytest.raises(bubbleup.BubbleupError) as info:
+        bubbleup.analyze(SAMPLE, where="exit_reasn = 'oom'")
+    assert "in where not found" in str(info.value)
+    with pytest.raises(typer.Exit), cli.errors():
+        bubbleup.analyze(SAMPLE, where="exit_reasn = 'oom'")
