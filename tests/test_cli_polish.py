@@ -374,3 +374,16 @@ def test_mcp_command_keeps_the_library_names() -> None:
     assert "in where not found" in str(info.value)
     with pytest.raises(typer.Exit), cli.errors():
         bubbleup.analyze(SAMPLE, where="exit_reasn = 'oom'")
+
+
+def test_readme_says_what_ci_installs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("To run the test suite")
+    section = readme[start : readme.index("bash .ci/run", start)]
+    ci = (ROOT / ".ci" / "run").read_text()
+    installed = re.findall(r"apt-get install [^\n]*?(\S+) >/dev/null", ci)
+    assert sorted(installed) == ["chromium", "openjdk-17-jre-headless"]
+    for package in installed:
+        assert f"`{package}`" in section, package
+    assert "Java" in section
+    assert "Spark tests" in section
