@@ -15,6 +15,7 @@ import polars as pl
 from bubbleup import count as counting
 from bubbleup import timewindow
 from bubbleup.charts import keep_counts
+from bubbleup.columns import values_hint
 from bubbleup.combine import Patterns
 from bubbleup.engines import PolarsEngine, is_spark_frame, open_engine
 from bubbleup.errors import SelectionError, UsageError, option_name
@@ -200,6 +201,11 @@ def analyze(
     )
     say("measuring columns")
     totals, stats = eng.measure(sp, names)
+    if totals.selection_events == 0 and frame is not None:  # say what the values are
+        scoped = frame if sp.scope is None else frame.filter(sp.scope)
+        used = sorted(sp.predicate_columns - {_window_column(window) or ""})
+        hint = values_hint(scoped, used)
+        _check_sides(totals, sp.where, sp.baseline_text, hint=hint)
     _check_sides(totals, sp.where, sp.baseline_text)
     profile = build_profile(
         schema, names, stats, n_rows=totals.scope_events, left_out=left, roles=outcome_roles
@@ -261,7 +267,7 @@ def _window_column(window: timewindow.Window | None) -> str | None:
     return window.column
 
 
-def _check_sides(totals: counting.Totals, where: str, baseline: str) -> None:
+def _check_sides(totals: counting.Totals, where: str, baseline: str, *, hint: str = "") -> None:
     if totals.scope_events == 0:
         raise SelectionError(
             f"no events to analyse: the source (or the {option_name('filter')} scope) has zero rows"
@@ -269,7 +275,7 @@ def _check_sides(totals: counting.Totals, where: str, baseline: str) -> None:
     if totals.selection_events == 0:
         raise SelectionError(
             f"the selection is empty: no event matches {where!r}; "
-            "check the values with 'bubbleup columns'"
+            + (hint or "check the values with 'bubbleup columns'")
         )
     if totals.baseline_events == 0:
         if totals.selection_events == totals.scope_events:

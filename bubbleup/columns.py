@@ -128,6 +128,38 @@ def describe_columns(
     return pl.DataFrame(out, schema=_SCHEMA)
 
 
+def values_hint(frame: pl.LazyFrame, names: list[str], *, top: int = 8, columns: int = 3) -> str:
+    """The most common values of a few columns, for a message about an empty selection.
+
+    Examples
+    --------
+    >>> values_hint(pl.LazyFrame({"reason": ["ok", "ok", "oom"]}), ["reason"])
+    "most common values of reason: 'ok' 66.7%, 'oom' 33.3%"
+    """
+    schema = frame.collect_schema()
+    names = [n for n in names if n in schema and not isinstance(schema[n], _NESTED)][:columns]
+    if not names:
+        return ""
+    queries = [frame.select(pl.len())] + [_top_query(frame, n, schema[n], top) for n in names]
+    try:
+        total, *tops = pl.collect_all(queries, engine="streaming")
+    except pl.exceptions.PolarsError:
+        return ""  # only a hint: the message stands without it
+    rows = total.item() or 1
+    parts = [
+        f"{printable(name)}: "
+        + top_values_text(
+            {
+                "type": str(schema[name]),
+                "top_values": [{"value": v, "share": n / rows} for v, n in found.iter_rows()],
+            }
+        )
+        for name, found in zip(names, tops, strict=True)
+        if not found.is_empty()
+    ]
+    return "most common values of " + "; of ".join(parts) if parts else ""
+
+
 def value_text(value: str, dtype: str) -> str:
     """A value as ``--where`` takes it: text quoted (``'oom'``), numbers and times plain.
 

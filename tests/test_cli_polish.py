@@ -387,3 +387,19 @@ def test_readme_says_what_ci_installs() -> None:
         assert f"`{package}`" in section, package
     assert "Java" in section
     assert "Spark tests" in section
+
+
+def test_empty_selection_shows_the_values(runner: CliRunner) -> None:
+    from bubbleup.render import percent
+
+    events = pl.read_parquet(SAMPLE, columns=["exit_reason"])
+    share = events.filter(pl.col("exit_reason") == "oom").height / events.height
+    code, _, err = run(runner, "analyze", str(SAMPLE), "--where", "exit_reason = 'OOM'")
+    assert_error(code, err, 1, "the selection is empty: no event matches \"exit_reason = 'OOM'\"")
+    assert "most common values of exit_reason: 'success' " in err
+    assert f"'oom' {percent(share)}" in err  # the value the user meant, and how common it is
+    code, _, err = run(
+        runner, "analyze", str(SAMPLE), "--where", "exit_reason = 'oom' AND cpu_count > 100"
+    )
+    assert_error(code, err, 1, "most common values of cpu_count: 2 ")
+    assert "; of exit_reason: 'success' " in err
