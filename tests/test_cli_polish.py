@@ -403,3 +403,15 @@ def test_empty_selection_shows_the_values(runner: CliRunner) -> None:
     )
     assert_error(code, err, 1, "most common values of cpu_count: 2 ")
     assert "; of exit_reason: 'success' " in err
+
+
+def test_columns_top_must_be_positive(runner: CliRunner, ties: tuple[Path, Path]) -> None:
+    from bubbleup.columns import describe_columns
+
+    with pytest.raises(bubbleup.UsageError, match="top must be at least 1, not 0"):
+        describe_columns(ties[0], top=0)
+    code, _, err = run(runner, "columns", str(ties[0]), "--top", "0")
+    assert code == 2
+    assert "--top" in err
+    assert "greater than or equal to 1" in err
+    assert len(describe_columns(ties[0], top=1)["top_values"][0]) == 1
