@@ -637,7 +637,8 @@ def _rows_tables(
     out: list[Table | Text] = []
     for side, predicate in (("selection", result.where), ("baseline", result.baseline)):
         shown = frame.filter(pl.col(side_column) == side).height
-        title = f"{side}: {predicate}{inside}: {shown} of {totals[side]:,} events"
+        scope = f" (scope: {result.filter})" if result.filter else ""
+        title = f"{side}: {predicate}{inside}{scope}: {shown} of {totals[side]:,} events"
         out += [
             Text(printable(title, limit=render.HEADER_CHARS), style="bold"),
             _rows_table(frame, side),

@@ -143,6 +143,13 @@ def test_rows_drill_into_an_explanation(runner: CliRunner) -> None:
     assert rows.height == 20
     assert set(rows["kernel_version"]) == {"5.15.0-91-generic"}
     assert set(rows["build_tool"]) == {"gradle"}
+    code, out, err = run(runner, "rows", str(SAMPLE), "--where", OOM, "--drill", "1", "-n", "1")
+    assert code == 0, err
+    scope = "(scope: kernel_version = '5.15.0-91-generic' AND build_tool = 'gradle')"
+    lines = [line.strip() for line in out.splitlines()]
+    titles = [line for line in lines if line.startswith(("selection:", "baseline:"))]
+    assert len(titles) == 2
+    assert all(scope in t for t in titles), titles
 
 
 def test_rows_time_column_and_bad_lines(runner: CliRunner, tmp_path: Path) -> None:
