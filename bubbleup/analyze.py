@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from bubbleup import count as counting
-from bubbleup.errors import SelectionError, UsageError
+from bubbleup.columns import values_hint
+from bubbleup.errors import SelectionError, UsageError, option_name
 from bubbleup.load import Source, load
 from bubbleup.origin import Origin
 from bubbleup.outcomes import describe as describe_outcomes
 from bubbleup.profile import Profile, build_profile, candidates, finalize
 from bubbleup.result import Result
 from bubbleup.roles import outcome_columns
-from bubbleup.split import Predicate, Split, scale_weights, split, weight_scale
+from bubbleup.split import Predicate, Split, scale_weights, weight_scale
 from bubbleup.timerange import time_ranges
 
 if TYPE_CHECKING:  # the engines, numpy and scipy load on the first analysis, not on import
@@ -145,7 +146,10 @@ def analyze(
     say = progress or (lambda _msg: None)
     say("loading")
     if where is None and after is None:
-        raise UsageError("--where is required (unless --after gives the selection)")
+        raise UsageError(
+            f"{option_name('where')} is required (unless {option_name('after')} gives the "
+            "selection)"
+        )
     frame: pl.LazyFrame | None = None
     window: timewindow.Window | None = None
     skipped: dict[str, int] = {}
@@ -153,8 +157,9 @@ def analyze(
         timed = [k for k in ("time_column", "since", "until", "after") if call[k] is not None]
         if timed or skip_bad_lines:
             raise UsageError(
-                "time windows and --skip-bad-lines work with the polars engine only; "
-                "filter on the time column in --where / --filter instead"
+                f"time windows and {option_name('skip_bad_lines')} work with the polars engine "
+                f"only; filter on the time column in {option_name('where')} / "
+                f"{option_name('filter')} instead"
             )
         eng = open_engine(source, engine=engine, spark_master=spark_master, progress=say)
         schema = eng.schema()
@@ -162,7 +167,7 @@ def analyze(
         sp = eng.split(where=where, baseline=baseline, filter=filter, weight=weight)
     else:
         if spark_master is not None:
-            raise UsageError("--spark-master needs --engine spark")
+            raise UsageError(f"{option_name('spark_master')} needs {option_name('engine_spark')}")
         if engine not in (None, "polars"):
             open_engine(source, engine=engine)  # names the valid engines
         loaded = load(source, skip_bad_lines=skip_bad_lines)
@@ -181,15 +186,9 @@ def analyze(
         # faster for a window over 60% of 5M events, and narrow windows would be slower)
         eng = PolarsEngine(replace(loaded, frame=frame), direct=window.scope() is None)
         schema = eng.schema()
-        if window.after is not None:
-            sel, base, sel_text, base_text = timewindow.sides(
-                window, schema, where=where, baseline=baseline
-            )
-            sp = split(schema, where=sel, baseline=base, filter=filter, weight=weight)
-            sp = timewindow.relabel(sp, sel_text, base_text)
-        else:
-            assert where is not None
-            sp = split(schema, where=where, baseline=baseline, filter=filter, weight=weight)
+        sp = timewindow.split_in(
+            window, schema, where=where, baseline=baseline, filter=filter, weight=weight
+        )
     names, left = candidates(
         schema,
         columns=columns,
@@ -209,6 +208,11 @@ def analyze(
     if scale != 1.0:  # weights of 1e-300 or 1e308: measure again with weights near 1
         sp = scale_weights(sp, scale)
         totals, stats = eng.measure(sp, names)
+    if totals.selection_events == 0 and frame is not None:  # say what the values are
+        scoped = frame if sp.scope is None else frame.filter(sp.scope)
+        used = sorted(sp.predicate_columns - {_window_column(window) or ""})
+        hint = values_hint(scoped, used)
+        _check_sides(totals, sp.where, sp.baseline_text, hint=hint)
     _check_sides(totals, sp.where, sp.baseline_text)
     profile = build_profile(
         schema, names, stats, n_rows=totals.scope_events, left_out=left, roles=outcome_roles
@@ -270,29 +274,31 @@ def _window_column(window: timewindow.Window | None) -> str | None:
     return window.column
 
 
-def _check_sides(totals: counting.Totals, where: str, baseline: str) -> None:
+def _check_sides(totals: counting.Totals, where: str, baseline: str, *, hint: str = "") -> None:
     if totals.scope_events == 0:
         raise SelectionError(
-            "no events to analyse: the source (or the --filter scope) has zero rows"
+            f"no events to analyse: the source (or the {option_name('filter')} scope) has zero rows"
         )
     if totals.selection_events == 0:
         raise SelectionError(
             f"the selection is empty: no event matches {where!r}; "
-            "check the values with 'bubbleup columns'"
+            + (hint or "check the values with 'bubbleup columns'")
         )
     if totals.baseline_events == 0:
         if totals.selection_events == totals.scope_events:
             raise SelectionError(
                 f"the selection covers every event ({where!r}), so the "
-                "baseline is empty; narrow --where or give --baseline"
+                f"baseline is empty; narrow {option_name('where')} or give "
+                f"{option_name('baseline')}"
             )
         raise SelectionError(
-            f"the baseline is empty: no unselected event matches {baseline!r}; widen --baseline"
+            f"the baseline is empty: no unselected event matches {baseline!r}; widen "
+            f"{option_name('baseline')}"
         )
     if totals.selection_weight <= 0 or totals.baseline_weight <= 0:
         raise SelectionError(
             "the selection or the baseline has a total weight of zero; "
-            "check the weight column or pass --no-weight"
+            f"check the weight column or pass {option_name('no_weight')}"
         )
 
 

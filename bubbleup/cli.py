@@ -12,7 +12,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -26,7 +26,7 @@ from rich.text import Text
 from bubbleup import charts, render, report
 from bubbleup._interrupt import end_startup
 from bubbleup._version import __version__
-from bubbleup.errors import BubbleupError, UsageError
+from bubbleup.errors import BubbleupError, UsageError, command_line_names
 from bubbleup.io.paths import expand
 from bubbleup.printable import printable
 from bubbleup.result import Result
@@ -49,6 +49,47 @@ CELL_CHARS = 40
 
 #: Largest --top (0 shows all); more would overflow polars' row counts.
 MAX_TOP = 1_000_000_000
+
+
+#: The panels of ``analyze --help``, in order.
+PANELS = SELECTION, COLUMNS, STATISTICS, OUTPUT, TIME, ENGINE = (
+    "Selection",
+    "Columns",
+    "Statistics",
+    "Output",
+    "Time",
+    "Engine",
+)
+
+
+class PanelCommand(typer.core.TyperCommand):
+    """A command whose plain-text ``--help`` groups options by their ``rich_help_panel``.
+
+    The app keeps ``rich_markup_mode=None`` (help texts hold ``bubbleup[spark]`` and
+    ``local[4]``, which Rich markup would swallow, and plain help reads the same in a pipe),
+    where typer lists every option in one section; this draws one section per panel.
+    """
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        """Write the arguments, then the options panel by panel (``PANELS`` order)."""
+        sections: dict[str, list[tuple[str, str]]] = {"Arguments": []}
+        sections.update((panel, []) for panel in PANELS)
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                # typer appends the Python type (``<list[str]>``); show the metavar alone
+                name = param.metavar or (param.name or "").upper()
+                record = (name + ("..." if param.nargs != 1 else ""), record[1])
+                panel = "Arguments"
+            else:
+                panel = getattr(param, "rich_help_panel", None) or "Options"
+            sections.setdefault(panel, []).append(record)
+        for panel, records in sections.items():
+            if records:
+                with formatter.section(panel):
+                    formatter.write_dl(records)
 
 
 class Engine(StrEnum):
@@ -80,10 +121,15 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 @contextmanager
-def errors() -> Iterator[None]:
-    """The CLI's one error boundary."""
+def errors(*, flags: bool = True) -> Iterator[None]:
+    """The CLI's one error boundary.
+
+    With ``flags``, library messages name the command-line flags (``--where``), not the
+    library's parameters (``mcp`` serves tools whose parameters are the library's).
+    """
     try:
-        yield
+        with command_line_names() if flags else nullcontext():
+            yield
     except UsageError as exc:
         fail(str(exc), 2)
     except BubbleupError as exc:
@@ -257,12 +303,13 @@ SourceArg = Annotated[
     typer.Argument(
         help="Event file(s): Parquet, CSV, NDJSON, OTLP JSON or Arrow (CSV and NDJSON may "
         "be .gz or .zst), globs or directories.",
+        metavar="SOURCE",
         show_default=False,
     ),
 ]
 
 
-@app.command()
+@app.command(cls=PanelCommand)
 def analyze(
     source: SourceArg,
     where: Annotated[
@@ -270,31 +317,46 @@ def analyze(
         typer.Option(
             "--where",
             "-w",
+            metavar="SQL",
             help="SQL condition that selects the weird events, e.g. \"exit_reason = 'oom'\"; "
-            "names with dots take double quotes: '\"http.route\" = '/checkout''.",
+            'names with dots take double quotes: --where "\\"http.route\\" = \'/checkout\'".',
             show_default=False,
+            rich_help_panel=SELECTION,
         ),
     ] = None,
     baseline: Annotated[
         str | None,
-        typer.Option(help="SQL condition for the events to compare with (default: all others)."),
+        typer.Option(
+            metavar="SQL",
+            help="SQL condition for the events to compare with (default: all others).",
+            rich_help_panel=SELECTION,
+        ),
     ] = None,
     filter_: Annotated[
         str | None,
-        typer.Option("--filter", help="SQL condition that limits the scope of both sides."),
+        typer.Option(
+            "--filter",
+            metavar="SQL",
+            help="SQL condition that limits the scope of both sides.",
+            rich_help_panel=SELECTION,
+        ),
     ] = None,
     weight: Annotated[
         str | None,
         typer.Option(
+            metavar="COL",
             help="Column of per-event weights (sample "
             "rates); default: a sample_rate column if "
-            "present."
+            "present.",
+            rich_help_panel=SELECTION,
         ),
     ] = None,
     no_weight: Annotated[
         bool,
         typer.Option(
-            "--no-weight", help="Count every event once, even if a sample_rate column exists."
+            "--no-weight",
+            help="Count every event once, even if a sample_rate column exists.",
+            rich_help_panel=SELECTION,
         ),
     ] = False,
     columns: Annotated[
@@ -302,73 +364,127 @@ def analyze(
         typer.Option(
             "--columns",
             "-c",
+            metavar="NAMES",
             help="Columns to analyse: names or globs, comma-separated or repeated.",
+            rich_help_panel=COLUMNS,
         ),
     ] = None,
     exclude: Annotated[
         list[str] | None,
-        typer.Option("--exclude", "-x", help="Columns to leave out: names or globs."),
+        typer.Option(
+            "--exclude",
+            "-x",
+            metavar="NAMES",
+            help="Columns to leave out: names or globs.",
+            rich_help_panel=COLUMNS,
+        ),
     ] = None,
     outcome: Annotated[
         list[str] | None,
         typer.Option(
             "--outcome",
+            metavar="NAMES",
             help="Columns that say what happened to an event (beyond the conventions: "
             "status, errors, exit codes, durations, peaks): described, never explanations. "
             "Names or globs.",
+            rich_help_panel=COLUMNS,
         ),
     ] = None,
     context: Annotated[
         list[str] | None,
         typer.Option(
             "--context",
+            metavar="NAMES",
             help="Columns to rank as candidate causes although a convention calls them "
             "outcomes. Names or globs.",
+            rich_help_panel=COLUMNS,
         ),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    fmt: Annotated[
+        Format,
+        typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT),
+    ] = Format.table,
     output: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write to this file (atomically) instead of stdout.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = None,
-    top: Annotated[int, typer.Option(help="Show the first N explanations (0: all).", min=0)] = 20,
-    alpha: Annotated[float, typer.Option(help="False discovery rate for significance.")] = 0.05,
+    top: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            help="Show the first N explanations (0: all).",
+            min=0,
+            rich_help_panel=OUTPUT,
+        ),
+    ] = 20,
+    alpha: Annotated[
+        float,
+        typer.Option(
+            metavar="Q",
+            help="False discovery rate for significance (q-values below it).",
+            rich_help_panel=STATISTICS,
+        ),
+    ] = 0.05,
     min_lift: Annotated[
-        float, typer.Option(help="Minimum lift to call an explanation significant.")
+        float,
+        typer.Option(
+            metavar="X",
+            help="Minimum lift to call an explanation significant.",
+            rich_help_panel=STATISTICS,
+        ),
     ] = 1.5,
     min_share: Annotated[
         float,
-        typer.Option(help="Minimum share of the selection to call an explanation significant."),
+        typer.Option(
+            metavar="SHARE",
+            help="Minimum share of the selection (0 to 1) to call an explanation significant.",
+            rich_help_panel=STATISTICS,
+        ),
     ] = 0.05,
     max_order: Annotated[
         int,
         typer.Option(
             "--max-order",
+            metavar="N",
             help="Most items per explanation: 1 = single values and ranges; 2 or 3 add "
             "conjunctions (one extra pass over the events).",
+            rich_help_panel=STATISTICS,
         ),
     ] = 3,
     engine: Annotated[
         Engine,
         typer.Option(
             help="Where the events are counted: polars (embedded, streaming) or spark "
-            "(needs bubbleup[spark] and Java 17+)."
+            "(needs bubbleup[spark] and Java 17+).",
+            rich_help_panel=ENGINE,
         ),
     ] = Engine.polars,
     spark_master: Annotated[
         str | None,
         typer.Option(
             "--spark-master",
+            metavar="URL",
             help="Spark master URL for --engine spark: local[4], spark://host:7077, "
             "sc://host:15002 (Spark Connect), yarn... Default: local[*].",
+            rich_help_panel=ENGINE,
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No progress display.", rich_help_panel=OUTPUT),
+    ] = False,
     histograms: Annotated[
         bool,
         typer.Option(
             "--histograms",
             help="Also draw the top attributes' values, selection vs baseline (table format).",
+            rich_help_panel=OUTPUT,
         ),
     ] = False,
     drill: Annotated[
@@ -377,27 +493,45 @@ def analyze(
             "--drill",
             metavar="N",
             help="Analyse again inside explanation N (add it to the scope); repeat to go deeper.",
+            rich_help_panel=SELECTION,
         ),
     ] = None,
     time_column: Annotated[
         str | None,
-        typer.Option(help="The events' time column (default: detected)."),
+        typer.Option(
+            metavar="COL",
+            help="The events' time column (default: detected).",
+            rich_help_panel=TIME,
+        ),
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option(help="Only events at or after this time (ISO 8601: 2026-11-20T14:00)."),
+        typer.Option(
+            metavar="T",
+            help="Only events at or after time T (ISO 8601: 2026-11-20T14:00).",
+            rich_help_panel=TIME,
+        ),
     ] = None,
-    until: Annotated[str | None, typer.Option(help="Only events before this time.")] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(metavar="T", help="Only events before time T.", rich_help_panel=TIME),
+    ] = None,
     after: Annotated[
         str | None,
         typer.Option(
-            help="Before/after: select the events after this time (and --where, if given); "
-            "the baseline is the same length of time before it."
+            metavar="T",
+            help="Before/after: select the events after time T (and --where, if given); "
+            "the baseline is the same length of time before it.",
+            rich_help_panel=TIME,
         ),
     ] = None,
     skip_bad_lines: Annotated[
         bool,
-        typer.Option("--skip-bad-lines", help="Skip malformed JSON lines, and report them."),
+        typer.Option(
+            "--skip-bad-lines",
+            help="Skip malformed JSON lines, and report them.",
+            rich_help_panel=ENGINE,
+        ),
     ] = False,
 ) -> None:
     """Rank what is more common in the selected events than in the baseline."""
@@ -468,51 +602,76 @@ def analyze(
                 sys.stdout.write(text)
 
 
-@app.command()
+class ColumnsFormat(StrEnum):
+    """Output formats of ``columns`` (a column list is read at a terminal or pasted into
+    notes and tickets: no HTML page, which ``analyze`` writes for the report)."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+@app.command(cls=PanelCommand)
 def columns(
     source: SourceArg,
     fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="table, json, csv or markdown.")
-    ] = Format.table,
+        ColumnsFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ColumnsFormat.table,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write to this file (atomically) instead of stdout.",
+        ),
+    ] = None,
+    top: Annotated[
+        int,
+        typer.Option(metavar="N", help="Most common values shown per column.", min=1),
+    ] = 3,
     skip_bad_lines: Annotated[
         bool, typer.Option("--skip-bad-lines", help="Skip malformed JSON lines.")
     ] = False,
 ) -> None:
     """List each column (nested fields as dotted names): type, kind, distinct values,
-    missing share and most common value."""
-    from bubbleup.columns import describe_columns
+    missing share and the most common values with their shares."""
+    from bubbleup import columns as described
 
     with errors():
-        frame = describe_columns(
-            source if len(source) > 1 else source[0], skip_bad_lines=skip_bad_lines
+        frame = described.describe_columns(
+            source if len(source) > 1 else source[0], top=top, skip_bad_lines=skip_bad_lines
         )
-    if fmt is Format.json:
-        with _stdout_errors():
-            sys.stdout.write(frame.write_json() + "\n")
-    elif fmt is Format.csv:
-        with _stdout_errors():
-            sys.stdout.write(frame.write_csv())
-    else:
-        from rich.table import Table
-
+    if fmt is ColumnsFormat.table:
         table = Table(show_edge=False, pad_edge=False, header_style="bold")
-        for name in ("column", "type", "kind", "distinct", "missing", "example"):
+        for name in described.HEADERS:
             table.add_column(
                 name,
                 justify="right" if name in ("distinct", "missing") else "left",
                 overflow="fold",
             )
-        for r in frame.iter_rows(named=True):
-            table.add_row(
-                Text(printable(r["column"])),
-                Text(printable(r["type"])),
-                r["kind"],
-                "" if r["distinct"] is None else f"{r['distinct']:,}",
-                "" if r["missing"] is None else render.percent(r["missing"]),
-                Text("" if r["example"] is None else printable(r["example"], limit=CELL_CHARS)),
-            )
-        with _stdout_errors():
-            _stdout().print(table)
+        for cells in described.text_rows(frame, sep="\n"):
+            table.add_row(*(Text(c) for c in cells))
+        if not output:
+            with _stdout_errors():
+                _stdout().print(table)
+            return
+        buffer = io.StringIO()
+        _console(file=buffer, width=120).print(table)
+        text = buffer.getvalue()
+    else:
+        text = {
+            ColumnsFormat.json: lambda: frame.write_json() + "\n",
+            ColumnsFormat.csv: lambda: described.to_csv(frame),
+            ColumnsFormat.markdown: lambda: described.to_markdown(frame),
+        }[fmt]()
+    with errors():
+        if output:
+            write_atomic(output, text, inputs=source)
+            return
+    with _stdout_errors():
+        sys.stdout.write(text)
 
 
 class RowsFormat(StrEnum):
@@ -556,7 +715,8 @@ def _rows_tables(
     out: list[Table | Text] = []
     for side, predicate in (("selection", result.where), ("baseline", result.baseline)):
         shown = frame.filter(pl.col(side_column) == side).height
-        title = f"{side}: {predicate}{inside}: {shown} of {totals[side]:,} events"
+        scope = f" (scope: {result.filter})" if result.filter else ""
+        title = f"{side}: {predicate}{inside}{scope}: {shown} of {totals[side]:,} events"
         out += [
             Text(printable(title, limit=render.HEADER_CHARS), style="bold"),
             _rows_table(frame, side),
@@ -565,52 +725,108 @@ def _rows_tables(
     return out
 
 
-@app.command()
+@app.command(cls=PanelCommand)
 def rows(
     source: SourceArg,
     where: Annotated[
-        str, typer.Option("--where", "-w", help="SQL condition that selects the weird events.")
-    ],
+        str | None,
+        typer.Option(
+            "--where",
+            "-w",
+            metavar="SQL",
+            help="SQL condition that selects the weird events (as for analyze).",
+            show_default=False,
+        ),
+    ] = None,
     explanation: Annotated[
         int | None,
         typer.Option(
             "--explanation", "-e", metavar="N", help="Only events that match explanation N."
         ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Events per side.", min=1)] = 5,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", metavar="N", help="Events per side.", min=1)
+    ] = 5,
     baseline: Annotated[
         str | None,
-        typer.Option(help="SQL condition for the events to compare with (default: all others)."),
+        typer.Option(
+            metavar="SQL",
+            help="SQL condition for the events to compare with (default: all others).",
+        ),
     ] = None,
     filter_: Annotated[
         str | None,
-        typer.Option("--filter", help="SQL condition that limits the scope of both sides."),
+        typer.Option(
+            "--filter", metavar="SQL", help="SQL condition that limits the scope of both sides."
+        ),
     ] = None,
     weight: Annotated[
-        str | None, typer.Option(help="Column of per-event weights (as for analyze).")
+        str | None,
+        typer.Option(metavar="COL", help="Column of per-event weights (as for analyze)."),
     ] = None,
     no_weight: Annotated[
         bool, typer.Option("--no-weight", help="Count every event once (as for analyze).")
     ] = False,
     columns: Annotated[
         list[str] | None,
-        typer.Option("--columns", "-c", help="Columns to analyse (as for analyze)."),
+        typer.Option(
+            "--columns", "-c", metavar="NAMES", help="Columns to analyse (as for analyze)."
+        ),
     ] = None,
     exclude: Annotated[
         list[str] | None,
-        typer.Option("--exclude", "-x", help="Columns to leave out of the analysis."),
+        typer.Option(
+            "--exclude", "-x", metavar="NAMES", help="Columns to leave out of the analysis."
+        ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Which example events (same seed, same rows).")] = 0,
+    drill: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--drill",
+            metavar="N",
+            help="Inside explanation N of the analysis (as for analyze); repeat to go deeper.",
+        ),
+    ] = None,
+    time_column: Annotated[
+        str | None,
+        typer.Option(metavar="COL", help="The events' time column (default: detected)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(metavar="T", help="Only events at or after time T.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(metavar="T", help="Only events before time T.")
+    ] = None,
+    after: Annotated[
+        str | None,
+        typer.Option(
+            metavar="T",
+            help="Before/after (as for analyze): the selection is the events after time T, "
+            "the baseline the same length of time before it.",
+        ),
+    ] = None,
+    skip_bad_lines: Annotated[
+        bool, typer.Option("--skip-bad-lines", help="Skip malformed JSON lines.")
+    ] = False,
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Which example events (same seed, same rows).")
+    ] = 0,
     fmt: Annotated[
         RowsFormat, typer.Option("--format", "-f", help="table, json or csv.")
     ] = RowsFormat.table,
     output: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write to this file (atomically) instead of stdout.",
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
-    """Show example events from the selection and the baseline, top attributes first."""
+    """Show example events from the selection and the baseline: identifiers and time
+    first, then the top attributes."""
     from bubbleup.analyze import analyze as run
 
     events = _events(where, baseline, filter_, weight, no_weight, columns, exclude)
@@ -619,7 +835,14 @@ def rows(
             source if len(source) > 1 else source[0],
             **events,
             progress=progress,
+            skip_bad_lines=skip_bad_lines,
+            time_column=time_column,
+            since=since,
+            until=until,
+            after=after,
         )
+        for number in drill or []:
+            result = result.drill(number, progress=progress)
         if progress:
             progress("reading example events")
         frame = result.rows(explanation=explanation, limit=limit, seed=seed)
@@ -642,7 +865,7 @@ def rows(
                 sys.stdout.write(text)
 
 
-@app.command()
+@app.command(cls=PanelCommand)
 def mcp(
     root: Annotated[
         list[str],
@@ -669,7 +892,7 @@ def mcp(
     """Serve the analysis as MCP tools for AI assistants (needs bubbleup[mcp])."""
     from bubbleup.mcpserver import serve
 
-    with errors():
+    with errors(flags=False):
         serve(root, http=http, timeout=timeout)
 
 

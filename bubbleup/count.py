@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from bubbleup.errors import SourceError, WeightError, first_line
+from bubbleup.errors import PredicateError, SourceError, WeightError, first_line, option_name
 from bubbleup.items import Item, item_condition
 from bubbleup.profile import (
     QUANTILE_SAMPLE,
@@ -32,7 +32,7 @@ from bubbleup.profile import (
     stats_queries,
     time_bounds,
 )
-from bubbleup.split import Split
+from bubbleup.split import Split, predicate_failure
 
 #: The summed columns of the counts table (and of the pattern table).
 SUMS = ("sel", "base", "sel_events", "base_events")
@@ -102,6 +102,37 @@ def _scoped(frame: pl.LazyFrame, split: Split) -> pl.LazyFrame:
 Sampler = Callable[[int, int, Sequence[str]], pl.DataFrame | None]
 
 
+def blame_predicate(frame: pl.LazyFrame, split: Split) -> PredicateError | None:
+    """After a pass over the events failed: the predicate that fails on its own, if one does.
+
+    Compiling a predicate checks its columns and types on no events; some errors only show
+    on the data (``CAST(region AS INT)`` on text that is not a number). Each predicate is
+    run alone (the filter on every event, the others inside its scope) to name the culprit
+    instead of blaming the source.
+
+    Examples
+    --------
+    >>> from bubbleup.split import split as make_split
+    >>> events = pl.LazyFrame({"region": ["eu", "us"]})
+    >>> sp = make_split({"region": pl.String()}, where="CAST(region AS INT) > 1")
+    >>> print(str(blame_predicate(events, sp)).split(":")[0])
+    cannot evaluate where predicate 'CAST(region AS INT) > 1'
+    """
+    checks = [("where", split.where, split.selection)]
+    if not split.complement:
+        checks.append(("baseline", split.baseline_text, split.baseline))
+    scoped = _scoped(frame, split)
+    runs = [(option, text, scoped, expr) for option, text, expr in checks]
+    if split.scope is not None and split.filter_text is not None:
+        runs.insert(0, ("filter", split.filter_text, frame, split.scope))
+    for option, text, events, expr in runs:
+        try:
+            events.select(expr.sum()).collect(engine="streaming")
+        except pl.exceptions.PolarsError as exc:
+            return predicate_failure(option_name(option), text, exc)
+    return None
+
+
 def measure(
     frame: pl.LazyFrame,
     split: Split,
@@ -131,7 +162,13 @@ def measure(
         w.is_nan().sum().alias("_w_nan"),
         *time_bounds(schema, names),
     ]
-    first = _collect([lf.select(totals)], "counting events")[0]
+    try:
+        first = _collect([lf.select(totals)], "counting events")[0]
+    except (pl.exceptions.PolarsError, SourceError):
+        blamed = blame_predicate(frame, split)
+        if blamed is None:
+            raise
+        raise blamed from None
     row: dict[str, Any] = dict(first.row(0, named=True))
     n_rows, n_selected = int(row["_scope"]), int(row["_sel_n"] or 0)
     sample = selected = None
@@ -162,7 +199,7 @@ def totals_from_row(row: Mapping[str, Any], split: Split) -> Totals:
         if row["_w_nan"]:
             raise WeightError(
                 f"weight column '{split.weight_column}' has NaN values; "
-                "fix the data or pass --no-weight"
+                f"fix the data or pass {option_name('no_weight')}"
             )
         if row.get("_w_max") is not None and math.isinf(row["_w_max"]):
             raise WeightError(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
-from bubbleup.errors import ColumnError, did_you_mean
+from bubbleup.errors import ColumnError, did_you_mean, option_name
 
 #: Numeric columns with at most this many distinct values are ordered categories.
 MAX_NUMERIC_CATEGORIES = 24
@@ -87,6 +87,10 @@ class Attribute:
         return bool(self.edges)
 
 
+#: Why a column of (nearly) unique values is left out.
+IDENTIFIER = "identifier: nearly every value is unique"
+
+
 @dataclass(frozen=True)
 class LeftOut:
     """A column that does not take part, and why."""
@@ -125,11 +129,12 @@ def select_columns(
 
     Examples
     --------
-    >>> select_columns(["a.x", "a.y", "b"], ["a.*"], option="--columns")
+    >>> select_columns(["a.x", "a.y", "b"], ["a.*"], option="columns")
     ['a.x', 'a.y']
     """
     if patterns is None:
         return list(names)
+    option = option_name(option)  # as the caller's interface names it
     chosen: set[str] = set()
     for pattern in patterns:
         if any(ch in pattern for ch in "*?["):
@@ -207,8 +212,8 @@ def candidates(
     the window says when, so it takes no part, like a predicate's columns.
     """
     names = list(schema)
-    wanted = select_columns(names, columns, option="--columns")
-    excluded = set(select_columns(names, exclude, option="--exclude")) if exclude else set()
+    wanted = select_columns(names, columns, option="columns")
+    excluded = set(select_columns(names, exclude, option="exclude")) if exclude else set()
     keep: list[str] = []
     left: list[LeftOut] = []
     for name in wanted:
@@ -354,7 +359,7 @@ def build_profile(
         assert kind is not None
         distinct = int(stats[f"u{i}"])  # type: ignore[call-overload]
         if kind == "categorical" and sample >= 100 and distinct >= 0.95 * sample:
-            left.append(LeftOut(name, "identifier: nearly every value is unique"))
+            left.append(LeftOut(name, IDENTIFIER))
             continue
         edges: tuple[float, ...] = ()
         if kind == "time":

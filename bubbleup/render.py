@@ -305,7 +305,7 @@ def table_renderable(
     table.add_column("baseline", no_wrap=True, justify="right")
     table.add_column("lift", justify="right")
     table.add_column("q", justify="right")
-    table.add_column("", no_wrap=True)
+    table.add_column("sig.", no_wrap=True)
     rows = result.explanations if top is None else result.explanations.head(top)
     ranks = dict(zip(result.explanations["label"], result.explanations["rank"], strict=True))
     for r in rows.iter_rows(named=True):

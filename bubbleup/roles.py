@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from bubbleup.errors import ColumnError, did_you_mean
+from bubbleup.errors import FLAGS, ColumnError, did_you_mean, option_name
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,8 @@ def convention(name: str) -> str | None:
     return None
 
 
-def _matches(names: Sequence[str], patterns: Sequence[str], option: str) -> set[str]:
+def _matches(names: Sequence[str], patterns: Sequence[str], parameter: str) -> set[str]:
+    option = option_name(parameter)
     chosen: set[str] = set()
     for pattern in patterns:
         if any(ch in pattern for ch in "*?["):
@@ -134,7 +135,7 @@ def outcome_columns(
     outcomes: Sequence[str] | None = None,
     context: Sequence[str] | None = None,
     conventions: bool = True,
-    option_names: tuple[str, str] = ("--outcome", "--context"),
+    option_names: tuple[str, str] = ("outcomes", "context"),
 ) -> dict[str, str]:
     """The outcome columns of a schema, each with the reason it is one.
 
@@ -149,7 +150,8 @@ def outcome_columns(
     conventions
         Whether the naming conventions apply (``False``: only ``outcomes``).
     option_names
-        How the caller's interface names the two options, for error messages.
+        The parameters that gave ``outcomes`` and ``context``, for error messages (shown
+        as the caller's interface names them: :func:`bubbleup.errors.option_name`).
 
     Examples
     --------
@@ -166,7 +168,7 @@ def outcome_columns(
     out: dict[str, str] = {}
     for name in names:
         if name in declared:
-            out[name] = f"declared with {option_names[0]}"
+            out[name] = f"declared with {FLAGS.get(option_names[0], option_names[0])}"
         elif name in kept:
             continue
         elif isinstance(schema[name], pl.Duration):

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from bubbleup import timewindow
 from bubbleup.drill import explanation_sql
 from bubbleup.errors import SourceError, UsageError, first_line
 from bubbleup.load import load
-from bubbleup.split import compile_predicate, split
+from bubbleup.profile import IDENTIFIER
+from bubbleup.split import compile_predicate
 
 #: Most example events per side (polars counts rows in 32 bits).
 MAX_LIMIT = 1_000_000_000
@@ -28,14 +30,21 @@ _KEY = "__bubbleup_key"
 
 
 def column_order(result: Result, schema_names: list[str], explanation: int | None) -> list[str]:
-    """Columns in the analysis' order: explanation items, attributes by rank, the rest."""
+    """Columns in the analysis' order.
+
+    The identifiers (which event is it?) and the time column (when?) first, then the
+    explanation's attributes, the attributes by rank, the rest in source order.
+    """
+    keys = [o.column for o in result.left_out if o.reason == IDENTIFIER]
+    if result.timeline is not None:
+        keys.append(result.timeline.column)
     first: list[str] = []
     if explanation is not None:
         row = result.explanations.row(explanation - 1, named=True)
         first = [str(i["attribute"]) for i in row["items"]]
     ranked = [str(a) for a in result.attributes["attribute"]]
     order: list[str] = []
-    for name in [*first, *ranked, *schema_names]:
+    for name in [*keys, *first, *ranked, *schema_names]:
         if name in schema_names and name not in order:
             order.append(name)
     return order
@@ -63,15 +72,17 @@ def example_rows(
     -------
     A DataFrame with a first column ``side`` (``selection`` or ``baseline``; named
     ``bubbleup_side`` if the source has a ``side`` column), then every column of the
-    source, the explanation's and the top attributes first.
+    source in :func:`column_order`: identifiers, time, the explanation's and the top
+    attributes first. The events are those the analysis compared: its time window
+    (``since``, ``until``, ``after``) and ``skip_bad_lines`` apply.
 
     Examples
     --------
     >>> import bubbleup
     >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
     >>> rows = example_rows(r, explanation=1, limit=3)
-    >>> rows.columns[:3]
-    ['side', 'kernel_version', 'build_tool']
+    >>> rows.columns[:5]
+    ['side', 'build_id', 'ts', 'kernel_version', 'build_tool']
     >>> rows["side"].to_list()
     ['selection', 'selection', 'selection', 'baseline', 'baseline', 'baseline']
     >>> rows["kernel_version"].unique().to_list()
@@ -91,12 +102,21 @@ def example_rows(
             "this Result does not know its source; make it with bubbleup.analyze() to read rows"
         )
     opts = result.origin.options
-    loaded = load(result.origin.source)
-    frame = loaded.frame
+    loaded = load(result.origin.source, skip_bad_lines=bool(opts.get("skip_bad_lines")))
+    frame, window = timewindow.resolve(
+        loaded.frame,
+        dict(loaded.frame.collect_schema()),
+        time_column=opts.get("time_column"),
+        since=opts.get("since"),
+        until=opts.get("until"),
+        after=opts.get("after"),
+        hint=loaded.time_column,
+    )
     schema = dict(frame.collect_schema())
-    sp = split(
+    sp = timewindow.split_in(
+        window,
         schema,
-        where=opts["where"],
+        where=opts.get("where"),
         baseline=opts.get("baseline"),
         filter=opts.get("filter"),
         weight=opts.get("weight"),

@@ -21,6 +21,7 @@ from bubbleup.errors import (
     WeightError,
     did_you_mean,
     first_line,
+    option_name,
 )
 from bubbleup.printable import printable
 from bubbleup.timetext import type_time_text
@@ -89,8 +90,21 @@ def _reason(exc: BaseException) -> str:
     return " ".join(line.strip() for line in text.splitlines() if line.strip()) or first_line(exc)
 
 
+def predicate_failure(option: str, text: str, exc: BaseException) -> PredicateError:
+    """The error for a predicate that polars cannot evaluate (``option`` as shown).
+
+    Examples
+    --------
+    >>> print(predicate_failure("where", "x > 'a'", ValueError("cannot compare string")))
+    cannot evaluate where predicate "x > 'a'": cannot compare string
+    """
+    return PredicateError(
+        f"cannot evaluate {option} predicate {gate.shown(text)}: {printable(_reason(exc))}"
+    )
+
+
 def compile_predicate(
-    predicate: Predicate, schema: Mapping[str, pl.DataType], *, option: str = "--where"
+    predicate: Predicate, schema: Mapping[str, pl.DataType], *, option: str = "where"
 ) -> tuple[pl.Expr, frozenset[str]]:
     """Compile a predicate into a null-safe boolean expression.
 
@@ -101,7 +115,8 @@ def compile_predicate(
     schema
         The source's schema, used to check column names and the result type.
     option
-        The option name used in error messages.
+        The parameter that gave the predicate, named in error messages as the caller's
+        interface names it (:func:`bubbleup.errors.option_name`: ``where`` or ``--where``).
 
     Returns
     -------
@@ -116,6 +131,7 @@ def compile_predicate(
     >>> pl.DataFrame({"x": [0, 2, None]}).select(expr)["x"].to_list()
     [False, True, False]
     """
+    option = option_name(option)
     if isinstance(predicate, str):
         text = gate.check(predicate, option)
         try:
@@ -150,10 +166,7 @@ def compile_predicate(
         empty = pl.LazyFrame(schema={c: schema[c] for c in columns})
         dtype = empty.select(expr.alias("_p")).collect().schema["_p"]
     except pl.exceptions.PolarsError as exc:
-        reason = _reason(exc)
-        raise PredicateError(
-            f"cannot evaluate {option} predicate {gate.shown(text)}: {printable(reason)}"
-        ) from None
+        raise predicate_failure(option, text, exc) from None
     if dtype != pl.Boolean:
         raise PredicateError(
             f"{option} predicate {gate.shown(text)} gives {dtype} values, not true/false; "
@@ -203,7 +216,7 @@ def resolve_weight(
     if not dtype.is_numeric() or dtype == pl.Boolean:
         raise WeightError(
             f"weight column '{name}' is {dtype}, not numeric; "
-            "choose a numeric column or pass --no-weight"
+            f"choose a numeric column or pass {option_name('no_weight')}"
         )
     return pl.col(name).cast(pl.Float64).fill_null(1.0), name, auto
 
@@ -259,10 +272,10 @@ def split(
     The baseline never contains selected events: with ``baseline`` given it is the events
     that match it and not ``where``; without, every event in scope that is not selected.
     """
-    sel, sel_cols = compile_predicate(where, schema, option="--where")
+    sel, sel_cols = compile_predicate(where, schema, option="where")
     cols = set(sel_cols)
     if baseline is not None:
-        base, base_cols = compile_predicate(baseline, schema, option="--baseline")
+        base, base_cols = compile_predicate(baseline, schema, option="baseline")
         base = base & ~sel
         cols |= base_cols
         base_text = predicate_text(baseline)
@@ -271,7 +284,7 @@ def split(
         base_text = f"NOT ({predicate_text(where)})"
     scope = None
     if filter is not None:
-        scope, scope_cols = compile_predicate(filter, schema, option="--filter")
+        scope, scope_cols = compile_predicate(filter, schema, option="filter")
         cols |= scope_cols
     wexpr, wname, wauto = resolve_weight(weight, schema)
     return Split(

@@ -27,9 +27,9 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from bubbleup.errors import ColumnError, TimeError, UsageError, did_you_mean
+from bubbleup.errors import ColumnError, TimeError, UsageError, did_you_mean, option_name
 from bubbleup.items import quote_identifier, time_literal
-from bubbleup.split import Predicate, Split, compile_predicate
+from bubbleup.split import Predicate, Split, compile_predicate, split
 
 #: Column names taken as the time column, in order of preference.
 TIME_NAMES = (
@@ -224,13 +224,16 @@ def _lit(t: dt.datetime) -> pl.Expr:
 
 
 def parse_instant(value: str | dt.datetime | dt.date | None, option: str) -> dt.datetime | None:
-    """Parse ``--since`` / ``--until`` / ``--after`` (ISO 8601; a date is its midnight).
+    """Parse ``since`` / ``until`` / ``after`` (ISO 8601; a date is its midnight).
+
+    ``option`` is the parameter, named in the error message as the caller's interface
+    names it (:func:`bubbleup.errors.option_name`).
 
     Examples
     --------
-    >>> parse_instant("2026-11-20T14:00", "--after")
+    >>> parse_instant("2026-11-20T14:00", "after")
     datetime.datetime(2026, 11, 20, 14, 0)
-    >>> parse_instant("2026-11-20T14:00:00Z", "--after").tzname()
+    >>> parse_instant("2026-11-20T14:00:00Z", "after").tzname()
     'UTC'
     """
     if value is None or isinstance(value, dt.datetime):
@@ -241,8 +244,8 @@ def parse_instant(value: str | dt.datetime | dt.date | None, option: str) -> dt.
         return dt.datetime.fromisoformat(str(value).strip())
     except ValueError:
         raise UsageError(
-            f"{option} {value!r} is not a time; use ISO 8601, such as 2026-11-20T14:00 or "
-            "2026-11-20T14:00:00Z"
+            f"{option_name(option)} {value!r} is not a time; use ISO 8601, such as "
+            "2026-11-20T14:00 or 2026-11-20T14:00:00Z"
         ) from None
 
 
@@ -296,7 +299,7 @@ def _time_expr(
             raise TimeError(
                 f"time column '{name}' holds text that is not a time"
                 f"{f' ({example!r})' if example is not None else ''}; use ISO 8601 such as "
-                "2026-11-20T14:00:00Z, or name another column with --time-column"
+                f"2026-11-20T14:00:00Z, or name another column with {option_name('time_column')}"
             )
         return None
     if dtype.is_integer():
@@ -307,12 +310,13 @@ def _time_expr(
             raise TimeError(
                 f"time column '{name}' holds integers that are not times since 1970 in "
                 "seconds, milliseconds, microseconds or nanoseconds; name another column "
-                "with --time-column"
+                f"with {option_name('time_column')}"
             )
         return None
     if strict:
         raise TimeError(
-            f"time column '{name}' is {dtype}, not a time; name another column with --time-column"
+            f"time column '{name}' is {dtype}, not a time; name another column with "
+            f"{option_name('time_column')}"
         )
     return None
 
@@ -366,7 +370,7 @@ def find_time_column(
     if required:
         raise ColumnError(
             "no time column found (no datetime column, nor one named timestamp, time, ts...); "
-            "name it with --time-column"
+            f"name it with {option_name('time_column')}"
         )
     return None
 
@@ -391,9 +395,9 @@ def resolve(
     Returns the frame (time column converted, events outside the window left out) and the
     window. Without a time column (and none asked for) the frame is returned unchanged.
     """
-    t_since = parse_instant(since, "--since")
-    t_until = parse_instant(until, "--until")
-    t_after = parse_instant(after, "--after")
+    t_since = parse_instant(since, "since")
+    t_until = parse_instant(until, "until")
+    t_after = parse_instant(after, "after")
     needed = any(t is not None for t in (t_since, t_until, t_after))
     found = find_time_column(
         frame, schema, requested=time_column, hint=hint, required=needed or bool(time_column)
@@ -410,12 +414,17 @@ def resolve(
         zone = "UTC"  # text and integers are read as UTC times
     t_since, t_until, t_after = (_in_zone(t, zone) for t in (t_since, t_until, t_after))
     if t_since is not None and t_until is not None and t_since >= t_until:
-        raise TimeError(f"--since {show(t_since)} is not before --until {show(t_until)}")
+        raise TimeError(
+            f"{option_name('since')} {show(t_since)} is not before {option_name('until')} "
+            f"{show(t_until)}"
+        )
     window = Window(name, expr, t_since, t_until, t_after, t_since, t_until)
     if t_after is not None:
         lo, hi = _range(frame, expr)
         if lo is None or hi is None:
-            raise TimeError(f"time column '{name}' has no values; --after needs times")
+            raise TimeError(
+                f"time column '{name}' has no values; {option_name('after')} needs times"
+            )
         lo, hi = _in_zone(lo, zone), _in_zone(hi, zone)
         assert lo is not None
         assert hi is not None
@@ -423,8 +432,8 @@ def resolve(
         last = min(hi, t_until) if t_until is not None else hi
         if not first < t_after <= last:
             raise TimeError(
-                f"--after {show(t_after)} is outside the data's time range ({show(first)} to "
-                f"{show(last)} in '{name}'); choose an instant between them"
+                f"{option_name('after')} {show(t_after)} is outside the data's time range "
+                f"({show(first)} to {show(last)} in '{name}'); choose an instant between them"
             )
         end = t_until if t_until is not None else _round_up(hi, hi - t_after)
         start = t_after - (end - t_after)
@@ -478,11 +487,11 @@ def sides(
     sel_text = f"{col} >= {bound(window.after)}"
     base_text = f"{col} >= {bound(window.start)} AND {col} < {bound(window.after)}"
     if where is not None:
-        expr, _ = compile_predicate(where, schema, option="--where")
+        expr, _ = compile_predicate(where, schema, option="where")
         after = after & expr
         sel_text = f"{_wrap(where)} AND {sel_text}"
     if baseline is not None:
-        expr, _ = compile_predicate(baseline, schema, option="--baseline")
+        expr, _ = compile_predicate(baseline, schema, option="baseline")
         before = before & expr
         base_text = f"{_wrap(baseline)} AND {base_text}"
     return after.fill_null(False), before.fill_null(False), sel_text, base_text
@@ -496,6 +505,30 @@ def _wrap(predicate: Predicate) -> str:
 def relabel(sp: Split, selection_text: str, baseline_text: str) -> Split:
     """The split with the texts shown for a before/after comparison."""
     return replace(sp, where=selection_text, baseline_text=baseline_text)
+
+
+def split_in(
+    window: Window,
+    schema: Mapping[str, pl.DataType],
+    *,
+    where: Predicate | None,
+    baseline: Predicate | None = None,
+    filter: Predicate | None = None,
+    weight: str | bool | None = None,
+) -> Split:
+    """The sides of one analysis inside ``window`` (from :func:`resolve`).
+
+    With ``after``, the selection is the events after it (and ``where``) and the baseline
+    the same length of time before it (and ``baseline``); otherwise
+    :func:`bubbleup.split.split`, which needs ``where``.
+    """
+    if window.after is None:
+        if where is None:
+            raise UsageError("where is required (unless after gives the selection)")
+        return split(schema, where=where, baseline=baseline, filter=filter, weight=weight)
+    sel, base, sel_text, base_text = sides(window, schema, where=where, baseline=baseline)
+    sp = split(schema, where=sel, baseline=base, filter=filter, weight=weight)
+    return relabel(sp, sel_text, base_text)
 
 
 def _every(span: dt.timedelta) -> str:

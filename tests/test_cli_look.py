@@ -180,8 +180,10 @@ def test_rows_command(runner: CliRunner, sample: bubbleup.Result) -> None:
     assert f"selection: {OOM} AND {label}: 2 of {first['selection_events']:,} events" in out
     assert f"baseline: NOT ({OOM}) AND {label}: 2 of {first['baseline_events']:,} events" in out
     lines = out.splitlines()
-    assert lines[3].startswith("kernel_version ")  # the explanation's attributes first
-    assert lines[4].startswith("build_tool ")
+    assert lines[3].startswith("build_id ")  # which event, and when
+    assert lines[4].startswith("ts ")
+    assert lines[5].startswith("kernel_version ")  # then the explanation's attributes
+    assert lines[6].startswith("build_tool ")
     code, out, err = run(runner, "rows", SAMPLE, "--where", OOM, "--format", "json", "-n", "3")
     assert code == 0, err
     records = json.loads(out)

@@ -213,7 +213,7 @@ def test_unknown_column_same_message(spark: Any) -> None:
     a, b = errors_of(SAMPLE, where="exit_reasn = 'oom'")
     assert type(a) is type(b) is bubbleup.ColumnError
     assert str(a) == str(b) == (
-        "column 'exit_reasn' in --where not found; did you mean 'exit_reason'?"
+        "column 'exit_reasn' in where not found; did you mean 'exit_reason'?"
     )
 
 
@@ -227,12 +227,12 @@ def test_malformed_predicate(spark: Any) -> None:
     a, b = errors_of(SAMPLE, where="exit_reason = = 'oom'")
     assert type(a) is type(b) is bubbleup.PredicateError
     for err in (a, b):
-        assert str(err).startswith("malformed --where predicate \"exit_reason = = 'oom'\": ")
+        assert str(err).startswith("malformed where predicate \"exit_reason = = 'oom'\": ")
         assert "\n" not in str(err)
     assert "syntax error at or near '='" in str(b)
     _, c = errors_of(SAMPLE, where="exit_reason = 'oom'", filter="nosuchfunc(region)")
     assert isinstance(c, bubbleup.PredicateError)
-    assert str(c).startswith("cannot evaluate --filter predicate 'nosuchfunc(region)': ")
+    assert str(c).startswith("cannot evaluate filter predicate 'nosuchfunc(region)': ")
 
 
 def test_run_time_error_names_the_predicate(spark: Any) -> None:
@@ -240,7 +240,7 @@ def test_run_time_error_names_the_predicate(spark: Any) -> None:
         bubbleup.analyze(SAMPLE, engine="spark", where="exit_reason = 'oom'",
                          baseline="CAST(region AS INT) > 1")
     message = str(info.value)
-    assert message.startswith("cannot evaluate --baseline predicate 'CAST(region AS INT) > 1': ")
+    assert message.startswith("cannot evaluate baseline predicate 'CAST(region AS INT) > 1': ")
     assert "CAST_INVALID_INPUT" in message
     assert "\n" not in message
 

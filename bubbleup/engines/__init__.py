@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from bubbleup import count as counting
 from bubbleup.engines import parquet
-from bubbleup.errors import EngineError, SourceError, UsageError, first_line
+from bubbleup.errors import EngineError, SourceError, UsageError, first_line, option_name
 from bubbleup.items import Item
 from bubbleup.load import Loaded, Source, load
 from bubbleup.profile import Attribute
@@ -222,5 +222,5 @@ def open_engine(
 
         return SparkEngine.open(source, master=spark_master, progress=progress)
     if spark_master is not None:
-        raise UsageError("--spark-master needs --engine spark")
+        raise UsageError(f"{option_name('spark_master')} needs {option_name('engine_spark')}")
     return PolarsEngine(load(source))

@@ -63,6 +63,7 @@ from bubbleup.errors import (
     UsageError,
     did_you_mean,
     first_line,
+    option_name,
 )
 from bubbleup.items import Item
 from bubbleup.load import FORMATS, Source, load
@@ -214,7 +215,7 @@ def check_reachable(master: str, timeout: float = CONNECT_TIMEOUT) -> None:
     if reasons:
         raise EngineError(
             f"cannot reach the Spark master {master} ({'; '.join(reasons)}); "
-            "check --spark-master and that the master is running"
+            f"check {option_name('spark_master')} and that the master is running"
         )
 
 
@@ -499,6 +500,7 @@ class SparkEngine:
     def _compile(self, predicate: Predicate, option: str) -> tuple[Any, str, frozenset[str]]:
         from pyspark.errors import PySparkException
 
+        option = option_name(option)  # as the caller's interface names it
         if not isinstance(predicate, str):
             raise PredicateError(
                 f"with the Spark engine {option} must be SQL text, not a {type(predicate).__name__}"
@@ -554,22 +556,22 @@ class SparkEngine:
         weight: str | bool | None,
     ) -> Split:
         """Compile the predicates with Spark SQL; null results count as false."""
-        sel, where_text, cols = self._compile(where, "--where")
-        texts = [("--where", where_text)]
+        sel, where_text, cols = self._compile(where, "where")
+        texts = [(option_name("where"), where_text)]
         if baseline is not None:
-            base, base_text, base_cols = self._compile(baseline, "--baseline")
+            base, base_text, base_cols = self._compile(baseline, "baseline")
             base = base & ~sel
             cols |= base_cols
-            texts.append(("--baseline", base_text))
+            texts.append((option_name("baseline"), base_text))
         else:
             base = ~sel
             base_text = f"NOT ({where_text})"
         scope = None
         filter_text = None
         if filter is not None:
-            scope, filter_text, scope_cols = self._compile(filter, "--filter")
+            scope, filter_text, scope_cols = self._compile(filter, "filter")
             cols |= scope_cols
-            texts.append(("--filter", filter_text))
+            texts.append((option_name("filter"), filter_text))
         _, wname, wauto = resolve_weight(weight, self.schema())
         spark_weight = (
             F.lit(1.0) if wname is None else F.coalesce(_col(wname).cast("double"), F.lit(1.0))
