@@ -18,7 +18,6 @@ from bubbleup.columns import values_hint
 from bubbleup.errors import SelectionError, UsageError, option_name
 from bubbleup.load import Source, load
 from bubbleup.origin import Origin
-from bubbleup.outcomes import describe as describe_outcomes
 from bubbleup.profile import Profile, build_profile, candidates, finalize
 from bubbleup.result import Result
 from bubbleup.roles import outcome_columns
@@ -317,6 +316,7 @@ def _finish(
     max_order: int,
 ) -> Result:
     from bubbleup.explain import explain
+    from bubbleup.outcomes import describe as describe_outcomes
     from bubbleup.score import attribute_tests, bh_qvalues
 
     explained = explain(
