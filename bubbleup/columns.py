@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from bubbleup.errors import SourceError, first_line
 from bubbleup.load import Source, load
 from bubbleup.profile import _NESTED, _TEMPORAL, MAX_NUMERIC_CATEGORIES, _kind
+
+#: Columns measured by one query.
+CHUNK = 64
 
 
 def describe_columns(source: Source, *, skip_bad_lines: bool = False) -> pl.DataFrame:
@@ -27,20 +32,32 @@ def describe_columns(source: Source, *, skip_bad_lines: bool = False) -> pl.Data
     schema = loaded.frame.collect_schema()
     names = list(schema)
     simple = [n for n in names if not isinstance(schema[n], _NESTED)]
-    try:
-        stats = (
-            loaded.frame.select(
-                [pl.len().alias("_rows")]
-                + [pl.col(n).approx_n_unique().alias(f"u{i}") for i, n in enumerate(simple)]
-                + [pl.col(n).null_count().alias(f"n{i}") for i, n in enumerate(simple)]
-                + [
-                    pl.col(n).drop_nulls().mode().first().cast(pl.String).alias(f"m{i}")
-                    for i, n in enumerate(simple)
-                ]
-            )
-            .collect(engine="streaming")
-            .row(0, named=True)
+    index = {n: i for i, n in enumerate(simple)}
+
+    def measures(i: int, n: str) -> list[pl.Expr]:
+        col = pl.col(n)
+        return [
+            col.approx_n_unique().alias(f"u{i}"),
+            col.null_count().alias(f"n{i}"),
+            col.drop_nulls().mode().first().cast(pl.String).alias(f"m{i}"),
+        ]
+
+    # a few columns per query: polars' cost grows with the square of a query's aggregations
+    queries = [
+        loaded.frame.select(
+            [pl.len().alias("_rows")]
+            + [
+                e
+                for i in range(start, min(start + CHUNK, len(simple)))
+                for e in measures(i, simple[i])
+            ]
         )
+        for start in range(0, max(len(simple), 1), CHUNK)
+    ]
+    stats: dict[str, Any] = {}
+    try:
+        for query in queries:
+            stats.update(query.collect(engine="streaming").row(0, named=True))
     except pl.exceptions.PolarsError as exc:
         raise SourceError(f"could not read {loaded.description}: {first_line(exc)}") from None
     rows = stats["_rows"]
@@ -50,7 +67,7 @@ def describe_columns(source: Source, *, skip_bad_lines: bool = False) -> pl.Data
         if name not in simple:
             out.append((name, str(dtype), "nested", None, None, None))
             continue
-        i = simple.index(name)
+        i = index[name]
         distinct = int(stats[f"u{i}"])
         kind = _kind(dtype) or ("time" if isinstance(dtype, _TEMPORAL) else "other")
         if kind == "numeric" and distinct > MAX_NUMERIC_CATEGORIES:
