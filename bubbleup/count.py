@@ -81,21 +81,25 @@ def _kish(total: float, total_sq: float) -> float:
 _NO_CSE = pl.QueryOptFlags(comm_subplan_elim=False)
 
 
-#: Queries collected together at most, and columns measured in one query: polars plans a
-#: ``collect_all`` as one graph whose cost grows with the square of its aggregations
-#: (2,000 ``n_unique`` in one graph 2.7 s, 4,000 10 s); in batches the work is linear in
-#: the number of columns (bench/README.md, "Many columns").
+#: Queries collected together at most (``batch``), and columns measured by one query:
+#: polars plans a ``collect_all`` as one graph whose cost grows with the square of its
+#: aggregations (2,000 ``n_unique`` in one graph 2.7 s, 4,000 10 s). In small batches the
+#: work is linear in the number of columns (measuring 2,000 columns, a third of them
+#: numbers: 7.0 s in batches of 8 queries of 64 columns, 1.7 s in pairs of 32; bench/README.md).
 COLLECT_BATCH = 8
-STATS_COLUMNS = 64
+STATS_BATCH = 2
+STATS_COLUMNS = 32
 
 
-def _collect(frames: list[pl.LazyFrame], what: str) -> list[pl.DataFrame]:
+def _collect(
+    frames: list[pl.LazyFrame], what: str, batch: int = COLLECT_BATCH
+) -> list[pl.DataFrame]:
     try:
         return [
             result
-            for start in range(0, len(frames), COLLECT_BATCH)
+            for start in range(0, len(frames), batch)
             for result in pl.collect_all(
-                frames[start : start + COLLECT_BATCH], engine="streaming", optimizations=_NO_CSE
+                frames[start : start + batch], engine="streaming", optimizations=_NO_CSE
             )
         ]
     except pl.exceptions.ColumnNotFoundError:
@@ -168,7 +172,7 @@ def measure(
             first=first,
         )
     ]
-    for result in _collect(queries, "measuring columns"):
+    for result in _collect(queries, "measuring columns", STATS_BATCH):
         row.update(result.row(0, named=True))
     return totals_from_row(row, split), row
 
