@@ -8,6 +8,8 @@ values that are as common as each other are ordered by value.
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from bubbleup.errors import SourceError, UsageError, first_line
@@ -32,6 +34,9 @@ _SCHEMA: dict[str, pl.DataType] = {
     "example": pl.String(),
     "top_values": _TOP_TYPE,
 }
+
+#: Columns measured by one query.
+CHUNK = 64
 
 
 def _top_query(frame: pl.LazyFrame, name: str, dtype: pl.DataType, top: int) -> pl.LazyFrame:
@@ -90,17 +95,32 @@ def describe_columns(
     schema = loaded.frame.collect_schema()
     names = list(schema)
     simple = [n for n in names if not isinstance(schema[n], _NESTED)]
-    stats_query = loaded.frame.select(
-        [pl.len().alias("_rows")]
-        + [pl.col(n).approx_n_unique().alias(f"u{i}") for i, n in enumerate(simple)]
-        + [pl.col(n).null_count().alias(f"n{i}") for i, n in enumerate(simple)]
-    )
+    index = {n: i for i, n in enumerate(simple)}
+    # a few columns per query: polars' cost grows with the square of a query's aggregations
+    queries = [
+        loaded.frame.select(
+            [pl.len().alias("_rows")]
+            + [
+                e
+                for i in range(start, min(start + CHUNK, len(simple)))
+                for e in (
+                    pl.col(simple[i]).approx_n_unique().alias(f"u{i}"),
+                    pl.col(simple[i]).null_count().alias(f"n{i}"),
+                )
+            ]
+        )
+        for start in range(0, max(len(simple), 1), CHUNK)
+    ]
     tops = [_top_query(loaded.frame, n, schema[n], top) for n in simple]
+    stats: dict[str, Any] = {}
+    top_frames: list[pl.DataFrame] = []
     try:
-        stats_frame, *top_frames = pl.collect_all([stats_query, *tops], engine="streaming")
+        for query in queries:
+            stats.update(query.collect(engine="streaming").row(0, named=True))
+        for start in range(0, len(tops), CHUNK):
+            top_frames += pl.collect_all(tops[start : start + CHUNK], engine="streaming")
     except pl.exceptions.PolarsError as exc:
         raise SourceError(f"could not read {loaded.description}: {first_line(exc)}") from None
-    stats = stats_frame.row(0, named=True)
     rows = stats["_rows"]
     out: list[dict[str, object]] = []
     for name in names:
@@ -108,7 +128,7 @@ def describe_columns(
         if name not in simple:
             out.append({"column": name, "type": str(dtype), "kind": "nested", "top_values": []})
             continue
-        i = simple.index(name)
+        i = index[name]
         distinct = int(stats[f"u{i}"])
         kind = _kind(dtype) or ("time" if isinstance(dtype, _TEMPORAL) else "other")
         if kind == "numeric" and distinct > MAX_NUMERIC_CATEGORIES:

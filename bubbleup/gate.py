@@ -64,7 +64,7 @@ FORBIDDEN_FUNCTIONS = frozenset(
         "range", "explode", "explode_outer", "inline", "inline_outer", "posexplode",
         "posexplode_outer", "stack", "json_tuple", "sql_keywords", "variant_explode",
         "variant_explode_outer", "reflect", "java_method", "try_reflect", "input_file_name",
-        "unnest", "generate_series", "generate_subscripts",
+        "unnest", "generate_series", "generate_subscripts", "identifier",
     }
 )  # fmt: skip
 

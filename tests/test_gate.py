@@ -134,6 +134,8 @@ HOSTILE: list[tuple[str, str | tuple[str, str]]] = [
     ("status = read_files('{secret}')", call("read_files")),
     ("duration_ms = range(3)", call("range")),
     ("java_method('java.lang.System', 'getenv', 'HOME') IS NOT NULL", call("java_method")),
+    # Spark's IDENTIFIER clause names a function with a string
+    ("IDENTIFIER('java_method')('java.lang.System', 'getenv', 'HOME') = 'x'", call("identifier")),
     ("reflect('java.nio.file.Files', 'readString', '{secret}') = 'x'", call("reflect")),
     (
         "status = 'ok' UNION SELECT 1",

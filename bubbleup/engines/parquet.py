@@ -461,6 +461,10 @@ def _raw(arr: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
 _CELL_BITS = 18
 _CELL_SHIFT = np.uint64(64 - _CELL_BITS)
 _AMBIGUOUS = 255
+#: Numbers in one chunk from which the table pays for itself (building it costs about as
+#: much as 2^20 binary searches); below, a wide file of few events would spend its time
+#: building tables (2,000 events x 666 number columns: 25 s).
+_TABLE_FROM = 1 << 16
 
 
 class _Binner:
@@ -476,6 +480,16 @@ class _Binner:
         self.edges = np.asarray(edges, dtype=np.float64) + 0.0  # -0.0 -> 0.0
         self.size = len(self.edges) + 2
         self.missing = self.size - 1
+        self._table: np.ndarray | None = None
+
+    @property
+    def table(self) -> np.ndarray | None:
+        """The look-up table, built on first use (20-40 ms: worth it on many numbers only)."""
+        if self._table is None and self.size < _AMBIGUOUS:
+            self._table = self._build()
+        return self._table
+
+    def _build(self) -> np.ndarray:
         cells = np.arange(1 << _CELL_BITS, dtype=np.uint64)
         first = (cells << _CELL_SHIFT).view(np.float64)
         last = (((cells + np.uint64(1)) << _CELL_SHIFT) - np.uint64(1)).view(np.float64)
@@ -485,11 +499,12 @@ class _Binner:
         table = np.where(lo == hi, lo, _AMBIGUOUS)
         table[np.isnan(first) | np.isnan(last)] = _AMBIGUOUS
         table[nan] = self.missing
-        self.table = table.astype(np.uint8) if self.size < _AMBIGUOUS else None
+        return table.astype(np.uint8)
 
     def codes(self, x: np.ndarray) -> np.ndarray:
         """The bin code of every number of ``x`` (float64, NaN for missing)."""
-        if self.table is None:  # too many edges for the table (not reached by profile)
+        # few numbers (or too many edges for the table): a binary search each
+        if len(x) < _TABLE_FROM or self.table is None:
             codes = np.searchsorted(self.edges, x, side="left")
             codes[np.isnan(x)] = self.missing
             return codes
