@@ -69,7 +69,7 @@ def test_notebook_runs_cleanly(executed: dict[str, Any], name: str) -> None:
     html = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     views = [h for h in html if h.startswith("<div class='bubbleup'>")]
     assert len(views) == 1  # the Result's rich view
-    assert views[0].count("<svg") == 4
+    assert views[0].count("<svg") == 5  # the timeline and four charts
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 1  # plot() figures are shown as images
 
@@ -113,7 +113,7 @@ def test_notebook_outputs_render_in_chromium(
     assert page.errors == []
     assert page.requests[0] == file_url(page_path)
     assert all(url.startswith("data:image/png") for url in page.requests[1:])
-    assert page.evaluate("document.querySelectorAll('.bubbleup svg').length") == 4
+    assert page.evaluate("document.querySelectorAll('.bubbleup svg').length") == 5
     sizes = page.evaluate(
         "[...document.querySelectorAll('img')].map(i => i.complete && i.naturalWidth)"
     )

@@ -218,8 +218,8 @@ CASES: list[Case] = [
          "--where predicate 'duration_ms' gives Int64 values, not true/false; write a "
          'comparison such as "duration_ms > 5000"'),
     Case("empty selection", ("analyze", E, "-w", "status = 'nope'"), 1,
-         "the selection is empty: no event matches \"status = 'nope'\"; check the values "
-         "with 'bubbleup columns'"),
+         "the selection is empty: no event matches \"status = 'nope'\"; most common values "
+         "of status: 'ok' 60.0%, 'error' 30.0%"),
     Case("selection is everything", ("analyze", E, "-w", "duration_ms >= 0"), 1,
          "the selection covers every event ('duration_ms >= 0'), so the baseline is empty; "
          "narrow --where or give --baseline"),
