@@ -13,6 +13,7 @@ lint:
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check bubbleup
 	$(PY) -m mypy
+	.venv/bin/lint-imports
 
 fmt:
 	$(PY) -m ruff format bubbleup

@@ -138,7 +138,7 @@ def analyze(
     """
     call = dict(locals())  # the arguments as given, for Result.origin
     from bubbleup import timewindow
-    from bubbleup.charts import keep_counts
+    from bubbleup.count import keep_counts
     from bubbleup.engines import PolarsEngine, is_spark_frame, open_engine
 
     _check_options(alpha, min_lift, min_share, max_order)

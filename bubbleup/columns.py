@@ -15,9 +15,8 @@ import polars as pl
 from bubbleup.errors import SourceError, UsageError, first_line
 from bubbleup.items import quote_sql
 from bubbleup.load import Source, load
-from bubbleup.printable import printable
+from bubbleup.printable import percent, printable
 from bubbleup.profile import _NESTED, _TEMPORAL, MAX_NUMERIC_CATEGORIES, _kind
-from bubbleup.render import percent
 
 #: Most common values listed per column (``top`` of :func:`describe_columns`).
 TOP_VALUES = 3

@@ -567,3 +567,78 @@ def count_values(
         t.select([pl.col(c).cast(d) for c, d in VALUES_SCHEMA.items()]).sort("x")
         for t in _collect(queries, "counting outcome values")
     ]
+
+
+#: Values of one attribute kept on a Result; the rest are summed into one ``other`` row.
+KEPT_VALUES = 500
+
+
+def keep_counts(counts: pl.DataFrame, totals: Totals, *, keep: int = KEPT_VALUES) -> pl.DataFrame:
+    """The part of the counts table a Result keeps for its charts.
+
+    Per attribute, the ``keep`` values most common on either side (at least 32, so numeric
+    attributes, with at most 25 values or ranges, are always whole); the others are summed
+    into one row with ``op`` ``other``, so each side's shares still add up to 1 while a
+    column with a million values costs a few hundred rows. The ``other`` row's ``value`` is
+    the number of values it stands for, or null when that is not known (the count stage
+    sums the baseline values it did not list into such a row). Extra columns are dropped.
+
+    Examples
+    --------
+    >>> import bubbleup
+    >>> r = bubbleup.analyze("sample_data/builds.parquet", where="exit_reason = 'oom'")
+    >>> r.counts.filter(pl.col("attribute") == "customer_id").height
+    501
+    >>> customers = r.counts.filter(pl.col("attribute") == "customer_id")
+    >>> customers["op"][-1], customers["value"][-1]  # how many values: unknown here
+    ('other', None)
+    >>> customers["sel"].sum() == r.totals.selection_weight
+    True
+    """
+    columns = ["attribute", "op", "value", "low", "high", "sel", "base"]
+    columns += ["sel_events", "base_events"]
+    if counts.is_empty() or not set(columns) <= set(counts.columns):
+        return counts.select([c for c in columns if c in counts.columns])
+    keep = max(keep, 32)
+    n_s = totals.selection_weight or 1.0
+    n_b = totals.baseline_weight or 1.0
+    is_other = pl.col("op") == "other"
+    share = pl.max_horizontal(pl.col("sel") / n_s, pl.col("base") / n_b)
+    ranked = (
+        counts.select(columns)
+        .with_row_index("_order")
+        .with_columns(
+            _rank=pl.when(is_other)
+            .then(-1.0)  # rows that already sum other values are folded, whatever their size
+            .otherwise(share)
+            .rank("ordinal", descending=True)
+            .over("attribute")
+        )
+    )
+    fold = (pl.col("_rank") > keep) | is_other
+    kept = ranked.filter(~fold).sort("_order").drop("_order", "_rank")
+    rest = ranked.filter(fold)
+    if rest.is_empty():
+        return kept
+    folded = (
+        rest.group_by("attribute", maintain_order=True)
+        .agg(
+            _listed=(~is_other).sum(),
+            _known=pl.col("value").filter(is_other).cast(pl.Int64, strict=False).sum(),
+            _unknown=(is_other & pl.col("value").is_null()).any(),
+            sel=pl.col("sel").sum(),
+            base=pl.col("base").sum(),
+            sel_events=pl.col("sel_events").sum(),
+            base_events=pl.col("base_events").sum(),
+        )
+        .with_columns(
+            op=pl.lit("other"),
+            value=pl.when(pl.col("_unknown"))
+            .then(None)
+            .otherwise((pl.col("_listed") + pl.col("_known")).cast(pl.String)),
+            low=pl.lit(None, pl.Float64),
+            high=pl.lit(None, pl.Float64),
+        )
+        .select(columns)
+    )
+    return pl.concat([kept, folded.cast(kept.schema)])

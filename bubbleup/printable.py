@@ -67,3 +67,18 @@ def printable(text: object, *, limit: int | None = LONG_VALUE) -> str:
     """
     out = cut(text if isinstance(text, str) else str(text), limit)
     return out if _UNSAFE.search(out) is None else _UNSAFE.sub(_escape, out)
+
+
+def percent(x: float) -> str:
+    """Format a share as a percentage with sensible precision.
+
+    Examples
+    --------
+    >>> percent(0.9234), percent(0.0004), percent(0.0)
+    ('92.3%', '0.04%', '0%')
+    """
+    if x == 0:
+        return "0%"
+    if x < 0.001:
+        return f"{x * 100:.2g}%"
+    return f"{x * 100:.1f}%"

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bubbleup.printable import cut, printable
+from bubbleup.printable import percent as percent  # re-exported: the formatting of shares
 from bubbleup.result import Result
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"
@@ -45,21 +46,6 @@ def bar(share: float, width: int = BAR_WIDTH) -> str:
     full, part = divmod(eighths, 8)
     text = "█" * full + (_BLOCKS[part] if part else "")
     return text.ljust(width)
-
-
-def percent(x: float) -> str:
-    """Format a share as a percentage with sensible precision.
-
-    Examples
-    --------
-    >>> percent(0.9234), percent(0.0004), percent(0.0)
-    ('92.3%', '0.04%', '0%')
-    """
-    if x == 0:
-        return "0%"
-    if x < 0.001:
-        return f"{x * 100:.2g}%"
-    return f"{x * 100:.1f}%"
 
 
 def pvalue(x: float) -> str:

@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 import bubbleup
-from bubbleup import charts
+from bubbleup import charts, count
 from tests.conftest import SAMPLE, make_events
 
 WHERE = "outcome = 'error'"
@@ -159,7 +159,7 @@ def test_sample_top_chart_is_the_kernel() -> None:
 
 def test_kept_counts_fold_rare_values_without_changing_shares(result: bubbleup.Result) -> None:
     trimmed = dataclasses.replace(
-        result, counts=charts.keep_counts(result.counts, result.totals, keep=40)
+        result, counts=count.keep_counts(result.counts, result.totals, keep=40)
     )
     customers = trimmed.counts.filter(pl.col("attribute") == "customer")
     assert customers.height == 41
