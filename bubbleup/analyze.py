@@ -18,7 +18,7 @@ from bubbleup.columns import values_hint
 from bubbleup.errors import SelectionError, UsageError, option_name
 from bubbleup.load import Source, load
 from bubbleup.origin import Origin
-from bubbleup.profile import Profile, build_profile, candidates, finalize
+from bubbleup.profile import Profile, build_profile, candidates, finalize, sample_stride
 from bubbleup.result import Result
 from bubbleup.roles import outcome_columns
 from bubbleup.split import Predicate, Split, scale_weights, weight_scale
@@ -234,7 +234,9 @@ def analyze(
     values = dict(
         zip(
             [a.name for a in ranged_outcomes],
-            eng.count_values(sp, ranged_outcomes) if ranged_outcomes else [],
+            eng.count_values(sp, ranged_outcomes, stride=sample_stride(totals.scope_events))
+            if ranged_outcomes
+            else [],
             strict=True,
         )
     )

@@ -526,14 +526,15 @@ VALUES_SCHEMA = {"x": pl.Float64(), "sel": pl.Float64(), "base": pl.Float64()}
 
 
 def count_values(
-    frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]
+    frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute], *, stride: int = 1
 ) -> list[pl.DataFrame]:
     """Weighted events per distinct number of each attribute, on both sides (one pass).
 
     Each table has one row per distinct value ``x`` (as :func:`~bubbleup.profile.number`
     makes it; missing and NaN left out) with the weighted events ``sel`` and ``base``,
     sorted by ``x``: enough for exact weighted quantiles of the outcomes (see
-    :func:`bubbleup.outcomes.weighted_quantiles`).
+    :func:`bubbleup.outcomes.weighted_quantiles`). ``stride > 1`` counts every
+    ``stride``-th event in scope only (a sample, as for the column statistics).
 
     Examples
     --------
@@ -548,6 +549,9 @@ def count_values(
     if not attributes:
         return []
     lf = _scoped(frame, split)
+    if stride > 1:  # every stride-th event, as the column statistics (a row-index filter streams)
+        index = "__bubbleup_row"
+        lf = lf.with_row_index(index).filter(pl.col(index) % stride == 0).drop(index)
     s, b, w = pl.col("_s"), pl.col("_b"), pl.col("_w")
     queries = []
     for attr in attributes:

@@ -199,9 +199,11 @@ def test_outcome_figures_match_numpy() -> None:
         assert s_share == pytest.approx(weights[has & s].sum() / weights[s].sum())
         assert b_share == pytest.approx(weights[has & b].sum() / weights[b].sum())
     restated = result.restatements.row(0, named=True)
-    a, n_s, b = restated["selection_count"], result.totals.selection_weight, restated[
-        "baseline_count"
-    ]
+    a, n_s, b = (
+        restated["selection_count"],
+        result.totals.selection_weight,
+        restated["baseline_count"],
+    )
     assert restated["overlap"] == pytest.approx(a / (n_s + b))
 
 
@@ -239,10 +241,12 @@ def _otlp_export(path: Path) -> None:
     start = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
     routes = ("/api/upload", "/api/list", "/api/get", "/api/delete")
     for version in ("2.0.0", "2.1.0"):
-        provider = TracerProvider(resource=Resource.create({"service.name": "files",
-                                                            "service.version": version}))
-        provider.add_span_processor(BatchSpanProcessor(FileSpanExporter(path),
-                                                       max_export_batch_size=256))
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": "files", "service.version": version})
+        )
+        provider.add_span_processor(
+            BatchSpanProcessor(FileSpanExporter(path), max_export_batch_size=256)
+        )
         tracer = provider.get_tracer("files.http")
         for i in range(1500):
             t = start + dt.timedelta(seconds=2 * i)
@@ -251,15 +255,23 @@ def _otlp_export(path: Path) -> None:
             failed = rng.random() < (0.7 if cause else 0.02)
             ns = int(t.timestamp() * 1e9)
             span = tracer.start_span(
-                f"POST {route}", kind=SpanKind.SERVER, start_time=ns,
-                attributes={"http.route": route, "outcome": "fail" if failed else "ok",
-                            "http.response.status_code": 500 if failed else 200,
-                            "user.tier": rng.choice(["free", "pro", "team"])})
+                f"POST {route}",
+                kind=SpanKind.SERVER,
+                start_time=ns,
+                attributes={
+                    "http.route": route,
+                    "outcome": "fail" if failed else "ok",
+                    "http.response.status_code": 500 if failed else 200,
+                    "user.tier": rng.choice(["free", "pro", "team"]),
+                },
+            )
             if failed:
                 span.set_status(Status(StatusCode.ERROR, "upstream reset"))
                 span.set_attribute("error.type", "ConnectionResetError")
-            span.end(end_time=ns + (rng.randrange(1, 5) if failed else rng.randrange(20, 400))
-                     * 1_000_000)
+            span.end(
+                end_time=ns
+                + (rng.randrange(1, 5) if failed else rng.randrange(20, 400)) * 1_000_000
+            )
         provider.shutdown()
 
 
@@ -288,20 +300,26 @@ def test_json_and_csv_carry_the_new_sections(runner: CliRunner, tmp_path: Path) 
     frame, where, _ = builds("all")
     path = tmp_path / "b.parquet"
     frame.write_parquet(path)
-    out = runner.invoke(app, ["analyze", str(path), "--where", where, "--format", "json",
-                              "--outcome", "mem_hwm"])
+    out = runner.invoke(
+        app, ["analyze", str(path), "--where", where, "--format", "json", "--outcome", "mem_hwm"]
+    )
     assert out.exit_code == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["version"] == 2
     assert doc["restatements"][0]["label"] == "exit_code = 137"
     assert {o["attribute"] for o in doc["outcomes"]} == {
-        "exit_code", "peak_memory_pct", "mem_hwm", "duration_ms"
+        "exit_code",
+        "peak_memory_pct",
+        "mem_hwm",
+        "duration_ms",
     }
     roles = {a["attribute"]: a["role"] for a in doc["attributes"]}
     assert roles["kernel"] == "context"
     assert roles["exit_code"] == "outcome"
-    md = runner.invoke(app, ["analyze", str(path), "--where", where, "--format", "markdown",
-                             "--outcome", "mem_hwm"])
+    md = runner.invoke(
+        app,
+        ["analyze", str(path), "--where", where, "--format", "markdown", "--outcome", "mem_hwm"],
+    )
     assert "Outcomes" in md.stdout
     assert "| `peak_memory_pct` |" in md.stdout
     assert "restates" in md.stdout
@@ -313,8 +331,42 @@ def test_conventions() -> None:
     assert convention("rpc.grpc.status_code") == "OpenTelemetry response status"
     assert convention("latencyMs") == "duration or latency"
     assert convention("exitCode") == "exit code or signal"
-    for context in ("kernel_version", "http.route", "resource.service.version", "region",
-                    "build_tool", "customer_id", "node_pool", "image", "queue_ms", "ts"):
+    for context in (
+        "kernel_version",
+        "http.route",
+        "resource.service.version",
+        "region",
+        "build_tool",
+        "customer_id",
+        "node_pool",
+        "image",
+        "queue_ms",
+        "ts",
+    ):
         assert convention(context) is None, context
     schema = {"a": pl.Duration(), "b": pl.Int64()}
     assert outcome_columns(schema) == {"a": "convention: a duration"}
+
+
+def test_outcome_values_from_every_nth_event() -> None:
+    """Above a million events the quantiles come from every n-th event in scope."""
+    from bubbleup.count import count_values
+    from bubbleup.profile import Attribute
+    from bubbleup.split import split
+
+    frame = pl.DataFrame(
+        {"x": [float(i % 7) for i in range(20)], "s": [i % 3 == 0 for i in range(20)]}
+    )
+    sp = split(frame.schema, where="s", weight=False)
+    attr = Attribute("x", "numeric", "Float64", 7, 0)
+    [every] = count_values(frame.lazy(), sp, [attr])
+    [half] = count_values(frame.lazy(), sp, [attr], stride=2)
+    kept = frame.filter(pl.int_range(pl.len()) % 2 == 0)
+    expected = (
+        kept.group_by("x")
+        .agg(sel=pl.col("s").cast(pl.Float64).sum(), base=(~pl.col("s")).cast(pl.Float64).sum())
+        .sort("x")
+    )
+    assert half.rows() == expected.rows()
+    assert every["sel"].sum() + every["base"].sum() == 20
+    assert half["sel"].sum() + half["base"].sum() == 10

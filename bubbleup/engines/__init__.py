@@ -77,9 +77,12 @@ class Engine(Protocol):
         """Weighted and raw counts per bit mask of ``items``."""
         ...
 
-    def count_values(self, split: Split, attributes: Sequence[Attribute]) -> list[pl.DataFrame]:
+    def count_values(
+        self, split: Split, attributes: Sequence[Attribute], *, stride: int = 1
+    ) -> list[pl.DataFrame]:
         """Weighted events per distinct number of each attribute, on both sides
-        (:func:`bubbleup.count.count_values`)."""
+        (:func:`bubbleup.count.count_values`), of every ``stride``-th event in scope
+        (engines without a stable event order may count every event)."""
         ...
 
 
@@ -167,9 +170,11 @@ class PolarsEngine:
                 return table
         return counting.count_patterns(self.frame, split, items, attributes)
 
-    def count_values(self, split: Split, attributes: Sequence[Attribute]) -> list[pl.DataFrame]:
+    def count_values(
+        self, split: Split, attributes: Sequence[Attribute], *, stride: int = 1
+    ) -> list[pl.DataFrame]:
         """Weighted events per distinct number of each attribute (one polars pass)."""
-        return counting.count_values(self.frame, split, attributes)
+        return counting.count_values(self.frame, split, attributes, stride=stride)
 
 
 def is_spark_frame(source: object) -> bool:

@@ -794,9 +794,12 @@ class SparkEngine:
         return table.select([pl.col(c).cast(t) for c, t in PATTERNS_SCHEMA.items()]).sort("mask")
 
     # -- outcome values --------------------------------------------------------------------
-    def count_values(self, split: Split, attributes: Sequence[Attribute]) -> list[pl.DataFrame]:
+    def count_values(
+        self, split: Split, attributes: Sequence[Attribute], *, stride: int = 1
+    ) -> list[pl.DataFrame]:
         """Weighted events per distinct number of each attribute, as polars'
-        :func:`bubbleup.count.count_values` (one Spark job)."""
+        :func:`bubbleup.count.count_values` (one Spark job). Every event is counted, whatever
+        ``stride``: a Spark DataFrame has no stable order to take every n-th event by."""
         if not attributes:
             return []
         sp = self._spark_split(split)
