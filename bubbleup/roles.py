@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from bubbleup.errors import FLAGS, ColumnError, did_you_mean, option_name
+from bubbleup.errors import FLAGS
+from bubbleup.profile import select_columns
 
 
 @dataclass(frozen=True)
@@ -111,24 +112,6 @@ def convention(name: str) -> str | None:
     return None
 
 
-def _matches(names: Sequence[str], patterns: Sequence[str], parameter: str) -> set[str]:
-    option = option_name(parameter)
-    chosen: set[str] = set()
-    for pattern in patterns:
-        if any(ch in pattern for ch in "*?["):
-            hits = fnmatch.filter(names, pattern)
-            if not hits:
-                raise ColumnError(f"{option} pattern '{pattern}' matches no column")
-            chosen.update(hits)
-        elif pattern in names:
-            chosen.add(pattern)
-        else:
-            raise ColumnError(
-                f"column '{pattern}' in {option} not found{did_you_mean(pattern, names)}"
-            )
-    return chosen
-
-
 def outcome_columns(
     schema: Mapping[str, pl.DataType],
     *,
@@ -163,8 +146,8 @@ def outcome_columns(
     {}
     """
     names = list(schema)
-    declared = _matches(names, outcomes or [], option_names[0])
-    kept = _matches(names, context or [], option_names[1])
+    declared = set(select_columns(names, outcomes or [], option=option_names[0]))
+    kept = set(select_columns(names, context or [], option=option_names[1]))
     out: dict[str, str] = {}
     for name in names:
         if name in declared:
