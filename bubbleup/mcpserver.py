@@ -35,7 +35,6 @@ The SDK (``pip install 'bubbleup[mcp]'``) is imported only by :func:`build_serve
 import asyncio
 import glob as globlib
 import hmac
-import inspect
 import json
 import math
 import os
@@ -442,21 +441,6 @@ def result_doc(result: Result, key: str, *, top: int) -> dict[str, Any]:
     return {"result_id": key, "summary": summary(result), **out}
 
 
-def _extra_options(outcomes: list[str] | None, context: list[str] | None) -> dict[str, Any]:
-    """``outcomes`` / ``context`` for :func:`bubbleup.analyze`, when this version takes them."""
-    from bubbleup.analyze import analyze
-
-    accepted = inspect.signature(analyze).parameters
-    extra: dict[str, Any] = {}
-    for name, value in (("outcomes", outcomes), ("context", context)):
-        if value is None:
-            continue
-        if name not in accepted:
-            raise UsageError(f"{name} is not supported by this version of bubbleup; leave it out")
-        extra[name] = value
-    return extra
-
-
 @dataclass
 class Tools:
     """The tools as plain functions over :class:`Roots` and :class:`Results`.
@@ -544,7 +528,8 @@ class Tools:
             since=since,
             until=until,
             after=after,
-            **_extra_options(outcomes, context),
+            outcomes=outcomes,
+            context=context,
         )
         return result_doc(result, self.results.add(result), top=top)
 

@@ -8,7 +8,6 @@ library and the CLI give for the same question.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import os
 import shutil
@@ -207,15 +206,13 @@ def test_answers_match_the_library_and_the_cli():
     run(scenario, SAMPLE_DIR)
 
 
-def test_outcomes_are_forwarded_only_when_analyze_takes_them():
-    takes = "outcomes" in inspect.signature(bubbleup.analyze).parameters
+def test_outcomes_and_context_are_forwarded():
     tools = mcpserver.Tools(mcpserver.Roots([str(SAMPLE_DIR)]))
-    if not takes:
-        with pytest.raises(UsageError, match="outcomes is not supported by this version"):
-            tools.analyze("builds.parquet", where=OOM, outcomes=["exit_reason"])
-        return
-    answer = tools.analyze("builds.parquet", where="exit_reason = 'oom'", outcomes=["duration_ms"])
-    assert "outcomes" in answer
+    answer = tools.analyze("builds.parquet", where=OOM, outcomes=["queue_ms"])
+    assert {o["attribute"] for o in answer["outcomes"]} >= {"queue_ms", "exit_code"}
+    answer = tools.analyze("builds.parquet", where=OOM, context=["peak_memory_pct"])
+    assert "peak_memory_pct" not in {o["attribute"] for o in answer["outcomes"]}
+    assert answer["restatements"][0]["label"] == "exit_code = 137"
 
 
 def test_new_keys_of_the_json_document_pass_through_bounded(monkeypatch: pytest.MonkeyPatch):
