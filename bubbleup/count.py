@@ -552,21 +552,11 @@ def count_values(
     if stride > 1:  # every stride-th event, as the column statistics (a row-index filter streams)
         index = "__bubbleup_row"
         lf = lf.with_row_index(index).filter(pl.col(index) % stride == 0).drop(index)
-    s, b, w = pl.col("_s"), pl.col("_b"), pl.col("_w")
     queries = []
     for attr in attributes:
         x = attribute_number(attr)
-        queries.append(
-            lf.select(
-                x.alias("x"),
-                split.weight.alias("_w"),
-                split.selection.alias("_s"),
-                split.baseline.alias("_b"),
-            )
-            .filter((s | b) & pl.col("x").is_not_null() & pl.col("x").is_not_nan())
-            .group_by("x")
-            .agg(sel=(w * s.cast(pl.Float64)).sum(), base=(w * b.cast(pl.Float64)).sum())
-        )
+        known = lf.filter(x.is_not_null() & x.is_not_nan())
+        queries.append(_value_counts(known, split, [x.alias("k0")]).rename({"k0": "x"}))
     return [
         t.select([pl.col(c).cast(d) for c, d in VALUES_SCHEMA.items()]).sort("x")
         for t in _collect(queries, "counting outcome values")

@@ -100,10 +100,9 @@ def convention(name: str) -> str | None:
     (True, True)
     """
     lower = name.lower()
-    parts = set(words(name))
-    # joined neighbours catch "exitCode", "status_code" -> "statuscode"
     seq = words(name)
-    parts |= {a + b for a, b in itertools.pairwise(seq)}
+    # joined neighbours catch "exitCode", "status_code" -> "statuscode"
+    parts = set(seq) | {a + b for a, b in itertools.pairwise(seq)}
     for c in CONVENTIONS:
         if any(fnmatch.fnmatchcase(lower, pattern) for pattern in c.names):
             return c.what
