@@ -137,13 +137,13 @@ def select_columns(
     option = option_name(option)  # as the caller's interface names it
     chosen: set[str] = set()
     for pattern in patterns:
-        if any(ch in pattern for ch in "*?["):
+        if pattern in names:  # a column's own name, even with glob characters ("[x]")
+            chosen.add(pattern)
+        elif any(ch in pattern for ch in "*?["):
             hits = fnmatch.filter(names, pattern)
             if not hits:
                 raise ColumnError(f"{option} pattern '{pattern}' matches no column")
             chosen.update(hits)
-        elif pattern in names:
-            chosen.add(pattern)
         else:
             raise ColumnError(
                 f"column '{pattern}' in {option} not found{did_you_mean(pattern, names)}"

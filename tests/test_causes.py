@@ -370,3 +370,14 @@ def test_outcome_values_from_every_nth_event() -> None:
     assert half.rows() == expected.rows()
     assert every["sel"].sum() + every["base"].sum() == 20
     assert half["sel"].sum() + half["base"].sum() == 10
+
+
+def test_a_name_with_glob_characters_is_taken_as_that_column() -> None:
+    schema = {"[x]peak": pl.Float64(), "xpeak": pl.Float64(), "k": pl.String()}
+    assert outcome_columns(schema, outcomes=["[x]peak"], conventions=False) == {
+        "[x]peak": "declared with --outcome"
+    }
+    # as a glob it would have meant "xpeak" only
+    assert outcome_columns(schema, outcomes=["[x]p*"], conventions=False) == {
+        "xpeak": "declared with --outcome"
+    }

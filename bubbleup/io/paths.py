@@ -191,6 +191,12 @@ def expand(path: str) -> list[str]:
         return files
     if not os.path.exists(path):
         raise SourceError(f"file not found: {path}")
+    if not os.path.isfile(path):  # a FIFO, socket or device: opening it may block forever,
+        # and the events are read more than once (a schema, then the passes)
+        raise SourceError(
+            f"{path} is not a regular file (a pipe, socket or device); "
+            "write the events to a file and analyse that"
+        )
     return [path]
 
 

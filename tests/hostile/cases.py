@@ -383,6 +383,13 @@ CASES: list[Case] = [
          "--context pattern 'zz*' matches no column"),
     Case('time: text that is not a time', ('analyze', '{d}/events.parquet', '-w', "when >= 'yesterday'"), 1,
          'cannot evaluate --where predicate "when >= \'yesterday\'": cannot compare \'date/datetime/time\' to a string value (create native python { \'date\', \'datetime\', \'time\' } or compare to a temporal column)'),
+    Case("input: a FIFO", ("analyze", "{d}/pipe.parquet", "-w", SEL), 1,
+         "{d}/pipe.parquet is not a regular file (a pipe, socket or device); write the events to a file and analyse that",
+         setup=lambda d: (d / "pipe.parquet").exists() or os.mkfifo(d / "pipe.parquet")),
+    Case("input: a device", ("analyze", "/dev/null", "-w", SEL), 1,
+         "/dev/null is not a regular file (a pipe, socket or device); write the events to a file and analyse that"),
+    Case("outcome: a column whose name looks like a glob", ("analyze", "{d}/brackets.parquet", "-w", "bad", "--outcome", "[x]peak", "-q", "-f", "json"), 0,
+         setup=lambda d: pl.DataFrame({"bad": [i % 4 == 0 for i in range(40)], "[x]peak": [float(i) for i in range(40)], "k": ["a", "b"] * 20}).write_parquet(d / "brackets.parquet")),
 ]  # fmt: skip
 
 
