@@ -193,8 +193,13 @@ class Browser:
                 return result
             self._pending.append(reply)
 
-    def open(self, url: str) -> Page:
-        """Open ``url`` in a new tab and wait for its load event."""
+    def open(self, url: str, *, device: dict[str, Any] | None = None) -> Page:
+        """Open ``url`` in a new tab and wait for its load event.
+
+        ``device`` (the parameters of ``Emulation.setDeviceMetricsOverride``) is set before
+        the page loads, as on a real phone: set afterwards, a mobile viewport may keep the
+        width the page had while it was laid out for the desktop.
+        """
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
@@ -203,6 +208,8 @@ class Browser:
             self.call(f"{domain}.enable", session=session)
         self._pending.clear()
         page = Page(self, session)
+        if device is not None:
+            self.call("Emulation.setDeviceMetricsOverride", device, session=session)
         self.call("Page.navigate", {"url": url}, session=session)
         while not any(
             e.get("method") == "Page.loadEventFired" and e.get("sessionId") == session

@@ -513,6 +513,30 @@ def test_the_page_shows_progress_and_keeps_only_the_newest_answer(
     assert page.errors == []
 
 
+def test_the_newest_view_asks_again_when_the_server_saw_an_older_one_last(
+    server: Server, browser: Browser
+) -> None:
+    """Two requests sent close together may reach the server out of order: the server then
+    answers the newest one "superseded" (409), and the page must ask again, not hang."""
+    page = browser.open(server.url)
+    wait_ready(page)
+    page.evaluate(
+        "(() => { const real = window.fetch; let once = true;"
+        " window.fetch = (url, options) => {"
+        "  if (once && String(url).endsWith('/api/view')) { once = false;"
+        "   return Promise.resolve(new Response('{\"superseded\": true}', {status: 409})); }"
+        "  return real(url, options); };"
+        " const r = document.getElementById('bubbleup-explore');"
+        " r.querySelector('.bx-where').value = `route = '/c'`;"
+        " r.querySelector('.bx-form').requestSubmit(); })()"
+    )
+    final = wait_ready(page)
+    assert final["state"] == "ready"
+    assert final["where"] == "route = '/c'"
+    assert final["sql"].endswith("WHERE route = '/c'")
+    assert page.errors == []
+
+
 def test_any_numeric_column_can_be_the_value_axis(server: Server, browser: Browser) -> None:
     page = browser.open(server.url)
     first = wait_ready(page)

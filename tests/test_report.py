@@ -245,12 +245,8 @@ def test_report_on_a_phone_keeps_the_figures(browser: Browser, tmp_path: Path) -
     result = bubbleup.analyze(SAMPLE, where="exit_reason = 'oom'")
     path = tmp_path / "report.html"
     path.write_text(to_html(result), encoding="utf-8")
-    page = browser.open(file_url(path))
-    browser.call(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
-        session=page.session,
-    )
+    phone = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+    page = browser.open(file_url(path), device=phone)
     assert page.evaluate("window.innerWidth") == 390
     cells = page.evaluate(
         "[...document.querySelectorAll('table.explanations tbody tr')].map(tr =>"

@@ -112,6 +112,13 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- responses -----------------------------------------------------------------------
     def _send(self, status: int, body: bytes, kind: str) -> None:
+        try:
+            self._write(status, body, kind)
+        except (BrokenPipeError, ConnectionResetError):
+            # the page gave up on this answer (a newer view superseded it): nothing to say
+            self.close_connection = True
+
+    def _write(self, status: int, body: bytes, kind: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))

@@ -9,6 +9,7 @@
 const SELECTION = "176, 32, 155";
 const BASELINE = "31, 143, 176";
 const MARGIN = { left: 64, right: 8, top: 8, bottom: 34 };
+const SUPERSEDED_RETRIES = 5; // asking again when a request reached the server out of order
 
 /** Control characters as visible escapes (newlines and tabs kept). */
 export function visible(text) {
@@ -261,15 +262,24 @@ export class Explore {
         }
       }, () => {});
     }
-    let data;
+    let data = null;
     try {
-      data = await this.request(this.view);
+      // The server answers "superseded" when a newer request reached it first. Requests
+      // sent close together may reach it out of order, so while this view is still the
+      // newest the page asked for, ask again (a few times: another tab may be asking too).
+      for (let attempt = 0; data === null && attempt < SUPERSEDED_RETRIES; attempt++) {
+        data = await this.request(this.view);
+        if (serial !== this.serial) return; // superseded here, in the page
+      }
     } catch (err) {
       if (serial !== this.serial || (err && err.name === "AbortError")) return;
       this.busy(false, String(err && err.message ? err.message : err));
       return;
     }
-    if (serial !== this.serial || data === null) return; // superseded
+    if (data === null) {
+      this.busy(false, "another view was being counted at the same time (another tab?): ask again");
+      return;
+    }
     if (data.view) this.show(data);
     this.busy(false, data.error || "");
   }
