@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bubbleup  # noqa: E402
-from bubbleup.explore.state import Explorer, View  # noqa: E402
+from bubbleup.interfaces.explore.state import Explorer, View  # noqa: E402
 
 START = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 

@@ -7,7 +7,7 @@ process so that peak memory is that run's own:
 - ``polars``: ``pl.read_ndjson(path)`` / ``pl.read_csv(path)`` (what a user would write);
 - ``polars_dates`` (CSV only): ``pl.read_csv(path, try_parse_dates=True)``, polars' own
   way to get timestamps as times, which bubbleup also does (after reading);
-- ``bubbleup``: ``bubbleup.load.load(path).frame.collect()``: the same reader plus the
+- ``bubbleup``: ``bubbleup.pipeline.load.load(path).frame.collect()``: the same reader plus the
   content check, ISO dates and times parsed, nested objects flattened to dotted names and
   the schema union.
 
@@ -103,7 +103,7 @@ def write_files(rows: int, formats: list[str]) -> dict[str, Path]:
 
 def _child(reader: str, fmt: str, path: str) -> None:
     """Run one read in this process and print seconds, rows, columns and peak RSS as JSON."""
-    from bubbleup.load import load  # imported before the clock starts, for both readers
+    from bubbleup.pipeline.load import load  # imported before the clock starts, for both readers
 
     t0 = time.perf_counter()
     if reader == "polars":

@@ -6,13 +6,8 @@
 True
 """
 
-from bubbleup import (
-    _interrupt,  # first: Ctrl-C while the CLI starts exits 130 quietly
-    explore,  # a callable module: bubbleup.explore(df_or_path) is the widget
-)
+from bubbleup import _interrupt  # first: Ctrl-C while the CLI starts exits 130 quietly
 from bubbleup._version import __version__
-from bubbleup.analyze import analyze
-from bubbleup.columns import describe_columns
 from bubbleup.errors import (
     BubbleupError,
     ColumnError,
@@ -23,8 +18,11 @@ from bubbleup.errors import (
     UsageError,
     WeightError,
 )
-from bubbleup.namespace import DataFrameNamespace as _DataFrameNamespace  # df.bubbleup
-from bubbleup.result import Result
+from bubbleup.interfaces.explore import explore  # bubbleup.explore(df_or_path): the widget
+from bubbleup.interfaces.namespace import DataFrameNamespace as _DataFrameNamespace  # df.bubbleup
+from bubbleup.pipeline.analyze import analyze
+from bubbleup.pipeline.columns import describe_columns
+from bubbleup.pipeline.result import Result
 
 del _DataFrameNamespace, _interrupt  # imported for its side effect: registering the namespace
 

@@ -1,5 +1,5 @@
 """``python -m bubbleup``."""
 
-from bubbleup.cli import main
+from bubbleup.interfaces.cli import main
 
 main()

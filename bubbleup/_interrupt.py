@@ -4,7 +4,7 @@ Importing bubbleup's dependencies (polars, pyarrow, scipy) takes a second or two
 ``KeyboardInterrupt`` raised in that time would escape before the CLI's own handling (Typer
 turns it into exit code 130) exists. When, and only when, this process is the ``bubbleup``
 command, :func:`guard_startup` makes SIGINT end the process at once with code 130 until
-:func:`bubbleup.cli.main` restores the default handler. Nothing can be half-written then:
+:func:`bubbleup.interfaces.cli.main` restores the default handler. Nothing can be half-written then:
 outputs are written after the analysis. Imported as a library, bubbleup leaves signals alone.
 """
 

@@ -29,10 +29,10 @@ from planted_causes import OUTAGE, builds, outage
 from typer.testing import CliRunner
 
 import bubbleup
-from bubbleup.cli import app
-from bubbleup.explain import RESTATEMENT_OVERLAP
-from bubbleup.outcomes import QUANTILES, weighted_quantiles
-from bubbleup.roles import convention, outcome_columns
+from bubbleup.interfaces.cli import app
+from bubbleup.pipeline.explain import RESTATEMENT_OVERLAP
+from bubbleup.pipeline.outcomes import QUANTILES, weighted_quantiles
+from bubbleup.pipeline.roles import convention, outcome_columns
 
 CAUSE = {("kernel", "=", "6.1"), ("build_tool", "=", "gradle")}
 
@@ -350,9 +350,9 @@ def test_conventions() -> None:
 
 def test_outcome_values_from_every_nth_event() -> None:
     """Above a million events the quantiles come from every n-th event in scope."""
-    from bubbleup.count import count_values
-    from bubbleup.profile import Attribute
-    from bubbleup.split import split
+    from bubbleup.pipeline.count import count_values
+    from bubbleup.pipeline.profile import Attribute
+    from bubbleup.pipeline.split import split
 
     frame = pl.DataFrame(
         {"x": [float(i % 7) for i in range(20)], "s": [i % 3 == 0 for i in range(20)]}

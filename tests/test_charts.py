@@ -11,7 +11,8 @@ import pytest
 from rich.console import Console
 
 import bubbleup
-from bubbleup import charts, count
+from bubbleup.outputs import charts
+from bubbleup.pipeline import count
 from tests.conftest import SAMPLE, make_events
 
 WHERE = "outcome = 'error'"

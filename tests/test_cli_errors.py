@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from bubbleup.cli import app
+from bubbleup.interfaces.cli import app
 
 
 def run(runner: CliRunner, *args: str) -> tuple[int, str, str]:

@@ -22,8 +22,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import bubbleup
-from bubbleup import cli
-from bubbleup.cli import app
+from bubbleup.interfaces import cli
+from bubbleup.interfaces.cli import app
 from tests.conftest import ROOT, SAMPLE
 from tests.test_cli_errors import assert_error, run
 

@@ -20,8 +20,8 @@ import typer
 from typer.testing import CliRunner
 
 import bubbleup
-from bubbleup import cli
-from bubbleup.cli import app
+from bubbleup.interfaces import cli
+from bubbleup.interfaces.cli import app
 from tests.conftest import ROOT, SAMPLE
 from tests.test_cli_errors import assert_error, run
 
@@ -397,7 +397,7 @@ def test_readme_says_what_ci_installs() -> None:
 
 
 def test_empty_selection_shows_the_values(runner: CliRunner) -> None:
-    from bubbleup.render import percent
+    from bubbleup.outputs.render import percent
 
     events = pl.read_parquet(SAMPLE, columns=["exit_reason"])
     share = events.filter(pl.col("exit_reason") == "oom").height / events.height
@@ -413,7 +413,7 @@ def test_empty_selection_shows_the_values(runner: CliRunner) -> None:
 
 
 def test_columns_top_must_be_positive(runner: CliRunner, ties: tuple[Path, Path]) -> None:
-    from bubbleup.columns import describe_columns
+    from bubbleup.pipeline.columns import describe_columns
 
     with pytest.raises(bubbleup.UsageError, match="top must be at least 1, not 0"):
         describe_columns(ties[0], top=0)

@@ -7,7 +7,7 @@ import shlex
 
 from typer.testing import CliRunner
 
-from bubbleup.cli import app
+from bubbleup.interfaces.cli import app
 from tests.conftest import ROOT
 
 
@@ -44,7 +44,7 @@ def test_json_doc_lists_every_explanation_field() -> None:
 
 
 def test_roles_doc_lists_every_convention() -> None:
-    from bubbleup.roles import CONVENTIONS
+    from bubbleup.pipeline.roles import CONVENTIONS
 
     doc = (ROOT / "docs" / "roles.md").read_text()
     for c in CONVENTIONS:

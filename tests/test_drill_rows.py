@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 import bubbleup
-from bubbleup.cli import app
-from bubbleup.drill import items_sql
+from bubbleup.interfaces.cli import app
+from bubbleup.pipeline.drill import items_sql
 from tests.conftest import SAMPLE, make_events
 
 WHERE = "outcome = 'error'"
@@ -155,7 +155,7 @@ def test_the_reproducing_command_reproduces(runner: CliRunner) -> None:
 
 
 def test_no_command_when_none_reproduces() -> None:
-    from bubbleup.origin import Origin
+    from bubbleup.pipeline.origin import Origin
 
     assert Origin("e.parquet", {"where": "a = 1", "not_a_cli_option": 3}).command() is None
     spark = Origin("e.parquet", {"where": "a = 1", "engine": "spark"}).command()

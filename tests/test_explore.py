@@ -29,10 +29,10 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from bubbleup.cli import app
-from bubbleup.explore.heatmap import box_sql
-from bubbleup.explore.server import MAX_BODY, Server, serve
-from bubbleup.explore.state import Explorer, Step, SupersededError, View
+from bubbleup.interfaces.cli import app
+from bubbleup.interfaces.explore.heatmap import box_sql
+from bubbleup.interfaces.explore.server import MAX_BODY, Server, serve
+from bubbleup.interfaces.explore.state import Explorer, Step, SupersededError, View
 from tests.browser import HANG_GUARD_SECONDS, Browser, Page, chromium
 
 START = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)

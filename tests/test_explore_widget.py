@@ -46,7 +46,7 @@ CELLS = [
     "r = w.select(\"route = '/b'\")\n"
     "print(json.dumps({'where': w.where, 'view': w.view, 'same': r is w.result,"
     " 'selected': r.totals.selection_events}))",
-    "first = w._answer(bubbleup.explore.state.View('duration_ms > 1000'))\n"
+    "first = w._answer(bubbleup.interfaces.explore.state.View('duration_ms > 1000'))\n"
     "open('widget_response.json', 'w').write(json.dumps(first))",
 ]
 

@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 import bubbleup
-from bubbleup.cli import app
+from bubbleup.interfaces.cli import app
 from tests.conftest import ROOT
 
 WHERE = "outcome = 'error'"

@@ -15,9 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 import bubbleup
-from bubbleup import gate
-from bubbleup.cli import app
 from bubbleup.errors import PredicateError
+from bubbleup.interfaces.cli import app
+from bubbleup.pipeline import gate
 
 SECRET = "TOPSECRET-7f3a9c"
 

@@ -26,7 +26,7 @@ import pytest
 from typer.testing import CliRunner
 
 import bubbleup
-from bubbleup.cli import app
+from bubbleup.interfaces.cli import app
 from tests.conftest import SAMPLE, make_events
 from tests.hostile.cases import device
 

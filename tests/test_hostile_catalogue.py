@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bubbleup.cli import app
+from bubbleup.interfaces.cli import app
 from tests.hostile.cases import CASES, Case, argv, environment, expected_line, make_files
 
 ROOT = Path(__file__).resolve().parent.parent

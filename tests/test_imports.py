@@ -42,7 +42,11 @@ def _loaded(*args: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
 
 def test_import_cli_loads_no_heavy_module() -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", "import bubbleup.cli, sys; print(' '.join(sorted(sys.modules)))"],
+        [
+            sys.executable,
+            "-c",
+            "import bubbleup.interfaces.cli, sys; print(' '.join(sorted(sys.modules)))",
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 import bubbleup
-from bubbleup.split import compile_predicate
+from bubbleup.pipeline.split import compile_predicate
 from tests.conftest import SAMPLE
 
 SELECTIONS = ("exit_reason = 'oom'", "exit_reason = 'infra_error'", "exit_reason = 'timeout'")

@@ -25,9 +25,9 @@ import polars as pl
 import pytest
 
 import bubbleup
-from bubbleup import mcpserver
 from bubbleup.errors import SourceError, UsageError
-from bubbleup.result import Result
+from bubbleup.interfaces import mcpserver
+from bubbleup.pipeline.result import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "sample_data"
@@ -590,7 +590,7 @@ def test_without_the_sdk_the_command_says_how_to_install_it():
     blocked = (
         "import sys; sys.modules['mcp'] = None; "
         "sys.argv = ['bubbleup', 'mcp', '--root', 'sample_data']; "
-        "from bubbleup.cli import main; main()"
+        "from bubbleup.interfaces.cli import main; main()"
     )
     proc = subprocess.run(
         [sys.executable, "-c", blocked],

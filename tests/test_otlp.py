@@ -33,8 +33,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from typer.testing import CliRunner
 
 import bubbleup
-from bubbleup.cli import app
-from bubbleup.load import load
+from bubbleup.interfaces.cli import app
+from bubbleup.pipeline.load import load
 
 DEPLOY = dt.datetime(2026, 11, 20, 14, 0, tzinfo=dt.UTC)
 ROUTES = ("/checkout", "/cart", "/search", "/home", "/item")

@@ -1,7 +1,7 @@
 """Counting Parquet files from their dictionary codes gives the polars queries' counts.
 
 The fast path (:mod:`bubbleup.engines.parquet`) must produce the counts table of
-:func:`bubbleup.count.count` row for row: every value, missing values, bins, weights,
+:func:`bubbleup.pipeline.count.count` row for row: every value, missing values, bins, weights,
 scopes and baselines, over several files and row groups, whatever the writer did with the
 dictionaries. Each test writes real Parquet files and compares the two counters.
 """
@@ -19,13 +19,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import bubbleup
-from bubbleup import count as counting
-from bubbleup.count import Totals
 from bubbleup.engines import PolarsEngine, parquet
-from bubbleup.load import load
-from bubbleup.profile import Profile, build_profile, candidates, finalize
-from bubbleup.split import Split
-from bubbleup.split import split as make_split
+from bubbleup.pipeline import count as counting
+from bubbleup.pipeline.count import Totals
+from bubbleup.pipeline.load import load
+from bubbleup.pipeline.profile import Profile, build_profile, candidates, finalize
+from bubbleup.pipeline.split import Split
+from bubbleup.pipeline.split import split as make_split
 from tests.conftest import SAMPLE
 
 KEY = ["attribute", "op", "value", "low", "high"]

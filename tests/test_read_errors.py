@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import bubbleup
-from bubbleup.cli import app
+from bubbleup.interfaces.cli import app
 from tests.test_cli_errors import assert_error, run
 
 LINES = [

@@ -20,8 +20,8 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 import bubbleup
-from bubbleup.cli import app
-from bubbleup.load import load
+from bubbleup.interfaces.cli import app
+from bubbleup.pipeline.load import load
 from tests.conftest import make_events
 
 WHERE = "outcome = 'error'"

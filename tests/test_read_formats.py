@@ -12,7 +12,7 @@ import pytest
 import zstandard
 from typer.testing import CliRunner
 
-from bubbleup.cli import app
+from bubbleup.interfaces.cli import app
 from tests.planted import scenario
 
 FORMATS = ("csv", "csv.gz", "tsv", "ndjson", "ndjson.gz", "ndjson.zst", "json")

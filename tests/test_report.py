@@ -20,10 +20,10 @@ import pytest
 from typer.testing import CliRunner
 
 import bubbleup
-from bubbleup.cli import app
+from bubbleup.interfaces.cli import app
+from bubbleup.outputs.render import LABEL_CHARS
+from bubbleup.outputs.report import to_html
 from bubbleup.printable import cut
-from bubbleup.render import LABEL_CHARS
-from bubbleup.report import to_html
 from tests.browser import Browser, chromium, file_url
 from tests.conftest import SAMPLE
 

@@ -24,7 +24,7 @@ import pytest
 from typer.testing import CliRunner
 
 import bubbleup
-from bubbleup.cli import app
+from bubbleup.interfaces.cli import app
 from tests.conftest import ROOT, SAMPLE, make_events
 from tests.planted import scenario
 from tests.planted_causes import outage

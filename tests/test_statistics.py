@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 import bubbleup
-from bubbleup.score import bh_qvalues, one_sided_pvalues
+from bubbleup.pipeline.score import bh_qvalues, one_sided_pvalues
 from tests.conftest import SAMPLE, make_events
 
 

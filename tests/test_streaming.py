@@ -19,7 +19,7 @@ from bubbleup.errors import SourceError
 from bubbleup.io import cache
 from bubbleup.io.paths import kind_of
 from bubbleup.io.text import INFER_ROWS, scan_csv, scan_ndjson
-from bubbleup.load import load
+from bubbleup.pipeline.load import load
 from tests.conftest import ROOT
 from tests.test_cli_errors import assert_error, run
 
@@ -174,7 +174,7 @@ def _peak_reading(path: Path, cache: Path) -> tuple[int, int]:
     """Rows read from ``path`` and the peak memory of the process that read them."""
     probe = (
         "import resource, sys, polars as pl\n"
-        "from bubbleup.load import load\n"
+        "from bubbleup.pipeline.load import load\n"
         "print(load(sys.argv[1]).frame.select(pl.len()).collect().item())\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n"
     )
@@ -232,7 +232,8 @@ def test_cache_off_uses_a_directory_removed_at_exit(tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
     _events(100).write_csv(path)
     probe = (
-        "import sys; from bubbleup.io.cache import cache_dir; from bubbleup.load import load\n"
+        "import sys; from bubbleup.io.cache import cache_dir\n"
+        "from bubbleup.pipeline.load import load\n"
         "print(load(sys.argv[1]).frame.collect().height); print(cache_dir())\n"
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT), BUBBLEUP_CACHE_DIR="off")

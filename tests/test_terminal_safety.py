@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 import bubbleup
-from bubbleup import render
-from bubbleup.cli import app
+from bubbleup.interfaces.cli import app
+from bubbleup.outputs import render
 from bubbleup.printable import printable
 
 ESCAPES = "\x1b[2J\x1b]0;pwned\x07\x1b]8;;http://evil.example\x07click\x1b]8;;\x07"

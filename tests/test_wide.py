@@ -11,7 +11,7 @@ import polars as pl
 from typer.testing import CliRunner
 
 import bubbleup
-from bubbleup.cli import app
+from bubbleup.interfaces.cli import app
 
 
 def run(*args: object) -> tuple[int, str, str]:

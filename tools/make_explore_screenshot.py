@@ -18,8 +18,8 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image  # noqa: E402
 
-from bubbleup.explore.server import Server, serve  # noqa: E402
-from bubbleup.explore.state import Explorer, View  # noqa: E402
+from bubbleup.interfaces.explore.server import Server, serve  # noqa: E402
+from bubbleup.interfaces.explore.state import Explorer, View  # noqa: E402
 from tests.browser import HANG_GUARD_SECONDS, chromium  # noqa: E402
 
 WIDTH = 1280

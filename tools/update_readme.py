@@ -12,7 +12,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bubbleup.cli import app
+from bubbleup.interfaces.cli import app
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -22,13 +22,13 @@ from typing import Any, Protocol
 import polars as pl
 import pyarrow as pa
 
-from bubbleup import count as counting
 from bubbleup.engines import parquet
 from bubbleup.errors import EngineError, SourceError, UsageError, first_line, option_name
-from bubbleup.items import Item
-from bubbleup.load import Loaded, Source, load
-from bubbleup.profile import Attribute
-from bubbleup.split import Predicate, Split, split
+from bubbleup.pipeline import count as counting
+from bubbleup.pipeline.items import Item
+from bubbleup.pipeline.load import Loaded, Source, load
+from bubbleup.pipeline.profile import Attribute
+from bubbleup.pipeline.split import Predicate, Split, split
 
 #: Names accepted by ``engine=`` / ``--engine``.
 ENGINES = ("polars", "spark")
@@ -37,11 +37,11 @@ ENGINES = ("polars", "spark")
 class Engine(Protocol):
     """What the pipeline needs from an engine.
 
-    ``measure`` returns the :class:`~bubbleup.count.Totals` and a row of statistics keyed
-    like :func:`bubbleup.profile.stats_exprs` (``u{i}``, ``n{i}``, ``q{i}``, ``s{i}`` for
+    ``measure`` returns the :class:`~bubbleup.pipeline.count.Totals` and a row of statistics keyed
+    like :func:`bubbleup.pipeline.profile.stats_exprs` (``u{i}``, ``n{i}``, ``q{i}``, ``s{i}`` for
     the ``i``-th name); ``count`` returns the counts table
-    (:data:`bubbleup.count.COUNTS_SCHEMA`); ``count_patterns`` the mask table
-    (:data:`bubbleup.count.PATTERNS_SCHEMA`).
+    (:data:`bubbleup.pipeline.count.COUNTS_SCHEMA`); ``count_patterns`` the mask table
+    (:data:`bubbleup.pipeline.count.PATTERNS_SCHEMA`).
     """
 
     name: str
@@ -81,7 +81,7 @@ class Engine(Protocol):
         self, split: Split, attributes: Sequence[Attribute], *, stride: int = 1
     ) -> list[pl.DataFrame]:
         """Weighted events per distinct number of each attribute, on both sides
-        (:func:`bubbleup.count.count_values`), of every ``stride``-th event in scope
+        (:func:`bubbleup.pipeline.count.count_values`), of every ``stride``-th event in scope
         (engines without a stable event order may count every event)."""
         ...
 

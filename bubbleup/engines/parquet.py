@@ -8,9 +8,9 @@ few nanoseconds per event whatever its values. Numbers in ranges are binned thro
 look-up table (:class:`_Binner`); few-valued numbers and booleans get codes directly. The
 codes of several attributes are packed into one key and counted together. The predicates
 and the weight are still evaluated by polars, with the very expressions of the
-:class:`~bubbleup.split.Split` (once per distinct value when they read one text column).
+:class:`~bubbleup.pipeline.split.Split` (once per distinct value when they read one text column).
 
-The result is the same counts table as :func:`bubbleup.count.count` (the tests check it
+The result is the same counts table as :func:`bubbleup.pipeline.count.count` (the tests check it
 row for row), so everything downstream is unchanged. Row groups are read one at a time,
 the next one on a second thread while two are counted, so memory is bounded by a few row
 groups, not by the file.
@@ -36,11 +36,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bubbleup.count import COUNTS_SCHEMA, PATTERNS_SCHEMA, SUMS, items_table, pack_sizes
 from bubbleup.errors import SourceError, first_line
 from bubbleup.io.paths import hive_keys
-from bubbleup.profile import Attribute
-from bubbleup.split import Split
+from bubbleup.pipeline.count import COUNTS_SCHEMA, PATTERNS_SCHEMA, SUMS, items_table, pack_sizes
+from bubbleup.pipeline.profile import Attribute
+from bubbleup.pipeline.split import Split
 
 #: Attributes with more distinct values than this (estimated on a sample of at most
 #: 200,000 events) are left to polars. Writers stop dictionary-encoding such text after
@@ -104,8 +104,8 @@ def plan(
 
     Examples
     --------
-    >>> from bubbleup.load import load
-    >>> from bubbleup.split import split as make_split
+    >>> from bubbleup.pipeline.load import load
+    >>> from bubbleup.pipeline.split import split as make_split
     >>> src = load("sample_data/builds.parquet")
     >>> schema = dict(src.frame.collect_schema())
     >>> sp = make_split(schema, where="exit_reason = 'oom'")
@@ -586,12 +586,12 @@ def count(
     attributes: Sequence[Attribute],
     schema: Mapping[str, pl.DataType],
 ) -> pl.DataFrame:
-    """The counts table of ``attributes`` (see :func:`bubbleup.count.count`), in one pass.
+    """The counts table of ``attributes`` (see :func:`bubbleup.pipeline.count.count`), in one pass.
 
     Examples
     --------
-    >>> from bubbleup.load import load
-    >>> from bubbleup.split import split as make_split
+    >>> from bubbleup.pipeline.load import load
+    >>> from bubbleup.pipeline.split import split as make_split
     >>> src = load("sample_data/builds.parquet")
     >>> schema = dict(src.frame.collect_schema())
     >>> sp = make_split(schema, where="exit_reason = 'oom'")
@@ -729,7 +729,7 @@ def count_patterns(
     attributes: Mapping[str, Attribute],
     schema: Mapping[str, pl.DataType],
 ) -> pl.DataFrame | None:
-    """The pattern table of ``items`` (see :func:`bubbleup.count.count_patterns`), or
+    """The pattern table of ``items`` (see :func:`bubbleup.pipeline.count.count_patterns`), or
     ``None`` when an item is of a kind this path does not evaluate.
 
     Each item's condition is evaluated on the column as read (text equality on dictionary
@@ -738,8 +738,8 @@ def count_patterns(
 
     Examples
     --------
-    >>> from bubbleup.load import load
-    >>> from bubbleup.split import split as make_split
+    >>> from bubbleup.pipeline.load import load
+    >>> from bubbleup.pipeline.split import split as make_split
     >>> src = load("sample_data/builds.parquet")
     >>> schema = dict(src.frame.collect_schema())
     >>> sp = make_split(schema, where="exit_reason = 'oom'")
@@ -804,7 +804,8 @@ def _pattern_table(
 
 
 def _numbers(chunk: pa.Array, attr: Attribute) -> np.ndarray:
-    """A chunk as float64 numbers, as :func:`bubbleup.profile.attribute_number` (null: NaN).
+    """A chunk as float64 numbers (null: NaN), as
+    :func:`bubbleup.pipeline.profile.attribute_number`.
 
     Times in microseconds since 1970, durations in milliseconds.
     """
@@ -822,7 +823,7 @@ def _numbers(chunk: pa.Array, attr: Attribute) -> np.ndarray:
 
 def _holds(chunk: pa.Array, item: Mapping[str, Any], attr: Attribute) -> np.ndarray:
     """Whether each event of ``chunk`` satisfies ``item`` (missing and NaN only ``is_null``);
-    the same truth as :func:`bubbleup.items.item_condition`."""
+    the same truth as :func:`bubbleup.pipeline.items.item_condition`."""
     op = item["op"]
     numeric = attr.kind in ("numeric", "time") or attr.binned
     if numeric:

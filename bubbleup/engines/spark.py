@@ -10,7 +10,7 @@ session or through Spark Connect (``sc://host:15002``).
 Parity with the polars engine: the totals and the counts table are equal (weighted sums to
 the last bits of floating point); the statistics after them are shared code. Bin edges of
 numbers come from exact quantiles (``percentile``, linear interpolation like polars) up to
-:data:`bubbleup.profile.EXACT_QUANTILE_ROWS` events in scope (and events x columns up to
+:data:`bubbleup.pipeline.profile.EXACT_QUANTILE_ROWS` events in scope (and events x columns up to
 ``EXACT_QUANTILE_CELLS``); above that both engines
 estimate them (polars on an evenly spaced sample, Spark with ``percentile_approx``), so
 the ranges can differ slightly, while the counts in each range stay exact. Distinct
@@ -44,17 +44,6 @@ from pyspark.logger import PySparkLogger
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - the usual name
 
-from bubbleup import gate
-from bubbleup.count import (
-    COUNTS_SCHEMA,
-    MAX_PATTERN_ITEMS,
-    PATTERNS_SCHEMA,
-    VALUES_SCHEMA,
-    Totals,
-    packs,
-    totals_from_row,
-    unpack,
-)
 from bubbleup.errors import (
     ColumnError,
     EngineError,
@@ -65,16 +54,27 @@ from bubbleup.errors import (
     first_line,
     option_name,
 )
-from bubbleup.items import Item
-from bubbleup.load import FORMATS, Source, load
-from bubbleup.profile import (
+from bubbleup.pipeline import gate
+from bubbleup.pipeline.count import (
+    COUNTS_SCHEMA,
+    MAX_PATTERN_ITEMS,
+    PATTERNS_SCHEMA,
+    VALUES_SCHEMA,
+    Totals,
+    packs,
+    totals_from_row,
+    unpack,
+)
+from bubbleup.pipeline.items import Item
+from bubbleup.pipeline.load import FORMATS, Source, load
+from bubbleup.pipeline.profile import (
     SCOPE_QUANTILES,
     SELECTION_QUANTILES,
     Attribute,
     _kind,
     sample_stride,
 )
-from bubbleup.split import Predicate, Split, resolve_weight
+from bubbleup.pipeline.split import Predicate, Split, resolve_weight
 
 #: Seconds to wait for a Spark master or Spark Connect server to accept a connection.
 CONNECT_TIMEOUT = 10.0
@@ -409,7 +409,7 @@ _QUERY_NODES = frozenset(
 def _check_parsed(frame: Any, text: str, option: str) -> None:
     """Refuse a predicate whose parsed Catalyst tree runs a query (classic sessions only).
 
-    The second lock after :func:`bubbleup.gate.check`: Spark's own parser (no analysis,
+    The second lock after :func:`bubbleup.pipeline.gate.check`: Spark's own parser (no analysis,
     nothing read) gives the tree; any sub-query node is refused. Spark Connect parses on
     the server, so there the lexical gate stands alone.
     """
@@ -434,7 +434,7 @@ def _check_parsed(frame: Any, text: str, option: str) -> None:
 
 @dataclass(frozen=True)
 class SparkSplit(Split):
-    """A :class:`~bubbleup.split.Split` whose predicates are Spark columns.
+    """A :class:`~bubbleup.pipeline.split.Split` whose predicates are Spark columns.
 
     The polars expressions of the base class are inert placeholders; the Spark engine
     reads ``spark_selection``, ``spark_baseline``, ``spark_scope`` and ``spark_weight``.
@@ -679,7 +679,7 @@ class SparkEngine:
     # -- count -----------------------------------------------------------------------------
     def count(self, split: Split, attributes: Sequence[Attribute]) -> pl.DataFrame:
         """The counts table: one ``groupBy`` per pack of attributes
-        (:func:`bubbleup.count.packs`), all in one Spark job."""
+        (:func:`bubbleup.pipeline.count.packs`), all in one Spark job."""
         if not attributes:
             return pl.DataFrame(schema=COUNTS_SCHEMA)
         sp = self._spark_split(split)
@@ -733,9 +733,9 @@ class SparkEngine:
         return unpack(attributes, groups, results)
 
     def _key(self, attr: Attribute) -> Any:
-        """The grouping key of ``attr``, as polars' :func:`bubbleup.count.key_expr`."""
+        """The grouping key of ``attr``, as polars' :func:`bubbleup.pipeline.count.key_expr`."""
         col = _col(attr.name)
-        if attr.kind == "time":  # a regular grid, as bubbleup.count.key_expr
+        if attr.kind == "time":  # a regular grid, as bubbleup.pipeline.count.key_expr
             x = _number(attr.name, attr.kind, attr.dtype)
             e0, n = attr.edges[0], len(attr.edges)
             step = attr.edges[1] - e0 if n > 1 else 1.0
@@ -798,8 +798,8 @@ class SparkEngine:
         self, split: Split, attributes: Sequence[Attribute], *, stride: int = 1
     ) -> list[pl.DataFrame]:
         """Weighted events per distinct number of each attribute, as polars'
-        :func:`bubbleup.count.count_values` (one Spark job). Every event is counted, whatever
-        ``stride``: a Spark DataFrame has no stable order to take every n-th event by."""
+        :func:`bubbleup.pipeline.count.count_values` (one Spark job). Every event is counted,
+        whatever ``stride``: a Spark DataFrame has no stable order to take every n-th event by."""
         if not attributes:
             return []
         sp = self._spark_split(split)
@@ -848,7 +848,7 @@ def _quantiles(x: Any, levels: Sequence[float], *, exact: bool) -> Any:
 
 
 def _number(name: str, kind: str | None, dtype: str) -> Any:
-    """Spark version of :func:`bubbleup.profile.number`: times in microseconds since 1970
+    """Spark version of :func:`bubbleup.pipeline.profile.number`: times in microseconds since 1970
     (UTC: the session's time zone), durations in milliseconds, other numbers as doubles."""
     col = _col(name)
     if kind == "time":
@@ -861,7 +861,7 @@ def _number(name: str, kind: str | None, dtype: str) -> Any:
 
 
 def _item_condition(item: Item, attr: Attribute) -> Any:
-    """Spark version of :func:`bubbleup.items.item_condition` (never null)."""
+    """Spark version of :func:`bubbleup.pipeline.items.item_condition` (never null)."""
     col = _col(attr.name)
     op = item["op"]
     if attr.kind in ("numeric", "time") or attr.binned:
