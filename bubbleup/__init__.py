@@ -20,6 +20,7 @@ from bubbleup.errors import (
 )
 from bubbleup.interfaces.explore import explore  # bubbleup.explore(df_or_path): the widget
 from bubbleup.interfaces.namespace import DataFrameNamespace as _DataFrameNamespace  # df.bubbleup
+from bubbleup.options import Options
 from bubbleup.pipeline.analyze import analyze
 from bubbleup.pipeline.columns import describe_columns
 from bubbleup.pipeline.result import Result
@@ -30,6 +31,7 @@ __all__ = [
     "BubbleupError",
     "ColumnError",
     "EngineError",
+    "Options",
     "PredicateError",
     "Result",
     "SelectionError",

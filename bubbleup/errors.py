@@ -4,68 +4,14 @@ Every expected failure (bad input, bad predicate, empty selection...) is a subcl
 :class:`BubbleupError` whose message is one line that names the problem and the fix. The CLI
 turns these into ``Error: <message>`` on stderr and exit code 1; anything else is a bug.
 
-Messages name the caller's parameters as the caller wrote them: ``column 'x' in where not
-found`` from ``bubbleup.analyze(where=...)``, ``column 'x' in --where not found`` from the
-command line. Library code spells a parameter with :func:`option_name`; the CLI's error
-boundary runs the library inside :func:`command_line_names`.
+Messages name the caller's parameters as the caller wrote them (``where`` or ``--where``):
+library code spells a parameter with :func:`bubbleup.options.option_name`.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-
-#: The command-line flag of each library parameter a message may name.
-FLAGS = {
-    "where": "--where",
-    "baseline": "--baseline",
-    "filter": "--filter",
-    "weight": "--weight",
-    "no_weight": "--no-weight",
-    "columns": "--columns",
-    "exclude": "--exclude",
-    "outcomes": "--outcome",
-    "context": "--context",
-    "time_column": "--time-column",
-    "since": "--since",
-    "until": "--until",
-    "after": "--after",
-    "skip_bad_lines": "--skip-bad-lines",
-    "engine": "--engine",
-    "engine_spark": "--engine spark",
-    "spark_master": "--spark-master",
-}
-#: How the library's own interface spells what the command line has a flag of its own for.
-_LIBRARY = {"no_weight": "weight=False", "engine_spark": "engine='spark'"}
-_COMMAND_LINE: ContextVar[bool] = ContextVar("bubbleup_command_line", default=False)
-
-
-def option_name(parameter: str) -> str:
-    """How the caller's interface names ``parameter`` (a parameter of ``analyze``).
-
-    Examples
-    --------
-    >>> option_name("where"), option_name("outcomes"), option_name("no_weight")
-    ('where', 'outcomes', 'weight=False')
-    >>> with command_line_names():
-    ...     option_name("where"), option_name("outcomes"), option_name("no_weight")
-    ('--where', '--outcome', '--no-weight')
-    """
-    if _COMMAND_LINE.get():
-        return FLAGS.get(parameter, parameter)
-    return _LIBRARY.get(parameter, parameter)
-
-
-@contextmanager
-def command_line_names() -> Iterator[None]:
-    """Inside, messages name the command-line flags (``--where``), not the parameters."""
-    token = _COMMAND_LINE.set(True)
-    try:
-        yield
-    finally:
-        _COMMAND_LINE.reset(token)
+from collections.abc import Iterable
 
 
 def first_line(exc: BaseException, default: str | None = None) -> str:

@@ -155,14 +155,15 @@ def test_the_reproducing_command_reproduces(runner: CliRunner) -> None:
 
 
 def test_no_command_when_none_reproduces() -> None:
+    from bubbleup.options import Options
     from bubbleup.pipeline.origin import Origin
 
-    assert Origin("e.parquet", {"where": "a = 1", "not_a_cli_option": 3}).command() is None
-    spark = Origin("e.parquet", {"where": "a = 1", "engine": "spark"}).command()
+    spark = Origin("e.parquet", Options(where="a = 1", engine="spark")).command()
     assert spark == "bubbleup analyze e.parquet --where 'a = 1' --engine spark"
-    assert Origin("e.parquet", {"where": pl.col("a") == 1}).command() is None
-    assert Origin(pl.DataFrame({"a": [1]}), {"where": "a = 1"}).command() is None
-    command = Origin(["a b.parquet", "c.parquet"], {"where": "s = 'x'", "weight": "w"}).command()
+    assert Origin("e.parquet", Options(where=pl.col("a") == 1)).command() is None
+    assert Origin(pl.DataFrame({"a": [1]}), Options(where="a = 1")).command() is None
+    options = Options(where="s = 'x'", weight="w")
+    command = Origin(["a b.parquet", "c.parquet"], options).command()
     assert command == "bubbleup analyze 'a b.parquet' c.parquet --where \"s = 'x'\" --weight w"
 
 

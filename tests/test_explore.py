@@ -33,6 +33,7 @@ from bubbleup.interfaces.cli import app
 from bubbleup.interfaces.explore.heatmap import box_sql
 from bubbleup.interfaces.explore.server import MAX_BODY, Server, serve
 from bubbleup.interfaces.explore.state import Explorer, Step, SupersededError, View
+from bubbleup.options import Options
 from tests.browser import HANG_GUARD_SECONDS, Browser, Page, chromium
 
 START = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -556,7 +557,7 @@ def test_any_numeric_column_can_be_the_value_axis(server: Server, browser: Brows
 
 
 def test_heatmap_with_a_baseline_option_and_a_scope(events_path: Path) -> None:
-    ex = Explorer(str(events_path), {"baseline": "region = 'eu'"})
+    ex = Explorer(str(events_path), Options(baseline="region = 'eu'"))
     frame = ex.frame
     view = View("duration_ms > 1000", (Step("not", "route = '/a'"),))
     h = ex.heatmap(view)

@@ -23,7 +23,8 @@ import polars as pl
 import pyarrow as pa
 
 from bubbleup.engines import parquet
-from bubbleup.errors import EngineError, SourceError, UsageError, first_line, option_name
+from bubbleup.errors import EngineError, SourceError, UsageError, first_line
+from bubbleup.options import option_name
 from bubbleup.pipeline import count as counting
 from bubbleup.pipeline.items import Item
 from bubbleup.pipeline.load import Loaded, Source, load

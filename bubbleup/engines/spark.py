@@ -52,8 +52,8 @@ from bubbleup.errors import (
     UsageError,
     did_you_mean,
     first_line,
-    option_name,
 )
+from bubbleup.options import option_name
 from bubbleup.pipeline import gate
 from bubbleup.pipeline.count import (
     COUNTS_SCHEMA,

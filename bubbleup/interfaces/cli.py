@@ -25,8 +25,17 @@ from rich.text import Text
 
 from bubbleup._interrupt import end_startup
 from bubbleup._version import __version__
-from bubbleup.errors import BubbleupError, UsageError, command_line_names
+from bubbleup.errors import BubbleupError, UsageError
 from bubbleup.io.paths import expand
+from bubbleup.options import (
+    DEFAULTS,
+    OPTION_FLAGS,
+    OUTPUT,
+    PANELS,
+    SELECTION,
+    Options,
+    command_line_names,
+)
 from bubbleup.outputs import charts, render, report
 from bubbleup.pipeline.result import Result
 from bubbleup.printable import printable
@@ -49,17 +58,6 @@ CELL_CHARS = 40
 
 #: Largest --top (0 shows all); more would overflow polars' row counts.
 MAX_TOP = 1_000_000_000
-
-
-#: The panels of ``analyze --help``, in order.
-PANELS = SELECTION, COLUMNS, STATISTICS, OUTPUT, TIME, ENGINE = (
-    "Selection",
-    "Columns",
-    "Statistics",
-    "Output",
-    "Time",
-    "Engine",
-)
 
 
 class PanelCommand(typer.core.TyperCommand):
@@ -134,28 +132,6 @@ def errors(*, flags: bool = True) -> Iterator[None]:
         fail(str(exc), 2)
     except BubbleupError as exc:
         fail(str(exc), 1)
-
-
-def _events(
-    where: str | None,
-    baseline: str | None,
-    filter_: str | None,
-    weight: str | None,
-    no_weight: bool,
-    columns: list[str] | None,
-    exclude: list[str] | None,
-) -> dict[str, Any]:
-    """The options that say which events are compared, as ``analyze`` takes them."""
-    if weight is not None and no_weight:
-        fail("--weight and --no-weight exclude each other; give one", 2)
-    return {
-        "where": where,
-        "baseline": baseline,
-        "filter": filter_,
-        "weight": False if no_weight else weight,
-        "columns": _split_names(columns),
-        "exclude": _split_names(exclude),
-    }
 
 
 def _split_names(values: list[str] | None) -> list[str] | None:
@@ -309,97 +285,97 @@ SourceArg = Annotated[
 ]
 
 
+def _option(name: str, **extra: Any) -> Any:
+    """The flag of analysis option ``name``: its names, metavar, help and panel come from
+    :class:`bubbleup.options.Options`, so every command that takes it spells it alike."""
+    spec = OPTION_FLAGS[name]
+    return typer.Option(
+        *spec.names,
+        metavar=spec.metavar,
+        help=spec.help,
+        rich_help_panel=spec.panel,
+        show_default=extra.pop("show_default", True),
+        **extra,
+    )
+
+
+# The analysis options' flags, declared once: analyze, rows and explore take them alike.
+Where = Annotated[str | None, _option("where", show_default=False)]
+Baseline = Annotated[str | None, _option("baseline")]
+Filter = Annotated[str | None, _option("filter")]
+Weight = Annotated[str | None, _option("weight")]
+NoWeight = Annotated[
+    bool,
+    typer.Option(
+        "--no-weight",
+        help="Count every event once, even if a sample_rate column exists.",
+        rich_help_panel=SELECTION,
+    ),
+]
+Columns = Annotated[list[str] | None, _option("columns")]
+Exclude = Annotated[list[str] | None, _option("exclude")]
+Outcomes = Annotated[list[str] | None, _option("outcomes")]
+Context = Annotated[list[str] | None, _option("context")]
+Alpha = Annotated[float, _option("alpha")]
+MinLift = Annotated[float, _option("min_lift")]
+MinShare = Annotated[float, _option("min_share")]
+MaxOrder = Annotated[int, _option("max_order")]
+TimeColumn = Annotated[str | None, _option("time_column")]
+Since = Annotated[str | None, _option("since")]
+Until = Annotated[str | None, _option("until")]
+After = Annotated[str | None, _option("after")]
+SkipBadLines = Annotated[bool, _option("skip_bad_lines")]
+EngineOption = Annotated[Engine, _option("engine")]
+SparkMaster = Annotated[str | None, _option("spark_master")]
+Drill = Annotated[
+    list[int] | None,
+    typer.Option(
+        "--drill",
+        metavar="N",
+        help="Analyse again inside explanation N (add it to the scope); repeat to go deeper.",
+        rich_help_panel=SELECTION,
+    ),
+]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress display.", rich_help_panel=OUTPUT)
+]
+
+
+def _options(params: dict[str, Any]) -> Options:
+    """The analysis options a command's flags give (its parameters named as the options
+    are: ``where``, ``filter``, ``outcomes``...), checked by :class:`Options`.
+
+    Names flags (``--columns a,b --columns c``) are split at commas; ``--no-weight`` is
+    ``weight=False``.
+    """
+    given = {name: value for name, value in params.items() if name in DEFAULTS}
+    if given.get("weight") is not None and params.get("no_weight"):
+        fail("--weight and --no-weight exclude each other; give one", 2)
+    if params.get("no_weight"):
+        given["weight"] = False
+    for name in ("columns", "exclude", "outcomes", "context"):
+        if name in given:
+            given[name] = _split_names(given[name])
+    if isinstance(given.get("engine"), Engine):
+        given["engine"] = given["engine"].value
+    with errors():
+        return Options(**given)
+    raise AssertionError("unreachable")  # errors() exits on a bad option
+
+
 @app.command(cls=PanelCommand)
 def analyze(
     source: SourceArg,
-    where: Annotated[
-        str | None,
-        typer.Option(
-            "--where",
-            "-w",
-            metavar="SQL",
-            help="SQL condition that selects the weird events, e.g. \"exit_reason = 'oom'\"; "
-            'names with dots take double quotes: --where "\\"http.route\\" = \'/checkout\'".',
-            show_default=False,
-            rich_help_panel=SELECTION,
-        ),
-    ] = None,
-    baseline: Annotated[
-        str | None,
-        typer.Option(
-            metavar="SQL",
-            help="SQL condition for the events to compare with (default: all others).",
-            rich_help_panel=SELECTION,
-        ),
-    ] = None,
-    filter_: Annotated[
-        str | None,
-        typer.Option(
-            "--filter",
-            metavar="SQL",
-            help="SQL condition that limits the scope of both sides.",
-            rich_help_panel=SELECTION,
-        ),
-    ] = None,
-    weight: Annotated[
-        str | None,
-        typer.Option(
-            metavar="COL",
-            help="Column of per-event weights (sample "
-            "rates); default: a sample_rate column if "
-            "present.",
-            rich_help_panel=SELECTION,
-        ),
-    ] = None,
-    no_weight: Annotated[
-        bool,
-        typer.Option(
-            "--no-weight",
-            help="Count every event once, even if a sample_rate column exists.",
-            rich_help_panel=SELECTION,
-        ),
-    ] = False,
-    columns: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--columns",
-            "-c",
-            metavar="NAMES",
-            help="Columns to analyse: names or globs, comma-separated or repeated.",
-            rich_help_panel=COLUMNS,
-        ),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--exclude",
-            "-x",
-            metavar="NAMES",
-            help="Columns to leave out: names or globs.",
-            rich_help_panel=COLUMNS,
-        ),
-    ] = None,
-    outcome: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--outcome",
-            metavar="NAMES",
-            help="Columns that say what happened to an event (beyond the conventions: "
-            "status, errors, exit codes, durations, peaks): described, never explanations. "
-            "Names or globs.",
-            rich_help_panel=COLUMNS,
-        ),
-    ] = None,
-    context: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--context",
-            metavar="NAMES",
-            help="Columns to rank as candidate causes although a convention calls them "
-            "outcomes. Names or globs.",
-            rich_help_panel=COLUMNS,
-        ),
-    ] = None,
+    where: Where = None,
+    baseline: Baseline = None,
+    filter: Filter = None,
+    weight: Weight = None,
+    no_weight: NoWeight = False,
+    drill: Drill = None,
+    columns: Columns = None,
+    exclude: Exclude = None,
+    outcomes: Outcomes = None,
+    context: Context = None,
     fmt: Annotated[
         Format,
         typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT),
@@ -423,62 +399,7 @@ def analyze(
             rich_help_panel=OUTPUT,
         ),
     ] = 20,
-    alpha: Annotated[
-        float,
-        typer.Option(
-            metavar="Q",
-            help="False discovery rate for significance (q-values below it).",
-            rich_help_panel=STATISTICS,
-        ),
-    ] = 0.05,
-    min_lift: Annotated[
-        float,
-        typer.Option(
-            metavar="X",
-            help="Minimum lift to call an explanation significant.",
-            rich_help_panel=STATISTICS,
-        ),
-    ] = 1.5,
-    min_share: Annotated[
-        float,
-        typer.Option(
-            metavar="SHARE",
-            help="Minimum share of the selection (0 to 1) to call an explanation significant.",
-            rich_help_panel=STATISTICS,
-        ),
-    ] = 0.05,
-    max_order: Annotated[
-        int,
-        typer.Option(
-            "--max-order",
-            metavar="N",
-            help="Most items per explanation: 1 = single values and ranges; 2 or 3 add "
-            "conjunctions (one extra pass over the events).",
-            rich_help_panel=STATISTICS,
-        ),
-    ] = 3,
-    engine: Annotated[
-        Engine,
-        typer.Option(
-            help="Where the events are counted: polars (embedded, streaming) or spark "
-            "(needs bubbleup[spark] and Java 17+).",
-            rich_help_panel=ENGINE,
-        ),
-    ] = Engine.polars,
-    spark_master: Annotated[
-        str | None,
-        typer.Option(
-            "--spark-master",
-            metavar="URL",
-            help="Spark master URL for --engine spark: local[4], spark://host:7077, "
-            "sc://host:15002 (Spark Connect), yarn... Default: local[*].",
-            rich_help_panel=ENGINE,
-        ),
-    ] = None,
-    quiet: Annotated[
-        bool,
-        typer.Option("--quiet", "-q", help="No progress display.", rich_help_panel=OUTPUT),
-    ] = False,
+    quiet: Quiet = False,
     histograms: Annotated[
         bool,
         typer.Option(
@@ -487,61 +408,24 @@ def analyze(
             rich_help_panel=OUTPUT,
         ),
     ] = False,
-    drill: Annotated[
-        list[int] | None,
-        typer.Option(
-            "--drill",
-            metavar="N",
-            help="Analyse again inside explanation N (add it to the scope); repeat to go deeper.",
-            rich_help_panel=SELECTION,
-        ),
-    ] = None,
-    time_column: Annotated[
-        str | None,
-        typer.Option(
-            metavar="COL",
-            help="The events' time column (default: detected).",
-            rich_help_panel=TIME,
-        ),
-    ] = None,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            metavar="T",
-            help="Only events at or after time T (ISO 8601: 2026-11-20T14:00).",
-            rich_help_panel=TIME,
-        ),
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option(metavar="T", help="Only events before time T.", rich_help_panel=TIME),
-    ] = None,
-    after: Annotated[
-        str | None,
-        typer.Option(
-            metavar="T",
-            help="Before/after: select the events after time T (and --where, if given); "
-            "the baseline is the same length of time before it.",
-            rich_help_panel=TIME,
-        ),
-    ] = None,
-    skip_bad_lines: Annotated[
-        bool,
-        typer.Option(
-            "--skip-bad-lines",
-            help="Skip malformed JSON lines, and report them.",
-            rich_help_panel=ENGINE,
-        ),
-    ] = False,
+    alpha: Alpha = 0.05,
+    min_lift: MinLift = 1.5,
+    min_share: MinShare = 0.05,
+    max_order: MaxOrder = 3,
+    time_column: TimeColumn = None,
+    since: Since = None,
+    until: Until = None,
+    after: After = None,
+    engine: EngineOption = Engine.polars,
+    spark_master: SparkMaster = None,
+    skip_bad_lines: SkipBadLines = False,
 ) -> None:
     """Rank what is more common in the selected events than in the baseline."""
     from bubbleup.pipeline.analyze import analyze as run
 
-    if max_order not in (1, 2, 3):
-        fail(f"--max-order must be 1, 2 or 3 (items per explanation), not {max_order}", 2)
     if top > MAX_TOP:
         fail(f"--top must be at most {MAX_TOP:,} (0 shows every explanation), not {top}", 2)
-    events = _events(where, baseline, filter_, weight, no_weight, columns, exclude)
+    options = _options(locals())
     if fmt is Format.html and not output and _stdout_is_terminal():
         fail("--format html writes a whole page; give --output report.html or redirect stdout", 2)
     if histograms and fmt not in (Format.table, Format.html):
@@ -549,24 +433,7 @@ def analyze(
     if spark_master is not None and engine is not Engine.spark:
         fail("--spark-master needs --engine spark", 2)
     with errors(), _progress(quiet) as progress:
-        result = run(
-            source if len(source) > 1 else source[0],
-            **events,
-            alpha=alpha,
-            min_lift=min_lift,
-            min_share=min_share,
-            max_order=max_order,
-            engine=engine.value,
-            spark_master=spark_master,
-            progress=progress,
-            skip_bad_lines=skip_bad_lines,
-            time_column=time_column,
-            since=since,
-            until=until,
-            after=after,
-            outcomes=_split_names(outcome),
-            context=_split_names(context),
-        )
+        result = run(source if len(source) > 1 else source[0], options, progress=progress)
         for number in drill or []:
             result = result.drill(number, progress=progress)
     if result.skipped_lines:
@@ -728,16 +595,7 @@ def _rows_tables(
 @app.command(cls=PanelCommand)
 def rows(
     source: SourceArg,
-    where: Annotated[
-        str | None,
-        typer.Option(
-            "--where",
-            "-w",
-            metavar="SQL",
-            help="SQL condition that selects the weird events (as for analyze).",
-            show_default=False,
-        ),
-    ] = None,
+    where: Where = None,
     explanation: Annotated[
         int | None,
         typer.Option(
@@ -747,67 +605,18 @@ def rows(
     limit: Annotated[
         int, typer.Option("--limit", "-n", metavar="N", help="Events per side.", min=1)
     ] = 5,
-    baseline: Annotated[
-        str | None,
-        typer.Option(
-            metavar="SQL",
-            help="SQL condition for the events to compare with (default: all others).",
-        ),
-    ] = None,
-    filter_: Annotated[
-        str | None,
-        typer.Option(
-            "--filter", metavar="SQL", help="SQL condition that limits the scope of both sides."
-        ),
-    ] = None,
-    weight: Annotated[
-        str | None,
-        typer.Option(metavar="COL", help="Column of per-event weights (as for analyze)."),
-    ] = None,
-    no_weight: Annotated[
-        bool, typer.Option("--no-weight", help="Count every event once (as for analyze).")
-    ] = False,
-    columns: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--columns", "-c", metavar="NAMES", help="Columns to analyse (as for analyze)."
-        ),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--exclude", "-x", metavar="NAMES", help="Columns to leave out of the analysis."
-        ),
-    ] = None,
-    drill: Annotated[
-        list[int] | None,
-        typer.Option(
-            "--drill",
-            metavar="N",
-            help="Inside explanation N of the analysis (as for analyze); repeat to go deeper.",
-        ),
-    ] = None,
-    time_column: Annotated[
-        str | None,
-        typer.Option(metavar="COL", help="The events' time column (default: detected)."),
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option(metavar="T", help="Only events at or after time T.")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(metavar="T", help="Only events before time T.")
-    ] = None,
-    after: Annotated[
-        str | None,
-        typer.Option(
-            metavar="T",
-            help="Before/after (as for analyze): the selection is the events after time T, "
-            "the baseline the same length of time before it.",
-        ),
-    ] = None,
-    skip_bad_lines: Annotated[
-        bool, typer.Option("--skip-bad-lines", help="Skip malformed JSON lines.")
-    ] = False,
+    baseline: Baseline = None,
+    filter: Filter = None,
+    weight: Weight = None,
+    no_weight: NoWeight = False,
+    columns: Columns = None,
+    exclude: Exclude = None,
+    drill: Drill = None,
+    time_column: TimeColumn = None,
+    since: Since = None,
+    until: Until = None,
+    after: After = None,
+    skip_bad_lines: SkipBadLines = False,
     seed: Annotated[
         int, typer.Option(metavar="N", help="Which example events (same seed, same rows).")
     ] = 0,
@@ -823,24 +632,15 @@ def rows(
             help="Write to this file (atomically) instead of stdout.",
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Show example events from the selection and the baseline: identifiers and time
     first, then the top attributes."""
     from bubbleup.pipeline.analyze import analyze as run
 
-    events = _events(where, baseline, filter_, weight, no_weight, columns, exclude)
+    options = _options(locals())
     with errors(), _progress(quiet) as progress:
-        result = run(
-            source if len(source) > 1 else source[0],
-            **events,
-            progress=progress,
-            skip_bad_lines=skip_bad_lines,
-            time_column=time_column,
-            since=since,
-            until=until,
-            after=after,
-        )
+        result = run(source if len(source) > 1 else source[0], options, progress=progress)
         for number in drill or []:
             result = result.drill(number, progress=progress)
         if progress:
@@ -896,44 +696,39 @@ def mcp(
         serve(root, http=http, timeout=timeout)
 
 
-@app.command()
+@app.command(cls=PanelCommand)
 def explore(
     source: SourceArg,
-    where: Annotated[
-        str | None, typer.Option("--where", "-w", help="A first selection (SQL condition).")
-    ] = None,
-    baseline: Annotated[
-        str | None, typer.Option(help="SQL condition for the events to compare with.")
-    ] = None,
-    filter_: Annotated[
-        str | None, typer.Option("--filter", help="SQL condition that limits the scope.")
-    ] = None,
-    weight: Annotated[str | None, typer.Option(help="Column of per-event weights.")] = None,
-    no_weight: Annotated[bool, typer.Option("--no-weight", help="Count every event once.")] = False,
-    columns: Annotated[
-        list[str] | None, typer.Option("--columns", "-c", help="Columns to analyse.")
-    ] = None,
-    exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", "-x", help="Columns to leave out.")
-    ] = None,
-    outcome: Annotated[
-        list[str] | None,
-        typer.Option("--outcome", help="More outcome columns (described, never explanations)."),
-    ] = None,
-    context: Annotated[
-        list[str] | None,
+    where: Where = None,
+    baseline: Baseline = None,
+    filter: Filter = None,
+    weight: Weight = None,
+    no_weight: NoWeight = False,
+    columns: Columns = None,
+    exclude: Exclude = None,
+    outcomes: Outcomes = None,
+    context: Context = None,
+    alpha: Alpha = 0.05,
+    min_lift: MinLift = 1.5,
+    min_share: MinShare = 0.05,
+    max_order: MaxOrder = 3,
+    time_column: TimeColumn = None,
+    skip_bad_lines: SkipBadLines = False,
+    value: Annotated[
+        str | None,
         typer.Option(
-            "--context", help="Columns to rank although a convention calls them outcomes."
+            "--value",
+            metavar="COL",
+            help="The heatmap's value column (default: a duration).",
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
-    value: Annotated[
-        str | None, typer.Option("--value", help="Heatmap value column (default: a duration).")
-    ] = None,
-    time_column: Annotated[str | None, typer.Option(help="The events' time column.")] = None,
-    host: Annotated[str, typer.Option(help="Address to listen on (not loopback: warned).")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(help="Port (0: any free port).", min=0, max=65535)] = 0,
+    host: Annotated[
+        str, typer.Option(metavar="HOST", help="Address to listen on (not loopback: warned).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(metavar="PORT", help="Port (0: any free port).", min=0, max=65535)
+    ] = 0,
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="Print the address; do not open a browser.")
     ] = False,
@@ -944,13 +739,10 @@ def explore(
     from bubbleup.interfaces.explore.server import Server, is_loopback, serve
     from bubbleup.interfaces.explore.state import Explorer, View
 
-    events = _events(where, baseline, filter_, weight, no_weight, columns, exclude)
-    first = View(events.pop("where"), (), value)
-    events["time_column"] = time_column
-    events["outcomes"] = _split_names(outcome)
-    events["context"] = _split_names(context)
+    options = _options(locals())
+    first = View(where, (), value)
     with errors():
-        explorer = Explorer(source if len(source) > 1 else source[0], events)
+        explorer = Explorer(source if len(source) > 1 else source[0], options)
         explorer.value_column(first)
     if not is_loopback(host):
         err.print(

@@ -52,6 +52,7 @@ import polars as pl
 
 from bubbleup.errors import BubbleupError, SourceError, UsageError, first_line
 from bubbleup.io.paths import FORMATS, expand, is_event_file, kind_of
+from bubbleup.options import Options
 from bubbleup.outputs import render
 from bubbleup.pipeline.result import Result
 
@@ -514,23 +515,23 @@ class Tools:
         _check_top(top)
         if weight is not None and no_weight:
             raise UsageError("weight and no_weight exclude each other; give one")
-        path = self.roots.source(source)
-        result = analyze(
-            path,
+        options = Options(
             where=where,
             baseline=baseline,
             filter=filter,
             weight=False if no_weight else weight,
             columns=columns or None,
             exclude=exclude or None,
+            outcomes=outcomes or None,
+            context=context or None,
             max_order=max_order,
             time_column=time_column,
             since=since,
             until=until,
             after=after,
-            outcomes=outcomes,
-            context=context,
         )
+        path = self.roots.source(source)
+        result = analyze(path, options)
         return result_doc(result, self.results.add(result), top=top)
 
     def drill(self, result_id: str, explanation: int, *, top: int = DEFAULT_TOP) -> dict[str, Any]:

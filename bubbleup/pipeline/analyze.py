@@ -6,14 +6,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from bubbleup.errors import SelectionError, UsageError, option_name
+from bubbleup.errors import SelectionError, UsageError
+from bubbleup.options import Options, option_name
 from bubbleup.pipeline import count as counting
 from bubbleup.pipeline.columns import values_hint
 from bubbleup.pipeline.load import Source, load
@@ -31,23 +31,9 @@ if TYPE_CHECKING:  # the engines, numpy and scipy load on the first analysis, no
 Progress = Callable[[str], None]
 
 
-#: Valid values of ``max_order``.
-MAX_ORDERS = (1, 2, 3)
-
-
-def _check_options(alpha: float, min_lift: float, min_share: float, max_order: int) -> None:
-    if max_order not in MAX_ORDERS:
-        raise UsageError(f"max_order must be 1, 2 or 3 (items per explanation), not {max_order}")
-    if not 0 < alpha < 1:
-        raise UsageError(f"alpha must be between 0 and 1 (exclusive), not {alpha}")
-    if not 0 <= min_lift < math.inf:  # nan fails every comparison: it would pass `< 0`
-        raise UsageError(f"min_lift must be a number >= 0, not {min_lift}")
-    if not 0 <= min_share <= 1:
-        raise UsageError(f"min_share must be between 0 and 1, not {min_share}")
-
-
 def analyze(
     source: Source,
+    options: Options | None = None,
     *,
     where: Predicate | None = None,
     baseline: Predicate | None = None,
@@ -72,11 +58,17 @@ def analyze(
 ) -> Result:
     """Find what the selected events have in common that the baseline events do not.
 
+    The options are the fields of :class:`bubbleup.options.Options`: give them as keywords,
+    or as an ``Options`` (which keywords then change).
+
     Parameters
     ----------
     source
         Path, glob, directory or list of paths (Parquet, CSV, NDJSON, Arrow IPC), or a
         polars DataFrame/LazyFrame, pyarrow Table or pandas DataFrame.
+    options
+        Options built beforehand (the command line, explore and MCP build one); keywords
+        that differ from their defaults change them.
     where
         The selection: a SQL ``WHERE`` condition or a boolean polars expression. Events
         where it is null are not selected. Column names with dots take double quotes:
@@ -136,15 +128,20 @@ def analyze(
     >>> round(top["selection_share"], 3), round(top["baseline_share"], 4)
     (0.86, 0.0033)
     """
-    call = dict(locals())  # the arguments as given, for Result.origin
+    keywords = {k: v for k, v in locals().items() if k not in ("source", "options", "progress")}
+    opts = Options.build(options, **keywords)
+    return run(source, opts, progress=progress)
+
+
+def run(source: Source, opts: Options, *, progress: Progress | None = None) -> Result:
+    """:func:`analyze` with its options checked: the pipeline, stage by stage."""
     from bubbleup.engines import PolarsEngine, is_spark_frame, open_engine
     from bubbleup.pipeline import timewindow
     from bubbleup.pipeline.count import keep_counts
 
-    _check_options(alpha, min_lift, min_share, max_order)
     say = progress or (lambda _msg: None)
     say("loading")
-    if where is None and after is None:
+    if opts.where is None and opts.after is None:
         raise UsageError(
             f"{option_name('where')} is required (unless {option_name('after')} gives the "
             "selection)"
@@ -152,32 +149,36 @@ def analyze(
     frame: pl.LazyFrame | None = None
     window: timewindow.Window | None = None
     skipped: dict[str, int] = {}
-    if engine == "spark" or is_spark_frame(source):
-        timed = [k for k in ("time_column", "since", "until", "after") if call[k] is not None]
-        if timed or skip_bad_lines:
+    if opts.engine == "spark" or is_spark_frame(source):
+        timed = [
+            k for k in ("time_column", "since", "until", "after") if getattr(opts, k) is not None
+        ]
+        if timed or opts.skip_bad_lines:
             raise UsageError(
                 f"time windows and {option_name('skip_bad_lines')} work with the polars engine "
                 f"only; filter on the time column in {option_name('where')} / "
                 f"{option_name('filter')} instead"
             )
-        eng = open_engine(source, engine=engine, spark_master=spark_master, progress=say)
+        eng = open_engine(source, engine=opts.engine, spark_master=opts.spark_master, progress=say)
         schema = eng.schema()
-        assert where is not None
-        sp = eng.split(where=where, baseline=baseline, filter=filter, weight=weight)
+        assert opts.where is not None
+        sp = eng.split(
+            where=opts.where, baseline=opts.baseline, filter=opts.filter, weight=opts.weight
+        )
     else:
-        if spark_master is not None:
+        if opts.spark_master is not None:
             raise UsageError(f"{option_name('spark_master')} needs {option_name('engine_spark')}")
-        if engine not in (None, "polars"):
-            open_engine(source, engine=engine)  # names the valid engines
-        loaded = load(source, skip_bad_lines=skip_bad_lines)
+        if opts.engine not in (None, "polars"):
+            open_engine(source, engine=opts.engine)  # names the valid engines
+        loaded = load(source, skip_bad_lines=opts.skip_bad_lines)
         skipped = loaded.skipped_lines
         frame, window = timewindow.resolve(
             loaded.frame,
             dict(loaded.frame.collect_schema()),
-            time_column=time_column,
-            since=since,
-            until=until,
-            after=after,
+            time_column=opts.time_column,
+            since=opts.since,
+            until=opts.until,
+            after=opts.after,
             hint=loaded.time_column,
         )
         # a time window stays a polars filter: polars skips the row groups outside it by
@@ -186,20 +187,25 @@ def analyze(
         eng = PolarsEngine(replace(loaded, frame=frame), direct=window.scope() is None)
         schema = eng.schema()
         sp = timewindow.split_in(
-            window, schema, where=where, baseline=baseline, filter=filter, weight=weight
+            window,
+            schema,
+            where=opts.where,
+            baseline=opts.baseline,
+            filter=opts.filter,
+            weight=opts.weight,
         )
     names, left = candidates(
         schema,
-        columns=columns,
-        exclude=exclude,
+        columns=opts.columns,
+        exclude=opts.exclude,
         predicate_columns=sp.predicate_columns,
         weight_column=sp.weight_column,
         window_column=_window_column(window),
     )
     outcome_roles = outcome_columns(
         schema,
-        outcomes=[outcomes] if isinstance(outcomes, str) else outcomes,
-        context=[context] if isinstance(context, str) else context,
+        outcomes=opts.outcomes,
+        context=opts.context,
     )
     say("measuring columns")
     totals, stats = eng.measure(sp, names)
@@ -250,16 +256,15 @@ def analyze(
         profile,
         eng.description,
         sp,
-        alpha=alpha,
-        min_lift=min_lift,
-        min_share=min_share,
-        max_order=max_order,
+        alpha=opts.alpha,
+        min_lift=opts.min_lift,
+        min_share=opts.min_share,
+        max_order=opts.max_order,
     )
-    options = {k: v for k, v in call.items() if k not in ("source", "progress")}
     return replace(
         result,
         counts=keep_counts(counts, totals),
-        origin=Origin(source, options),
+        origin=Origin(source, opts),
         time_ranges=() if frame is None else time_ranges(frame, sp, schema),
         skipped_lines=skipped,
         timeline=None

@@ -21,7 +21,8 @@ from typing import Any
 
 import polars as pl
 
-from bubbleup.errors import PredicateError, SourceError, WeightError, first_line, option_name
+from bubbleup.errors import PredicateError, SourceError, WeightError, first_line
+from bubbleup.options import option_name
 from bubbleup.pipeline.items import Item, item_condition
 from bubbleup.pipeline.profile import (
     QUANTILE_SAMPLE,

@@ -176,7 +176,5 @@ def drill(result: Result, n: int, *, progress: Progress | None = None) -> Result
         raise UsageError(
             "this Result does not know its source; make it with bubbleup.analyze() to drill"
         )
-    options = result.origin.rerun_options(
-        filter=_combine(result.origin.options.get("filter"), condition), progress=progress
-    )
-    return analyze(result.origin.source, **options)
+    options = result.origin.rerun(filter=_combine(result.origin.options.filter, condition))
+    return analyze(result.origin.source, options, progress=progress)

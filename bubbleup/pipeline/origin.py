@@ -8,112 +8,46 @@ The source is kept as given (a path, or a reference to the in-memory frame, not 
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import polars as pl
-
-#: Options of :func:`bubbleup.analyze` and the command-line flags that give them.
-_FLAGS = {
-    "baseline": "--baseline",
-    "filter": "--filter",
-    "alpha": "--alpha",
-    "min_lift": "--min-lift",
-    "min_share": "--min-share",
-    "max_order": "--max-order",
-    "time_column": "--time-column",
-    "since": "--since",
-    "until": "--until",
-    "after": "--after",
-    "spark_master": "--spark-master",
-}
-_DEFAULTS: dict[str, Any] = {"alpha": 0.05, "min_lift": 1.5, "min_share": 0.05, "max_order": 3}
-_TEXT = ("baseline", "filter", "time_column", "since", "until", "after", "spark_master")
-_HANDLED = {
-    "source",
-    "where",
-    "weight",
-    "columns",
-    "exclude",
-    "outcomes",
-    "context",
-    "skip_bad_lines",
-    "engine",
-    *_TEXT,
-    *_DEFAULTS,
-}
+from bubbleup.options import Options
 
 
 @dataclass(frozen=True)
 class Origin:
-    """The source and keyword options of one call of :func:`bubbleup.analyze`.
+    """The source and options of one call of :func:`bubbleup.analyze`.
 
-    ``options`` holds every keyword argument except ``progress``, so that
-    ``analyze(origin.source, **origin.options)`` runs the same analysis again.
+    ``analyze(origin.source, origin.options)`` runs the same analysis again.
     """
 
     source: Any
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Options = field(default_factory=Options)
 
-    def rerun_options(self, **changes: Any) -> dict[str, Any]:
+    def rerun(self, **changes: Any) -> Options:
         """The options with ``changes`` applied, ready for :func:`bubbleup.analyze`."""
-        return {**self.options, **changes}
+        return self.options.replace(**changes)
 
     def command(self, *, extra: tuple[str, ...] = ()) -> str | None:
         """The ``bubbleup analyze`` command line that reproduces the analysis, or ``None``.
 
-        ``None`` when the source is an in-memory frame, a predicate is a polars expression,
-        or an option the command line cannot give differs from its default: no command
-        line reproduces those.
+        ``None`` when the source is an in-memory frame or a predicate is a polars
+        expression: no command line reproduces those.
 
         Examples
         --------
-        >>> Origin("events.parquet", {"where": "status >= 500", "weight": False}).command()
+        >>> opts = Options(where="status >= 500", weight=False)
+        >>> Origin("events.parquet", opts).command()
         "bubbleup analyze events.parquet --where 'status >= 500' --no-weight"
         """
         paths = _paths(self.source)
-        if paths is None:
+        flags = self.options.command_args()
+        if paths is None or flags is None:
             return None
-        opts = self.options
-        if any(isinstance(opts.get(k), pl.Expr) for k in ("where", "baseline", "filter")):
-            return None
-        if any(not _is_default(k, v) for k, v in opts.items() if k not in _HANDLED):
-            return None
-        args = ["bubbleup", "analyze", *paths]
-        if opts.get("where") is not None:
-            args += ["--where", str(opts["where"])]
-        for key in _TEXT:
-            value = opts.get(key)
-            if value is not None:
-                text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-                args += [_FLAGS[key], text]
-        if opts.get("skip_bad_lines"):
-            args.append("--skip-bad-lines")
-        if opts.get("engine") == "spark":
-            args += ["--engine", "spark"]
-        weight = opts.get("weight")
-        if weight is False:
-            args.append("--no-weight")
-        elif isinstance(weight, str):
-            args += ["--weight", weight]
-        for key, flag in (
-            ("columns", "--columns"),
-            ("exclude", "--exclude"),
-            ("outcomes", "--outcome"),
-            ("context", "--context"),
-        ):
-            if opts.get(key):
-                names = [opts[key]] if isinstance(opts[key], str) else opts[key]
-                args += [flag, ",".join(names)]
-        for key, default in _DEFAULTS.items():
-            if key in opts and opts[key] != default:
-                args += [_FLAGS[key], f"{opts[key]:g}"]
-        args += list(extra)
+        args = ["bubbleup", "analyze", *paths, *flags, *extra]
         return " ".join(shell_quote(a) for a in args)
 
 
@@ -135,18 +69,6 @@ def shell_quote(text: str) -> str:
     if not any(c in text for c in '"$`\\!'):
         return f'"{text}"'
     return shlex.quote(text)
-
-
-def _is_default(name: str, value: Any) -> bool:
-    from bubbleup.pipeline.analyze import analyze
-
-    parameter = inspect.signature(analyze).parameters.get(name)
-    if parameter is None:
-        return value is None
-    default = parameter.default
-    if value is default:
-        return True
-    return isinstance(value, (bool, int, float, str)) and value == default
 
 
 def _paths(source: Any) -> list[str] | None:

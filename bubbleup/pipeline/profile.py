@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
-from bubbleup.errors import ColumnError, did_you_mean, option_name
+from bubbleup.errors import ColumnError, did_you_mean
+from bubbleup.options import option_name
 
 #: Numeric columns with at most this many distinct values are ordered categories.
 MAX_NUMERIC_CATEGORIES = 24

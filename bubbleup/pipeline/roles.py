@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from bubbleup.errors import FLAGS
+from bubbleup.options import FLAGS
 from bubbleup.pipeline.profile import select_columns
 
 
@@ -133,7 +133,7 @@ def outcome_columns(
         Whether the naming conventions apply (``False``: only ``outcomes``).
     option_names
         The parameters that gave ``outcomes`` and ``context``, for error messages (shown
-        as the caller's interface names them: :func:`bubbleup.errors.option_name`).
+        as the caller's interface names them: :func:`bubbleup.options.option_name`).
 
     Examples
     --------

@@ -102,24 +102,24 @@ def example_rows(
             "this Result does not know its source; make it with bubbleup.analyze() to read rows"
         )
     opts = result.origin.options
-    loaded = load(result.origin.source, skip_bad_lines=bool(opts.get("skip_bad_lines")))
+    loaded = load(result.origin.source, skip_bad_lines=opts.skip_bad_lines)
     frame, window = timewindow.resolve(
         loaded.frame,
         dict(loaded.frame.collect_schema()),
-        time_column=opts.get("time_column"),
-        since=opts.get("since"),
-        until=opts.get("until"),
-        after=opts.get("after"),
+        time_column=opts.time_column,
+        since=opts.since,
+        until=opts.until,
+        after=opts.after,
         hint=loaded.time_column,
     )
     schema = dict(frame.collect_schema())
     sp = timewindow.split_in(
         window,
         schema,
-        where=opts.get("where"),
-        baseline=opts.get("baseline"),
-        filter=opts.get("filter"),
-        weight=opts.get("weight"),
+        where=opts.where,
+        baseline=opts.baseline,
+        filter=opts.filter,
+        weight=opts.weight,
     )
     match = pl.lit(True)
     if condition is not None:

@@ -20,8 +20,8 @@ from bubbleup.errors import (
     WeightError,
     did_you_mean,
     first_line,
-    option_name,
 )
+from bubbleup.options import option_name
 from bubbleup.pipeline import gate
 from bubbleup.pipeline.timetext import type_time_text
 from bubbleup.printable import printable
@@ -116,7 +116,7 @@ def compile_predicate(
         The source's schema, used to check column names and the result type.
     option
         The parameter that gave the predicate, named in error messages as the caller's
-        interface names it (:func:`bubbleup.errors.option_name`: ``where`` or ``--where``).
+        interface names it (:func:`bubbleup.options.option_name`: ``where`` or ``--where``).
 
     Returns
     -------

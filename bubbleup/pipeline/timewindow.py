@@ -27,7 +27,8 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from bubbleup.errors import ColumnError, TimeError, UsageError, did_you_mean, option_name
+from bubbleup.errors import ColumnError, TimeError, UsageError, did_you_mean
+from bubbleup.options import option_name
 from bubbleup.pipeline.items import quote_identifier, time_literal
 from bubbleup.pipeline.split import Predicate, Split, compile_predicate, split
 
@@ -227,7 +228,7 @@ def parse_instant(value: str | dt.datetime | dt.date | None, option: str) -> dt.
     """Parse ``since`` / ``until`` / ``after`` (ISO 8601; a date is its midnight).
 
     ``option`` is the parameter, named in the error message as the caller's interface
-    names it (:func:`bubbleup.errors.option_name`).
+    names it (:func:`bubbleup.options.option_name`).
 
     Examples
     --------

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bubbleup.errors import UsageError
+from bubbleup.options import Options
 
 if TYPE_CHECKING:
     from bubbleup.interfaces.explore.widget import ExploreWidget
@@ -52,7 +53,7 @@ def explore(
         ) from None
     from bubbleup.interfaces.explore.state import Explorer, View
 
-    return ExploreWidget(Explorer(source, options), View(where, (), value))
+    return ExploreWidget(Explorer(source, Options.build(None, **options)), View(where, (), value))
 
 
 __all__ = ["explore"]

@@ -38,6 +38,7 @@ from bubbleup.interfaces.explore.heatmap import (
     mask,
     numeric_columns,
 )
+from bubbleup.options import Options
 from bubbleup.outputs import charts, report
 from bubbleup.pipeline.analyze import analyze
 from bubbleup.pipeline.drill import items_sql
@@ -184,8 +185,8 @@ class Explorer:
         What :func:`bubbleup.analyze` takes: paths, or a polars/pandas/pyarrow frame.
     options
         The fixed options of every view (``baseline``, ``filter``, ``weight``,
-        ``columns``, ``exclude``, ``alpha``, ``min_lift``, ``min_share``, ``max_order``,
-        ``skip_bad_lines``, ``time_column``), as :func:`bubbleup.analyze` takes them.
+        ``columns``, ``exclude``, ``alpha``...): an :class:`~bubbleup.options.Options`, or
+        its fields by name; each view sets ``where`` and adds its drill steps to ``filter``.
 
     Examples
     --------
@@ -198,18 +199,17 @@ class Explorer:
     """
 
     source: Source
-    options: dict[str, Any] = field(default_factory=dict)
+    options: Options = field(default_factory=Options)
 
     def __post_init__(self) -> None:
-        skip = bool(self.options.get("skip_bad_lines", False))
-        loaded = load(self.source, skip_bad_lines=skip)
+        loaded = load(self.source, skip_bad_lines=self.options.skip_bad_lines)
         self.description = loaded.description
         self.frame: pl.DataFrame = loaded.frame.collect()
         self.schema = dict(self.frame.schema)
         found = find_time_column(
             self.frame.lazy(),
             self.schema,
-            requested=self.options.get("time_column"),
+            requested=self.options.time_column,
             hint=loaded.time_column,
         )
         name = found[0] if found else None
@@ -234,7 +234,7 @@ class Explorer:
     # -- the pieces of a view ------------------------------------------------------------
     def scope_text(self, view: View) -> str | None:
         """The scope of a view: the fixed ``filter`` and each drill step, as SQL."""
-        base = self.options.get("filter")
+        base = self.options.filter
         parts = [f"({base})"] if base else []
         parts += [s.condition for s in view.steps]
         return _and(parts)
@@ -254,12 +254,9 @@ class Explorer:
         cond = f"{scope} AND ({view.where})" if scope else view.where
         return f"SELECT * FROM events WHERE {cond}"
 
-    def options_for(self, view: View) -> dict[str, Any]:
-        """The keyword arguments of :func:`bubbleup.analyze` for a view."""
-        opts = {k: v for k, v in self.options.items() if v is not None}
-        opts["filter"] = self.scope_text(view)
-        opts["where"] = view.where
-        return {k: v for k, v in opts.items() if v is not None}
+    def options_for(self, view: View) -> Options:
+        """The options of :func:`bubbleup.analyze` for a view."""
+        return self.options.replace(filter=self.scope_text(view), where=view.where)
 
     def command(self, view: View) -> str | None:
         """The ``bubbleup analyze ...`` command that gives the view's answer, if any."""
@@ -302,7 +299,7 @@ class Explorer:
             selected = mask(self.frame, compile_predicate(view.where, self.schema)[0])
         else:
             selected = np.zeros(self.frame.height, dtype=bool)
-        baseline_text = self.options.get("baseline")
+        baseline_text = self.options.baseline
         if not baseline_text:
             return g.heatmap(selected)
         compiled = compile_predicate(baseline_text, self.schema, option="--baseline")[0]
@@ -316,8 +313,7 @@ class Explorer:
             if cancelled is not None and cancelled():
                 raise SupersededError("a newer view was asked for")
 
-        opts = self.options_for(view)
-        return analyze(self.frame, progress=progress, **opts)
+        return analyze(self.frame, self.options_for(view), progress=progress)
 
     def answer(self, view: View, *, cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
         """The answer to a view as JSON-ready data: HTML pieces, drill actions, command."""
