@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -26,7 +25,6 @@ from rich.text import Text
 from bubbleup._interrupt import end_startup
 from bubbleup._version import __version__
 from bubbleup.errors import BubbleupError, UsageError
-from bubbleup.io.paths import expand
 from bubbleup.options import (
     DEFAULTS,
     OPTION_FLAGS,
@@ -36,9 +34,12 @@ from bubbleup.options import (
     Options,
     command_line_names,
 )
-from bubbleup.outputs import charts, render, report
-from bubbleup.pipeline.result import Result
 from bubbleup.printable import printable
+
+if TYPE_CHECKING:  # polars, the pipeline and the outputs load in the commands that use them
+    import polars as pl
+
+    from bubbleup.pipeline.result import Result
 
 app = typer.Typer(
     name="bubbleup",
@@ -142,6 +143,8 @@ def _split_names(values: list[str] | None) -> list[str] | None:
 
 def _input_files(inputs: list[str]) -> list[str]:
     """The files the sources name: globs and directories expanded as the readers do."""
+    from bubbleup.io.paths import expand
+
     files = list(inputs)
     for src in inputs:
         with suppress(BubbleupError):  # a source that names nothing cannot be overwritten
@@ -421,8 +424,6 @@ def analyze(
     skip_bad_lines: SkipBadLines = False,
 ) -> None:
     """Rank what is more common in the selected events than in the baseline."""
-    from bubbleup.pipeline.analyze import analyze as run
-
     if top > MAX_TOP:
         fail(f"--top must be at most {MAX_TOP:,} (0 shows every explanation), not {top}", 2)
     options = _options(locals())
@@ -432,6 +433,9 @@ def analyze(
         fail(f"--histograms draws in the table format (the html report has them); not {fmt}", 2)
     if spark_master is not None and engine is not Engine.spark:
         fail("--spark-master needs --engine spark", 2)
+    from bubbleup.outputs import charts, render, report
+    from bubbleup.pipeline.analyze import analyze as run
+
     with errors(), _progress(quiet) as progress:
         result = run(source if len(source) > 1 else source[0], options, progress=progress)
         for number in drill or []:
@@ -558,6 +562,8 @@ def _cell(value: object) -> Text:
 
 
 def _rows_table(frame: pl.DataFrame, side: str) -> Table:
+    import polars as pl
+
     part = frame.filter(pl.col(frame.columns[0]) == side).drop(frame.columns[0])
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("column", style="bold")
@@ -571,6 +577,10 @@ def _rows_table(frame: pl.DataFrame, side: str) -> Table:
 def _rows_tables(
     result: Result, frame: pl.DataFrame, explanation: int | None
 ) -> list[Table | Text]:
+    import polars as pl
+
+    from bubbleup.outputs import render
+
     t = result.totals
     totals = {"selection": t.selection_events, "baseline": t.baseline_events}
     inside = ""
@@ -636,9 +646,9 @@ def rows(
 ) -> None:
     """Show example events from the selection and the baseline: identifiers and time
     first, then the top attributes."""
+    options = _options(locals())
     from bubbleup.pipeline.analyze import analyze as run
 
-    options = _options(locals())
     with errors(), _progress(quiet) as progress:
         result = run(source if len(source) > 1 else source[0], options, progress=progress)
         for number in drill or []:
