@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,11 +19,11 @@ from typer.testing import CliRunner
 
 from bubbleup.interfaces.cli import app
 from bubbleup.interfaces.explore.heatmap import Heatmap, box_sql, grid
-from bubbleup.interfaces.explore.server import Server, serve
+from bubbleup.interfaces.explore.server import Server
 from bubbleup.interfaces.explore.state import Explorer, View
 from bubbleup.pipeline.split import compile_predicate
-from tests.browser import HANG_GUARD_SECONDS, chromium
-from tests.test_explore import drag, wait_ready
+from tests.browser import chromium
+from tests.test_explore import drag, fetch_heat, running, wait_ready
 
 START = 1_763_560_800  # 2025-11-19 14:00:00 UTC, in seconds since 1970
 SCALE = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
@@ -258,12 +256,8 @@ def test_boxes_on_a_float_axis_hold_exactly_their_cells() -> None:
 @pytest.fixture
 def epoch_server(tmp_path: Path) -> Iterator[Server]:
     path = write(with_time(sampled_events(), "ms"), tmp_path / "epoch_ms.parquet")
-    s = Server(Explorer(str(path)))
-    thread = threading.Thread(target=serve, args=(s,), daemon=True)
-    thread.start()
-    yield s
-    s.shutdown()
-    thread.join(HANG_GUARD_SECONDS)
+    with running(Explorer(str(path))) as s:
+        yield s
 
 
 def test_the_page_says_its_cells_are_weighted_and_boxes_epoch_times(
@@ -278,15 +272,7 @@ def test_the_page_says_its_cells_are_weighted_and_boxes_epoch_times(
             "document.querySelector('.bx-heat + .bx-legend + .bx-note').textContent"
         )
         assert note.startswith("ts × duration_ms")
-        page.evaluate(
-            "void fetch('/api/heatmap', {method: 'POST', headers: {'X-Bubbleup-Token':"
-            " new URLSearchParams(location.search).get('token')}, body: '{}'})"
-            ".then(r => r.json()).then(d => { window.__heat = d.heatmap; })"
-        )
-        deadline = time.monotonic() + HANG_GUARD_SECONDS
-        while page.evaluate("window.__heat === undefined") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        heat = page.evaluate("window.__heat")
+        heat = fetch_heat(page)
         nx, ny = len(heat["time_edges"]) - 1, len(heat["value_edges"]) - 1
         j0 = next(j for j, e in enumerate(heat["value_edges"]) if e >= 2000)
         drag(page, (nx // 2 + 1, j0), (nx - 1, ny - 1))

@@ -138,7 +138,7 @@ def test_widget_module_renders_the_kernel_answer_in_chromium(
     executed: tuple[Any, Path],
 ) -> None:
     _, folder = executed
-    static = ROOT / "bubbleup" / "explore" / "static"
+    static = ROOT / "bubbleup" / "interfaces" / "explore" / "static"
     for name in ("explore.js", "explore.css"):
         shutil.copy(static / name, folder / name)
     (folder / "index.html").write_text(HARNESS, encoding="utf-8")
