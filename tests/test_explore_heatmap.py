@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from bubbleup.errors import WeightError
 from bubbleup.interfaces.cli import app
 from bubbleup.interfaces.explore.heatmap import Heatmap, box_sql, grid
 from bubbleup.interfaces.explore.server import Server
@@ -172,6 +173,13 @@ def test_bad_weights_are_the_answers_errors(tmp_path: Path) -> None:
         ex.heatmap(View("route = '/a'"))
     with pytest.raises(type(raised.value), match="negative values"):
         ex.answer(View("route = '/a'"))
+
+
+def test_a_weight_column_that_is_not_there_stops_explore_at_once(tmp_path: Path) -> None:
+    # at start (the CLI prints it as one line), not at the first box
+    path = write(with_time(sampled_events(200), "datetime"), tmp_path / "events.parquet")
+    with pytest.raises(WeightError, match=r"^weight column 'rate' not found; did you mean"):
+        Explorer(str(path), {"weight": "rate"})
 
 
 # -- time axes from numbers and text ----------------------------------------------------------
