@@ -260,7 +260,7 @@ def grid(
         w.max().alias("_w_max"),
     ).row(0, named=True)
     check_weights(weight_column, stats)
-    scale = weight_scale(stats["_w_max"]) if weight_column else 1.0
+    scale = weight_scale(stats["_w_max"])  # 1.0 without a weight column
     if stats["vlo"] is None:
         epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC if zone else None)
         stats.update(vlo=0.0, vhi=1.0, tlo=epoch, thi=epoch)
