@@ -287,6 +287,9 @@ def test_the_page_says_its_cells_are_weighted_and_boxes_epoch_times(
         boxed = wait_ready(page)
         assert boxed["error"] == ""
         assert boxed["where"].startswith("ts >= TIMESTAMPTZ '2025-11-19 ")
+        h = epoch_server.explorer.heatmap(View())  # the page's SQL is the library's
+        assert h is not None
+        assert boxed["where"] == box_sql(h, nx // 2 + 1, nx - 1, j0, ny - 1)
         assert boxed["first"] == "host = 'h-bad'"  # the planted cause
         assert boxed["command"].startswith("bubbleup analyze ")
         assert page.errors == []
