@@ -26,6 +26,7 @@ sample:
 
 screenshot:
 	$(PY) tools/make_screenshot.py
+	$(PY) tools/make_explore_screenshot.py
 
 bench:
 	$(PY) bench/bench_core.py bench/data/events_1m_50.parquet

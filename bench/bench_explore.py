@@ -16,8 +16,12 @@ For each size it writes a Parquet file of wide events over six hours (``ts``,
   Parquet file with its fast path each time.
 
 Figures go to stdout as a Markdown table (median / max seconds per box): the app's view
-(heatmap + ``analyze`` on the kept frame), and ``analyze`` alone on the kept frame and on
-the Parquet file (re-read with its fast path each time).
+(heatmap + ``analyze`` on the kept frame), the heatmap of the box alone, and ``analyze``
+alone on the kept frame and on the Parquet file (re-read with its fast path each time).
+
+``--sampled`` writes the same events with a ``sample_rate`` column (1 or 20) and ``ts``
+as milliseconds since 1970 (``explore_<rows>_sampled.parquet``): the heatmap then counts
+weighted events and the app reads the times from numbers, as it does for such sources.
 """
 
 from __future__ import annotations
@@ -42,8 +46,9 @@ from bubbleup.interfaces.explore.state import Explorer, View  # noqa: E402
 START = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 
 
-def generate(rows: int, path: Path, *, seed: int = 1) -> None:
-    """Write ``rows`` events with a planted slow band (host ``h-bad`` after 14:00)."""
+def generate(rows: int, path: Path, *, seed: int = 1, sampled: bool = False) -> None:
+    """Write ``rows`` events with a planted slow band (host ``h-bad`` after 14:00);
+    ``sampled``: with sample rates, and times as epoch milliseconds."""
     rng = np.random.default_rng(seed)
     chunk = 1_000_000
     frames = []
@@ -71,6 +76,9 @@ def generate(rows: int, path: Path, *, seed: int = 1) -> None:
         frame = pl.select(
             **{k2: (v if isinstance(v, pl.Expr) else pl.Series(k2, v)) for k2, v in cols.items()}
         )
+        if sampled:
+            rate = pl.Series("sample_rate", rng.choice([1, 20], n, p=[0.7, 0.3]))
+            frame = frame.with_columns(pl.col("ts").dt.epoch("ms"), rate)
         frames.append(frame)
     pl.concat(frames).write_parquet(path, row_group_size=250_000)
 
@@ -85,12 +93,13 @@ BOXES = [
 ]
 
 
-def bench(rows: int, boxes: int) -> dict[str, object]:
-    path = ROOT / "bench" / "data" / f"explore_{rows}.parquet"
+def bench(rows: int, boxes: int, *, sampled: bool = False) -> dict[str, object]:
+    name = f"explore_{rows}_sampled.parquet" if sampled else f"explore_{rows}.parquet"
+    path = ROOT / "bench" / "data" / name
     path.parent.mkdir(exist_ok=True)
     if not path.exists():
         t = time.perf_counter()
-        generate(rows, path)
+        generate(rows, path, sampled=sampled)
         print(f"# generated {path.name} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     t = time.perf_counter()
     ex = Explorer(str(path))
@@ -99,11 +108,14 @@ def bench(rows: int, boxes: int) -> dict[str, object]:
     first = ex.view(View(BOXES[0]))
     first_s = time.perf_counter() - t
     assert first["explanations"][0]["label"] == "host = 'h-bad'", first["explanations"][0]
-    app, memory, reread = [], [], []
+    app, heat, memory, reread = [], [], [], []
     for where in BOXES[1 : boxes + 1]:
         t = time.perf_counter()
         ex.view(View(where))
         app.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ex.heatmap(View(where))  # the grid is kept: this is the mask and the bincount
+        heat.append(time.perf_counter() - t)
         t = time.perf_counter()
         bubbleup.analyze(ex.frame, where=where)
         memory.append(time.perf_counter() - t)
@@ -115,6 +127,7 @@ def bench(rows: int, boxes: int) -> dict[str, object]:
         "load": load,
         "first": first_s,
         "app": app,
+        "heat": heat,
         "memory": memory,
         "reread": reread,
         "mb": ex.frame.estimated_size() / 1e6,
@@ -129,17 +142,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--boxes", type=int, default=4)
+    parser.add_argument(
+        "--sampled", action="store_true", help="with sample rates and epoch-millisecond times"
+    )
     args = parser.parse_args()
     print(
-        "| events | frame | load | first view | new box in the app "
+        "| events | frame | load | first view | new box in the app | its heatmap "
         "| analyze on the kept frame | analyze re-reading Parquet |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for rows in args.rows:
-        r = bench(rows, args.boxes)
+        r = bench(rows, args.boxes, sampled=args.sampled)
         print(
             f"| {rows:,} | {r['mb']:,.0f} MB | {r['load']:.2f} s | {r['first']:.2f} s "
-            f"| {_fig(r['app'])} | {_fig(r['memory'])} | {_fig(r['reread'])} |",
+            f"| {_fig(r['app'])} | {_fig(r['heat'])} | {_fig(r['memory'])} "
+            f"| {_fig(r['reread'])} |",
             flush=True,
         )
     print(f"\nload average at the end: {os.getloadavg()}")

@@ -219,6 +219,38 @@ def measure(
     return totals_from_row(row, split), row
 
 
+def check_weights(column: str | None, row: Mapping[str, Any]) -> None:
+    """Raise :class:`~bubbleup.errors.WeightError` unless the weights are numbers >= 0.
+
+    ``row`` holds ``_w_nan`` (how many weights are NaN), ``_w_min`` and ``_w_max``; no
+    check without a weight ``column``.
+
+    Examples
+    --------
+    >>> check_weights("w", {"_w_nan": 0, "_w_min": 0.5, "_w_max": 5.0})
+    >>> check_weights("w", {"_w_nan": 0, "_w_min": -1.0, "_w_max": 5.0})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bubbleup.errors.WeightError: weight column 'w' has negative values (minimum -1); ...
+    """
+    if column is None:
+        return
+    if row["_w_nan"]:
+        raise WeightError(
+            f"weight column '{column}' has NaN values; "
+            f"fix the data or pass {option_name('no_weight')}"
+        )
+    if row.get("_w_max") is not None and math.isinf(row["_w_max"]):
+        raise WeightError(
+            f"weight column '{column}' has infinite values; weights must be finite numbers >= 0"
+        )
+    if row["_w_min"] is not None and row["_w_min"] < 0:
+        raise WeightError(
+            f"weight column '{column}' has negative values "
+            f"(minimum {row['_w_min']:g}); weights must be >= 0"
+        )
+
+
 def totals_from_row(row: Mapping[str, Any], split: Split) -> Totals:
     """Check the weights and build the :class:`Totals` from a measured row (any engine).
 
@@ -226,22 +258,7 @@ def totals_from_row(row: Mapping[str, Any], split: Split) -> Totals:
     ``_sel_w2``, ``_base_w2`` (sums over no event may be null), ``_w_min``, ``_w_max`` and
     ``_w_nan``.
     """
-    if split.weight_column is not None:
-        if row["_w_nan"]:
-            raise WeightError(
-                f"weight column '{split.weight_column}' has NaN values; "
-                f"fix the data or pass {option_name('no_weight')}"
-            )
-        if row.get("_w_max") is not None and math.isinf(row["_w_max"]):
-            raise WeightError(
-                f"weight column '{split.weight_column}' has infinite values; "
-                "weights must be finite numbers >= 0"
-            )
-        if row["_w_min"] is not None and row["_w_min"] < 0:
-            raise WeightError(
-                f"weight column '{split.weight_column}' has negative values "
-                f"(minimum {row['_w_min']:g}); weights must be >= 0"
-            )
+    check_weights(split.weight_column, row)
     return Totals(
         scope_events=int(row["_scope"]),
         selection_events=int(row["_sel_n"] or 0),

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from bubbleup.pipeline.gate import FORBIDDEN_WORDS
 from bubbleup.pipeline.profile import Attribute, attribute_number
 
 ITEM_DTYPE = pl.Struct(
@@ -77,7 +78,8 @@ def _bare_is_column(name: str) -> bool:
 def quote_identifier(name: str) -> str:
     """A column name for SQL: bare when polars' parser reads it as that column, else quoted.
 
-    Quoted names take double quotes, doubled inside. Keywords (``select``, ``date``...)
+    Quoted names take double quotes, doubled inside. Keywords (``select``, ``date``...),
+    words the predicate gate refuses bare (``load``, ``show``: :mod:`bubbleup.pipeline.gate`)
     and dotted names (``http.route``, which SQL would read as a struct field) are quoted.
 
     Examples
@@ -86,10 +88,10 @@ def quote_identifier(name: str) -> str:
     kernel "exit reason"
     >>> print(quote_identifier('say "hi"'), quote_identifier("select"))
     "say ""hi""\" "select"
-    >>> print(quote_identifier("http.route"))
-    "http.route"
+    >>> print(quote_identifier("http.route"), quote_identifier("load"))
+    "http.route" "load"
     """
-    if _BARE.match(name) and _bare_is_column(name):
+    if _BARE.match(name) and name.upper() not in FORBIDDEN_WORDS and _bare_is_column(name):
         return name
     return '"' + name.replace('"', '""') + '"'
 

@@ -1,10 +1,12 @@
 """The heatmap of ``bubbleup explore``: events per (time, value) cell, on each side.
 
 :func:`heatmap` bins the events in scope by time (columns) and by one numeric column (rows)
-with polars, and counts the selected and the baseline events in each cell. It also gives
-each cell edge as a SQL literal, so that a box dragged over cells ``i0..i1`` x ``j0..j1``
-becomes ``time BETWEEN t[i0] AND t[i1 + 1] AND value BETWEEN v[j0] AND v[j1 + 1]``
-(:func:`box_sql`) without any quoting in the browser.
+with polars, and counts the selected and the baseline events in each cell, weighted as
+:func:`bubbleup.analyze` weighs them (``weight``: a ``sample_rate`` column by default, see
+:func:`bubbleup.pipeline.split.resolve_weight`). It also gives each cell edge as a SQL
+literal, so that a box dragged over cells ``i0..i1`` x ``j0..j1`` becomes
+``time >= t[i0] AND time < t[i1 + 1] AND value >= v[j0] AND value < v[j1 + 1]``
+(:func:`box_sql`) without any quoting in the browser: exactly the events of those cells.
 
 Durations are skewed: when a column's values are positive and span more than
 :data:`LOG_SPAN` times, the value axis is logarithmic.
@@ -23,7 +25,9 @@ import numpy as np
 import polars as pl
 
 from bubbleup.errors import ColumnError, did_you_mean
-from bubbleup.pipeline.items import format_number, quote_identifier
+from bubbleup.pipeline.count import check_weights
+from bubbleup.pipeline.items import format_number, quote_identifier, time_literal, time_operand
+from bubbleup.pipeline.split import resolve_weight, weight_scale
 
 #: Time buckets (columns) and value buckets (rows) of the heatmap.
 TIME_BINS = 60
@@ -82,29 +86,35 @@ class Heatmap:
     """Counts per cell and the cell edges.
 
     ``selection[j][i]`` and ``baseline[j][i]`` are the events in value bucket ``j`` (from
-    the lowest values up) and time bucket ``i``. ``time_edges`` are ISO 8601 texts,
-    ``time_sql`` / ``value_sql`` the same edges as SQL literals, ``value_upper_sql`` each
-    edge as the inclusive upper bound of a box that ends there.
+    the lowest values up) and time bucket ``i``, each counted with its weight
+    (``weight_column``, times ``weight_scale``; ``None``: each event once). Buckets are
+    ``[lo, hi)``, the last value bucket ``[lo, hi]``. ``time_edges`` are ISO 8601 texts,
+    ``time_sql`` / ``value_sql`` the same edges as SQL literals, ``time_ident`` the time
+    column as compared with them, ``value_upper_sql`` the comparison that closes a box
+    ending at each edge (``< 2.5``; ``<= 399`` for whole numbers; ``<=`` at the last one).
     """
 
     time_column: str
     value_column: str
     log: bool
     time_edges: list[str]
+    time_ident: str
     time_sql: list[str]
     value_edges: list[float]
     value_sql: list[str]
     value_upper_sql: list[str]
-    selection: list[list[int]]
-    baseline: list[list[int]]
-    missing: int
+    selection: list[list[float]]
+    baseline: list[list[float]]
+    missing: float
+    weight_column: str | None = None
+    weight_scale: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         """The heatmap as JSON-ready data (what the page draws)."""
         return {
             "time_column": self.time_column,
             "value_column": self.value_column,
-            "time_ident": quote_identifier(self.time_column),
+            "time_ident": self.time_ident,
             "value_ident": quote_identifier(self.value_column),
             "log": self.log,
             "time_edges": self.time_edges,
@@ -115,14 +125,14 @@ class Heatmap:
             "selection": self.selection,
             "baseline": self.baseline,
             "missing": self.missing,
+            "weight_column": self.weight_column,
+            "weight_scale": self.weight_scale,
         }
 
 
-def _time_literal(t: dt.datetime, dtype: pl.DataType) -> str:
-    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
-        text = t.astimezone(dt.UTC).isoformat(sep=" ")
-        return f"CAST('{text}' AS TIMESTAMPTZ)"
-    return f"CAST('{t.replace(tzinfo=None).isoformat(sep=' ')}' AS TIMESTAMP)"
+def _micros(t: dt.datetime) -> float:
+    """An instant as microseconds since 1970 (a naive one read as UTC)."""
+    return (t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)).timestamp() * 1e6
 
 
 def _value_edges(lo: float, hi: float, *, integer: bool, bins: int) -> tuple[list[float], bool]:
@@ -141,11 +151,12 @@ def _value_edges(lo: float, hi: float, *, integer: bool, bins: int) -> tuple[lis
 
 @dataclass(frozen=True)
 class Grid:
-    """The cells of a heatmap over one scope: edges, and each event's cell.
+    """The cells of a heatmap over one scope: edges, and each event's cell and weight.
 
     ``cells[r]`` is the cell of event ``r`` of the frame (``i * rows + j`` for time bucket
     ``i`` and value bucket ``j``), or -1 for an event out of scope or without a time or a
-    value. A new selection over the same scope costs one pass over a boolean mask.
+    value; ``weights[r]`` its weight times ``weight_scale`` (``None``: every event counts
+    1). A new selection over the same scope costs one pass over a boolean mask.
     """
 
     time_column: str
@@ -156,13 +167,18 @@ class Grid:
     time_edges: list[dt.datetime]
     value_edges: list[float]
     cells: np.ndarray
+    weights: np.ndarray | None
+    weight_column: str | None
+    weight_scale: float
     totals: np.ndarray
-    missing: int
+    missing: float
 
     def count(self, mask: np.ndarray) -> np.ndarray:
-        """Events per cell among those where ``mask`` is true, as (value, time) rows."""
-        picked = self.cells[mask & (self.cells >= 0)]
-        flat = np.bincount(picked, minlength=self.totals.size)
+        """(Weighted) events per cell among those where ``mask`` is true, as (value, time)
+        rows."""
+        keep = mask & (self.cells >= 0)
+        weights = None if self.weights is None else self.weights[keep]
+        flat = np.bincount(self.cells[keep], weights=weights, minlength=self.totals.size)
         return self._rows(flat)
 
     def _rows(self, flat: np.ndarray) -> np.ndarray:
@@ -180,13 +196,16 @@ class Grid:
             value_column=self.value_column,
             log=self.log,
             time_edges=[e.isoformat() for e in self.time_edges],
-            time_sql=[_time_literal(e, self.time_dtype) for e in self.time_edges],
+            time_ident=time_operand(quote_identifier(self.time_column), str(self.time_dtype)),
+            time_sql=[time_literal(_micros(e), str(self.time_dtype)) for e in self.time_edges],
             value_edges=edges,
             value_sql=[format_number(x) for x in edges],
             value_upper_sql=_uppers(edges, integer=self.integer),
             selection=sel.tolist(),
             baseline=base.tolist(),
             missing=self.missing,
+            weight_column=self.weight_column,
+            weight_scale=self.weight_scale,
         )
 
 
@@ -196,18 +215,26 @@ def grid(
     time_column: str,
     value_column: str,
     scope: pl.Expr | None = None,
+    weight: str | bool | None = None,
     time_bins: int = TIME_BINS,
     value_bins: int = VALUE_BINS,
 ) -> Grid:
     """Bin the events in scope by time and value (the edges span the events in scope).
+
+    ``weight`` is what :func:`bubbleup.analyze` takes: a column name, ``None`` for a
+    ``sample_rate``-like column if there is one, ``False`` for none. Weights are checked
+    and rescaled as the answer's are (:func:`~bubbleup.pipeline.count.check_weights`,
+    :func:`~bubbleup.pipeline.split.weight_scale`).
 
     Examples
     --------
     >>> import polars as pl
     >>> df = pl.read_parquet("sample_data/builds.parquet")
     >>> g = grid(df, time_column="ts", value_column="duration_ms")
-    >>> g.log, len(g.time_edges), len(g.value_edges), int(g.totals.sum()) == df.height
-    (True, 61, 31, True)
+    >>> g.log, len(g.time_edges), len(g.value_edges), g.weight_column
+    (True, 61, 31, 'sample_rate')
+    >>> int(g.totals.sum()) == df["sample_rate"].sum()
+    True
     """
     dtype = frame.schema[time_column]
     if not isinstance(dtype, pl.Datetime):
@@ -221,13 +248,19 @@ def grid(
         v = pl.when(v.is_finite()).then(v)  # NaN and infinities count as missing
     t = pl.col(time_column)
     ok = v.is_not_null() & t.is_not_null()
+    w, weight_column, _auto = resolve_weight(weight, frame.schema)
     stats = inscope.select(
         v.min().alias("vlo"),
         v.max().alias("vhi"),
         t.min().alias("tlo"),
         t.max().alias("thi"),
-        (~ok).sum().alias("missing"),
+        w.filter(~ok).sum().alias("missing"),
+        w.is_nan().sum().alias("_w_nan"),
+        w.min().alias("_w_min"),
+        w.max().alias("_w_max"),
     ).row(0, named=True)
+    check_weights(weight_column, stats)
+    scale = weight_scale(stats["_w_max"])  # 1.0 without a weight column
     if stats["vlo"] is None:
         epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC if zone else None)
         stats.update(vlo=0.0, vhi=1.0, tlo=epoch, thi=epoch)
@@ -248,7 +281,17 @@ def grid(
     keep = ok if scope is None else ok & scope.fill_null(False)
     key = pl.when(keep).then(ti.cast(pl.Int32) * n_rows + vj.cast(pl.Int32)).otherwise(-1)
     cells = frame.select(key.cast(pl.Int32).alias("k"))["k"].to_numpy()
-    totals = np.bincount(cells[cells >= 0], minlength=n_rows * time_bins)
+    weights = None
+    missing: float = int(stats["missing"] or 0)
+    if weight_column is not None:
+        weights = frame.select((w * scale).alias("w"))["w"].to_numpy()
+        missing = float(stats["missing"] or 0.0) * scale
+    inside = cells >= 0
+    totals = np.bincount(
+        cells[inside],
+        weights=None if weights is None else weights[inside],
+        minlength=n_rows * time_bins,
+    )
     return Grid(
         time_column=time_column,
         value_column=value_column,
@@ -258,8 +301,11 @@ def grid(
         time_edges=t_edges,
         value_edges=edges,
         cells=cells,
+        weights=weights,
+        weight_column=weight_column,
+        weight_scale=scale,
         totals=totals,
-        missing=int(stats["missing"]),
+        missing=missing,
     )
 
 
@@ -271,6 +317,7 @@ def heatmap(
     selected: pl.Expr,
     baseline: pl.Expr | None = None,
     scope: pl.Expr | None = None,
+    weight: str | bool | None = None,
     time_bins: int = TIME_BINS,
     value_bins: int = VALUE_BINS,
 ) -> Heatmap:
@@ -285,6 +332,9 @@ def heatmap(
     selected, baseline, scope
         Boolean expressions (null counts as false): the selection, the baseline
         (``None``: every other event in scope) and the scope (``None``: every event).
+    weight
+        Each event's weight, as :func:`bubbleup.analyze` takes it (default: a
+        ``sample_rate`` column if there is one; ``False``: each event counts once).
 
     Examples
     --------
@@ -292,9 +342,14 @@ def heatmap(
     >>> df = pl.read_parquet("sample_data/builds.parquet")
     >>> sel = pl.col("exit_reason") == "oom"
     >>> h = heatmap(df, time_column="ts", value_column="duration_ms", selected=sel)
-    >>> h.log, len(h.time_edges), len(h.selection[0])
-    (True, 61, 60)
-    >>> sum(map(sum, h.selection)) + sum(map(sum, h.baseline)) + h.missing == df.height
+    >>> h.log, len(h.time_edges), len(h.selection[0]), h.weight_column
+    (True, 61, 60, 'sample_rate')
+    >>> cells = sum(map(sum, h.selection)) + sum(map(sum, h.baseline)) + h.missing
+    >>> cells == df["sample_rate"].sum()
+    True
+    >>> once = heatmap(df, time_column="ts", value_column="duration_ms", selected=sel,
+    ...                weight=False)
+    >>> sum(map(sum, once.selection)) == df.filter(sel).height
     True
     """
     g = grid(
@@ -302,6 +357,7 @@ def heatmap(
         time_column=time_column,
         value_column=value_column,
         scope=scope,
+        weight=weight,
         time_bins=time_bins,
         value_bins=value_bins,
     )
@@ -315,15 +371,24 @@ def mask(frame: pl.DataFrame, condition: pl.Expr) -> np.ndarray:
 
 
 def _uppers(edges: list[float], *, integer: bool) -> list[str]:
-    """The upper bound of a box ending at each edge: buckets are ``[lo, hi)``, the last
-    one closed, so for integers the bound is ``hi - 1`` (``BETWEEN`` is inclusive)."""
+    """The comparison that closes a box ending at each edge: buckets are ``[lo, hi)``, so
+    ``< hi``, or ``<= hi - 1`` for whole numbers; the last bucket is closed (``<= hi``).
+
+    Examples
+    --------
+    >>> _uppers([0.0, 2.5, 5.0], integer=False), _uppers([0.0, 3.0, 6.0], integer=True)
+    (['< 0', '< 2.5', '<= 5'], ['<= -1', '<= 2', '<= 6'])
+    """
+    last = f"<= {format_number(edges[-1])}"
     if not integer:
-        return [format_number(x) for x in edges]
-    return [format_number(x - 1) for x in edges[:-1]] + [format_number(edges[-1])]
+        return [f"< {format_number(x)}" for x in edges[:-1]] + [last]
+    return [f"<= {format_number(x - 1)}" for x in edges[:-1]] + [last]
 
 
 def box_sql(h: Heatmap, i0: int, i1: int, j0: int, j1: int) -> str:
     """The SQL of a box over time buckets ``i0..i1`` and value buckets ``j0..j1``.
+
+    It selects exactly the events counted in those cells, and pastes into ``--where``.
 
     Examples
     --------
@@ -331,13 +396,14 @@ def box_sql(h: Heatmap, i0: int, i1: int, j0: int, j1: int) -> str:
     >>> df = pl.read_parquet("sample_data/builds.parquet")
     >>> sel = pl.col("exit_reason") == "oom"
     >>> h = heatmap(df, time_column="ts", value_column="duration_ms", selected=sel)
-    >>> box_sql(h, 0, 59, 0, 29).startswith("ts BETWEEN CAST('2026-11-19 00:00:01")
-    True
+    >>> print(box_sql(h, 30, 59, 20, 29))  # doctest: +NORMALIZE_WHITESPACE
+    ts >= TIMESTAMPTZ '2026-11-20 00:00:01+00:00' AND ts < TIMESTAMPTZ '2026-11-21 00:00:01+00:00'
+    AND duration_ms >= 687211 AND duration_ms <= 18014999
     """
     i0, i1 = sorted((i0, i1))
     j0, j1 = sorted((j0, j1))
-    t, v = quote_identifier(h.time_column), quote_identifier(h.value_column)
+    t, v = h.time_ident, quote_identifier(h.value_column)
     return (
-        f"{t} BETWEEN {h.time_sql[i0]} AND {h.time_sql[i1 + 1]} "
-        f"AND {v} BETWEEN {h.value_sql[j0]} AND {h.value_upper_sql[j1 + 1]}"
+        f"{t} >= {h.time_sql[i0]} AND {t} < {h.time_sql[i1 + 1]} "
+        f"AND {v} >= {h.value_sql[j0]} AND {v} {h.value_upper_sql[j1 + 1]}"
     )

@@ -45,8 +45,8 @@ from bubbleup.pipeline.drill import items_sql
 from bubbleup.pipeline.load import Source, load
 from bubbleup.pipeline.origin import Origin
 from bubbleup.pipeline.result import Result
-from bubbleup.pipeline.split import compile_predicate
-from bubbleup.pipeline.timewindow import find_time_column
+from bubbleup.pipeline.split import compile_predicate, resolve_weight
+from bubbleup.pipeline.timewindow import resolve
 
 #: Explanations listed in the answer, and attributes drawn as charts.
 TOP = 20
@@ -204,17 +204,20 @@ class Explorer:
     def __post_init__(self) -> None:
         loaded = load(self.source, skip_bad_lines=self.options.skip_bad_lines)
         self.description = loaded.description
-        self.frame: pl.DataFrame = loaded.frame.collect()
-        self.schema = dict(self.frame.schema)
-        found = find_time_column(
-            self.frame.lazy(),
-            self.schema,
-            requested=self.options.time_column,
+        # times held as numbers or text are read as times, as analyze reads them, so that
+        # the heatmap has a time axis and a box's SQL means what it means to --where
+        lazy, window = resolve(
+            loaded.frame,
+            dict(loaded.frame.collect_schema()),
+            time_column=self.options.time_column,
             hint=loaded.time_column,
         )
-        name = found[0] if found else None
+        self.frame: pl.DataFrame = lazy.collect()
+        self.schema = dict(self.frame.schema)
+        name = window.column
         self.time_column = name if name and isinstance(self.schema[name], pl.Datetime) else None
-        self.default_value = default_value_column(self.schema, skip=["sample_rate"])
+        weighed = resolve_weight(self.options.weight, self.schema)[1]
+        self.default_value = default_value_column(self.schema, skip=[weighed or "sample_rate"])
         self.paths = self._paths()
         self._cache: OrderedDict[View, dict[str, Any]] = OrderedDict()
         self._grids: OrderedDict[tuple[str | None, str], Grid] = OrderedDict()
@@ -272,9 +275,10 @@ class Explorer:
         return self.default_value
 
     def heatmap(self, view: View) -> Heatmap | None:
-        """The heatmap of a view (``None`` without a datetime column or a numeric one).
+        """The heatmap of a view (``None`` without a time column or a numeric one).
 
-        The cells of a scope and value column are kept
+        Events count with the answer's weights (the ``weight`` option). The cells of a
+        scope and value column are kept
         (:class:`~bubbleup.interfaces.explore.heatmap.Grid`), so a new box over the same scope
         only counts its selection.
         """
@@ -290,7 +294,13 @@ class Explorer:
                 if scope_text
                 else None
             )
-            g = grid(self.frame, time_column=self.time_column, value_column=value, scope=scope)
+            g = grid(
+                self.frame,
+                time_column=self.time_column,
+                value_column=value,
+                scope=scope,
+                weight=self.options.weight,
+            )
             self._grids[key] = g
             while len(self._grids) > GRIDS:
                 self._grids.popitem(last=False)

@@ -33,8 +33,9 @@ function el(tag, props = {}, ...children) {
 export function boxSql(heat, i0, i1, j0, j1) {
   const [a, b] = i0 <= i1 ? [i0, i1] : [i1, i0];
   const [c, d] = j0 <= j1 ? [j0, j1] : [j1, j0];
-  return `${heat.time_ident} BETWEEN ${heat.time_sql[a]} AND ${heat.time_sql[b + 1]} ` +
-    `AND ${heat.value_ident} BETWEEN ${heat.value_sql[c]} AND ${heat.value_upper_sql[d + 1]}`;
+  const t = heat.time_ident, v = heat.value_ident;
+  return `${t} >= ${heat.time_sql[a]} AND ${t} < ${heat.time_sql[b + 1]} ` +
+    `AND ${v} >= ${heat.value_sql[c]} AND ${v} ${heat.value_upper_sql[d + 1]}`;
 }
 
 function shortTime(iso, spanMs) {
@@ -214,9 +215,10 @@ export class Explore {
     this.canvas = el("canvas", { class: "bx-heat", width: 640, height: 340 });
     this.heat = new Heatmap(this.canvas, (sql) => this.go({ ...this.view, where: sql }));
     this.heatNote = el("p", { class: "bx-note" });
+    this.weighed = el("span", { class: "bx-weighed", text: "events" });
     const legend = el("p", { class: "bx-legend" },
       el("span", { class: "bx-swatch bx-sel" }), "selection ",
-      el("span", { class: "bx-swatch bx-base" }), "baseline (darker: more events)");
+      el("span", { class: "bx-swatch bx-base" }), "baseline (darker: more ", this.weighed, ")");
     this.error = el("p", { class: "bx-error", role: "alert" });
     this.command = el("pre", { class: "bx-command" });
     this.sql = el("pre", { class: "bx-sql" });
@@ -344,11 +346,14 @@ export class Explore {
     this.column.value = data.value_column || "";
     this.column.disabled = cols.length === 0;
     if (data.heatmap) {
-      this.heat.show(data.heatmap);
+      const h = data.heatmap;
+      this.heat.show(h);
+      // the cells count events as the answer does: each with its weight (sample rate)
+      this.weighed.textContent = visible(h.weight_column ? `events, weighted by ${h.weight_column}` +
+        (h.weight_scale !== 1 ? ` × ${h.weight_scale.toPrecision(3)}` : "") : "events");
       this.heatNote.textContent = visible(
-        `${data.heatmap.time_column} × ${data.heatmap.value_column}` +
-        (data.heatmap.log ? " (log scale)" : "") +
-        (data.heatmap.missing ? `; ${data.heatmap.missing} events without a value` : ""));
+        `${h.time_column} × ${h.value_column}` + (h.log ? " (log scale)" : "") +
+        (h.missing ? `; ${shortNumber(h.missing)} events without a time or a value` : ""));
     } else {
       this.heat.show(null);
       this.heatNote.textContent = "no heatmap: the events need a datetime column and a numeric one";
