@@ -631,7 +631,8 @@ def rows(
         int, typer.Option(metavar="N", help="Which example events (same seed, same rows).")
     ] = 0,
     fmt: Annotated[
-        RowsFormat, typer.Option("--format", "-f", help="table, json or csv.")
+        RowsFormat,
+        typer.Option("--format", "-f", help="table, json or csv.", rich_help_panel=OUTPUT),
     ] = RowsFormat.table,
     output: Annotated[
         str | None,
@@ -640,6 +641,7 @@ def rows(
             "-o",
             metavar="FILE",
             help="Write to this file (atomically) instead of stdout.",
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     quiet: Quiet = False,
