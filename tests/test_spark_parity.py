@@ -129,6 +129,19 @@ def test_outage_outcomes_and_restatements_same_json(spark: Any, tmp_path: Path) 
     assert {"ts", "region"} <= {i["attribute"] for i in doc["explanations"][0]["items"]} or {
         "naive", "region"} <= {i["attribute"] for i in doc["explanations"][0]["items"]}
     assert {o["attribute"] for o in doc["outcomes"]} == {"duration_ms", "exit_code"}
+    # a label with a time range (TIMESTAMPTZ, polars' words) pastes into Spark's --where,
+    # and a drill into it counts the same events on both engines
+    timed = next(label for label in polars.explanations["label"] if "TIMESTAMPTZ" in label)
+    on_spark = bubbleup.analyze(path, engine="spark", where=timed)
+    on_polars = bubbleup.analyze(path, engine="polars", where=timed)
+    assert on_spark.totals == on_polars.totals
+    assert on_spark.totals.selection_events > 0
+    first = next(
+        n
+        for n, items in enumerate(doc["explanations"], start=1)
+        if any(i["attribute"] in ("ts", "naive", "day") for i in items["items"])
+    )
+    assert spark_result.drill(first).totals == polars.drill(first).totals
 
 
 @pytest.fixture(scope="module")

@@ -505,7 +505,7 @@ class SparkEngine:
             raise PredicateError(
                 f"with the Spark engine {option} must be SQL text, not a {type(predicate).__name__}"
             )
-        text = gate.check(predicate, option, dialect="spark")
+        text = gate.spark_text(gate.check(predicate, option, dialect="spark"))
         try:
             with _quiet():
                 _check_parsed(self.frame, text, option)

@@ -272,6 +272,29 @@ def check(text: str, option: str = "--where", *, dialect: Dialect = "polars") ->
     return text
 
 
+def spark_text(text: str) -> str:
+    """A checked predicate in Spark SQL's words: ``TIMESTAMPTZ`` (polars' zoned timestamp,
+    in bubbleup's labels) becomes ``TIMESTAMP``, which Spark reads as an instant in the
+    session's time zone, the offset in the text honoured. Strings and quoted names are kept.
+
+    So a label of a time window or a time range pastes into ``--engine spark --where`` as
+    it pastes into ``--where``.
+
+    Examples
+    --------
+    >>> print(spark_text("ts > TIMESTAMPTZ '2026-11-20 14:00:00+00:00' AND a = 'TIMESTAMPTZ'"))
+    ts > TIMESTAMP '2026-11-20 14:00:00+00:00' AND a = 'TIMESTAMPTZ'
+    >>> print(spark_text("CAST(ts AS timestamptz) <= TIMESTAMPTZ '2026-11-20 00:00:00+01:00'"))
+    CAST(ts AS TIMESTAMP) <= TIMESTAMP '2026-11-20 00:00:00+01:00'
+    """
+    out, last = [], 0
+    for tok in tokens(text, dialect="spark"):
+        if tok.kind == "word" and tok.text.upper() == "TIMESTAMPTZ":
+            out += [text[last : tok.at], "TIMESTAMP"]
+            last = tok.at + len(tok.text)
+    return "".join(out) + text[last:]
+
+
 def check_polars_tree(serialized: str, text: str, option: str = "--where") -> None:
     """Refuse a parsed polars predicate whose tree holds a query plan (a sub-query, a scan).
 
