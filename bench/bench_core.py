@@ -478,6 +478,15 @@ def targets(results: dict[str, tuple[Measurement, float]], rows: int, n_attr: in
         f"  bubbleup {_fmt(bub, '.2f')} / duckdb best {_fmt(best, '.2f')} = "
         f"{_fmt(bub / best, '.2f')}x (target <= 0.3)"
     )
+    cpu = {k: v[0].cpu_s for k, v in results.items() if v[0].ok}
+    duck_cpu = [cpu[k] for k in ("duckdb", "duckdb_gsets") if k in cpu]
+    b_cpu, s_cpu = cpu.get("bubbleup", float("nan")), cpu.get("polars_scan", float("nan"))
+    d_cpu = min(duck_cpu) if duck_cpu else float("nan")
+    lines.append(
+        f"  cpu s of the best runs (steadier when the machine is shared): bubbleup "
+        f"{_fmt(b_cpu, '.1f')}, polars_scan {_fmt(s_cpu, '.1f')} ({_fmt(b_cpu / s_cpu, '.2f')}x), "
+        f"duckdb best {_fmt(d_cpu, '.1f')} ({_fmt(b_cpu / d_cpu, '.2f')}x)"
+    )
     return "\n".join(lines)
 
 
