@@ -546,12 +546,16 @@ class _Codes:
 
         ``spare`` is scratch space of the same length and dtype as ``key``.
         """
+        if not first:
+            np.multiply(key, self.size, out=key)
+            if self.missing is None:  # add the codes as they are: no copy
+                np.add(key, self.codes, out=key, casting="unsafe")
+                return
         target = key if first else spare
         np.copyto(target, self.codes, casting="unsafe")
         if self.missing is not None:
             np.copyto(target, self.size - 1, where=self.missing)
         if not first:
-            np.multiply(key, self.size, out=key)
             np.add(key, spare, out=key)
 
 
