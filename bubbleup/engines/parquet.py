@@ -11,9 +11,9 @@ and the weight are still evaluated by polars, with the very expressions of the
 :class:`~bubbleup.pipeline.split.Split` (once per distinct value when they read one text column).
 
 The result is the same counts table as :func:`bubbleup.pipeline.count.count` (the tests check it
-row for row), so everything downstream is unchanged. Row groups are read one at a time,
-the next one on a second thread while two are counted, so memory is bounded by a few row
-groups, not by the file.
+row for row), so everything downstream is unchanged. Row groups are read in batches of at
+most :data:`BATCH_ROWS` events, the next one on a second thread while two are counted, so
+memory is bounded by a few batches, not by the file.
 
 :func:`plan` says whether a source can take this path: Parquet files read as they are
 (no hive partition columns, no flattened struct fields among the columns used, the same
