@@ -295,7 +295,13 @@ def key_expr(attr: Attribute) -> pl.Expr:
 
 
 def items_table(attr: Attribute, grouped: pl.DataFrame) -> pl.DataFrame:
-    """Turn one attribute's group-by result into counts-table rows, in a stable order."""
+    """Turn one attribute's group-by result into counts-table rows, in a stable order.
+
+    For an attribute counted in two phases, the values never selected (which
+    :func:`bubbleup.pipeline.profile.finalize` folds into one ``other`` row) come last, in
+    no particular order: sorting the hundreds of thousands of values of an id only to
+    drop them cost as much as a third of counting them.
+    """
     k = pl.col("k")
     if attr.binned:
         edges = list(attr.edges)
@@ -333,7 +339,13 @@ def items_table(attr: Attribute, grouped: pl.DataFrame) -> pl.DataFrame:
         )
         out = pl.concat([grouped.drop("k"), labels], how="horizontal")
     else:
-        grouped = grouped.sort("k", nulls_last=False)
+        if attr.two_phase:
+            kept = (pl.col("sel_events") > 0) | k.is_null()
+            grouped = pl.concat(
+                [grouped.filter(kept).sort("k", nulls_last=False), grouped.filter(~kept)]
+            )
+        else:
+            grouped = grouped.sort("k", nulls_last=False)
         text = k.cast(pl.String)
         if attr.kind == "boolean":
             text = pl.when(k).then(pl.lit("true")).otherwise(pl.lit("false"))

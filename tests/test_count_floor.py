@@ -1,0 +1,64 @@
+"""Shortcuts of the count stage (issue 15, counting near the floor) keep the answers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from bubbleup.pipeline.count import SUMS, items_table
+from bubbleup.pipeline.profile import Attribute, Profile, finalize
+
+
+def _grouped(seed: int) -> pl.DataFrame:
+    """A group-by result of an id: 5,000 values in random order, a few selected, and null."""
+    rng = np.random.default_rng(seed)
+    n = 5_000
+    keys = [f"u{v:05d}" for v in rng.permutation(n)]
+    sel_events = np.where(rng.random(n) < 0.02, rng.integers(1, 4, n), 0)
+    base_events = rng.integers(0, 6, n)
+    base_events[(sel_events == 0) & (base_events == 0)] = 1
+    weights = rng.choice([1.0, 2.5, 10.0], n)
+    frame = pl.DataFrame(
+        {
+            "k": keys,
+            "sel": sel_events * weights,
+            "base": base_events * weights,
+            "sel_events": sel_events,
+            "base_events": base_events,
+        }
+    )
+    missing = pl.DataFrame(
+        {"k": [None], "sel": [2.0], "base": [7.5], "sel_events": [1], "base_events": [3]},
+        schema=frame.schema,
+    )
+    return pl.concat([frame.head(2_000), missing, frame.tail(n - 2_000)])
+
+
+def test_two_phase_values_never_selected_are_left_unsorted_but_finalize_agrees() -> None:
+    grouped = _grouped(7)
+    attr = Attribute("user", "categorical", "String", 5_001, 1, two_phase=True)
+    fast = items_table(attr, grouped)
+    # the rows finalize keeps come first, sorted (null first), then the others
+    kept = (pl.col("sel_events") > 0) | (pl.col("op") == "is_null")
+    n_kept = fast.filter(kept).height
+    assert fast.head(n_kept).select(kept.all()).item()
+    head = fast.head(n_kept)["value"]
+    assert head[0] is None
+    assert head[1:].to_list() == sorted(head[1:].to_list())
+    # every value is still there (finalize counts them: the exact number of values)
+    assert fast.height == grouped.height
+    assert sorted(fast.select(SUMS).rows()) == sorted(grouped.select(SUMS).rows())
+    # the answer after finalize is the one of a fully sorted table, to the last bit
+    full = items_table(replace(attr, two_phase=False), grouped)
+    assert full["value"].drop_nulls().to_list() == sorted(full["value"].drop_nulls().to_list())
+    totals = {"baseline_weight": float(grouped["base"].sum()), "baseline_events": 20_000}
+    profile = Profile((attr,), ())
+    got_profile, got = finalize(profile, fast, **totals)
+    want_profile, want = finalize(profile, full, **totals)
+    assert got_profile == want_profile
+    assert got_profile.attributes[0].distinct == grouped.height
+    assert_frame_equal(got, want, check_exact=True)
+    assert got.filter(pl.col("op") == "other").height == 1
