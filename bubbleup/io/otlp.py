@@ -524,15 +524,15 @@ _COUNTED = pl.List(pl.Struct({"name": pl.String}))
 _SPAN = pl.Struct(
     {
         "traceId": pl.String, "spanId": pl.String, "parentSpanId": pl.String,
-        "name": pl.String, "kind": pl.String, "startTimeUnixNano": pl.String,
+        "name": pl.String, "kind": pl.Int64, "startTimeUnixNano": pl.String,
         "endTimeUnixNano": pl.String, "attributes": _KV, "events": _COUNTED,
-        "links": _COUNTED, "status": pl.Struct({"code": pl.String, "message": pl.String}),
+        "links": _COUNTED, "status": pl.Struct({"code": pl.Int64, "message": pl.String}),
     }
 )  # fmt: skip
 _LOG = pl.Struct(
     {
         "timeUnixNano": pl.String, "observedTimeUnixNano": pl.String,
-        "severityNumber": pl.String, "severityText": pl.String, "eventName": pl.String,
+        "severityNumber": pl.Int64, "severityText": pl.String, "eventName": pl.String,
         "traceId": pl.String, "spanId": pl.String, "body": _ANY, "attributes": _KV,
     }
 )  # fmt: skip
@@ -613,12 +613,21 @@ def _read_requests(data: bytes, signal_key: str, longest: int) -> pl.DataFrame:
         raise _FallbackError from None
 
 
-def _field(values: pl.Series, name: str, dtype: PolarsDataType = pl.String) -> pl.Series:
-    """A field of a struct column as ``dtype`` (all null when no value has it)."""
+def _field(values: pl.Series, name: str, dtype: PolarsDataType | None = pl.String) -> pl.Series:
+    """A field of a struct column as ``dtype`` (as read if ``None``; all null when no value
+    has it)."""
     if not isinstance(values.dtype, pl.Struct) or name not in values.dtype.to_schema():
-        return pl.repeat(None, len(values), dtype=dtype, eager=True).alias(name)
+        return pl.repeat(None, len(values), dtype=dtype or pl.Null, eager=True).alias(name)
     inner = values.struct.field(name)
-    return inner if inner.dtype == dtype else inner.cast(dtype, strict=False)
+    return inner if dtype is None or inner.dtype == dtype else inner.cast(dtype, strict=False)
+
+
+def _attributes_of(values: pl.Series) -> pl.Series:
+    """The ``attributes`` of a resource or scope column, as read (their nested values are
+    typed as pyarrow inferred them)."""
+    if isinstance(values.dtype, pl.Struct) and "attributes" in values.dtype.to_schema():
+        return values.struct.field("attributes")
+    return pl.repeat(None, len(values), dtype=_KV, eager=True)
 
 
 #: Bytes of export-request lines read at a time by the columnar reader.
@@ -670,13 +679,20 @@ def _hex_column(name: str, values: pl.Series, size: int) -> pl.Series:
 
 
 def _enum_column(name: str, values: pl.Series, names: tuple[str, ...], prefix: str) -> pl.Series:
-    """:func:`_enum` of every value (read as text: ``2`` and ``"2"`` are the same here)."""
-    low = values.str.to_lowercase().str.strip_prefix(prefix)
-    numbered = values.replace_strict(
-        {str(i): n for i, n in enumerate(names)}, default=None, return_dtype=pl.String
+    """:func:`_enum` of every value: numbers (``2``) or names (``"SPAN_KIND_SERVER"``)."""
+    if values.dtype.is_integer():
+        known = values.replace_strict(dict(enumerate(names)), default=None, return_dtype=pl.String)
+    elif values.dtype in (pl.String, pl.Null):
+        values = values.cast(pl.String)
+        low = values.str.to_lowercase().str.strip_prefix(prefix)
+        known = pl.select(pl.when(low.is_in(names)).then(low)).to_series()
+    else:
+        raise _FallbackError  # true or 2.0: as the row-by-row reader reads them
+    return (
+        pl.select(pl.coalesce(known, values.cast(pl.String), pl.lit(names[0])))
+        .to_series()
+        .alias(name)
     )
-    named = pl.select(pl.when(low.is_in(names)).then(low)).to_series()
-    return pl.select(pl.coalesce(numbered, named, values, pl.lit(names[0]))).to_series().alias(name)
 
 
 def _blank_to_null(name: str, values: pl.Series) -> pl.Series:
@@ -834,12 +850,22 @@ def _columns(entries: _Entries) -> dict[str, pl.Series]:
     return out
 
 
-def _column(frame: pl.DataFrame, name: str, dtype: pl.DataType = pl.String()) -> pl.Series:
-    """A column of ``frame`` as ``dtype`` (all null when no value has it)."""
+def _column(frame: pl.DataFrame, name: str, dtype: PolarsDataType | None = pl.String) -> pl.Series:
+    """A column of ``frame`` as ``dtype`` (as read if ``None``; all null when no value has
+    it)."""
     if name not in frame.columns:
-        return pl.repeat(None, frame.height, dtype=dtype, eager=True).alias(name)
+        return pl.repeat(None, frame.height, dtype=dtype or pl.Null, eager=True).alias(name)
     column = frame[name]
-    return column if column.dtype == dtype else column.cast(dtype, strict=False)
+    return column if dtype is None or column.dtype == dtype else column.cast(dtype, strict=False)
+
+
+def _severity(values: pl.Series) -> pl.Series:
+    """``severityNumber``: a number, or null (protobuf's mapping writes names there)."""
+    if values.dtype.is_integer() or values.dtype == pl.Null:
+        return values.cast(pl.Int64).alias("severity_number")
+    if values.dtype == pl.String:
+        return pl.repeat(None, len(values), dtype=pl.Int64, eager=True).alias("severity_number")
+    raise _FallbackError
 
 
 def _scope_columns(scopes: pl.DataFrame, seen: list[_Entries]) -> dict[str, pl.Series]:
@@ -848,12 +874,18 @@ def _scope_columns(scopes: pl.DataFrame, seen: list[_Entries]) -> dict[str, pl.S
         "scope.name": _blank_to_null("scope.name", _field(scope, "name")),
         "scope.version": _blank_to_null("scope.version", _field(scope, "version")),
     }
-    attrs = _explode(pl.DataFrame({"id": scopes["s"], "a": _field(scope, "attributes", _KV)}), "a")
+    attrs = _explode(pl.DataFrame({"id": scopes["s"], "a": _attributes_of(scope)}), "a")
     seen.append(_entries(attrs, scopes.height, prefix="scope."))
     named = _columns(seen[-1])
     if named.keys() & out.keys():
         raise _FallbackError
     return {**out, **named}
+
+
+def _millis(nanos: pl.Series) -> pl.Series:
+    """Nanoseconds as milliseconds, rounded as Python's ``n / 1e6`` rounds them (polars
+    multiplies by the inverse: a different last bit)."""
+    return pl.Series("duration_ms", nanos.to_numpy() / 1e6, dtype=pl.Float64, nan_to_null=True)
 
 
 def _span_columns(items: pl.DataFrame) -> dict[str, pl.Series]:
@@ -862,14 +894,14 @@ def _span_columns(items: pl.DataFrame) -> dict[str, pl.Series]:
     status = items["status"]
     return {
         "name": items["name"],
-        "kind": _enum_column("kind", _column(items, "kind"), SPAN_KINDS, "span_kind_"),
+        "kind": _enum_column("kind", _column(items, "kind", None), SPAN_KINDS, "span_kind_"),
         "status.code": _enum_column(
-            "status.code", _field(status, "code"), STATUS_CODES, "status_code_"
+            "status.code", _field(status, "code", None), STATUS_CODES, "status_code_"
         ),
         "status.message": _blank_to_null("status.message", _field(status, "message")),
         "start_time": _time_column("start_time", start),
         "end_time": _time_column("end_time", end),
-        "duration_ms": ((end - start) / 1e6).alias("duration_ms"),
+        "duration_ms": _millis(end - start),
         "trace_id": _hex_column("trace_id", items["traceId"], 16),
         "span_id": _hex_column("span_id", items["spanId"], 8),
         "parent_span_id": _hex_column("parent_span_id", items["parentSpanId"], 8),
@@ -884,7 +916,7 @@ def _log_columns(items: pl.DataFrame) -> dict[str, pl.Series]:
     return {
         "time": _time_column("time", time.fill_null(observed)),
         "observed_time": _time_column("observed_time", observed),
-        "severity_number": _column(items, "severityNumber").cast(pl.Int64, strict=False),
+        "severity_number": _severity(_column(items, "severityNumber", None)),
         "severity_text": _blank_to_null("severity_text", items["severityText"]),
         "event_name": _blank_to_null("event_name", items["eventName"]),
         "trace_id": _hex_column("trace_id", items["traceId"], 16),
@@ -936,9 +968,7 @@ def _fast_frame(data: bytes, lines: int, signal_key: str, longest: int) -> pl.Da
     if not n:
         return None
     resource = _column(resources, "resource", resources.schema.get("resource", pl.Null()))
-    res_attrs = _explode(
-        pl.DataFrame({"id": resources["r"], "a": _field(resource, "attributes", _KV)}), "a"
-    )
+    res_attrs = _explode(pl.DataFrame({"id": resources["r"], "a": _attributes_of(resource)}), "a")
     columns: dict[str, pl.Series] = {}
     seen = [_entries(res_attrs, resources.height, prefix="resource.")]
     by_resource = _columns(seen[0])
