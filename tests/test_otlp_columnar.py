@@ -429,6 +429,9 @@ def _first_span_attrs(extra: list[dict[str, Any]]) -> Any:
                 {"key": "dup", "value": {"intValue": "2"}},
             ]
         ),
+        lambda span: span["attributes"].insert(
+            0, {"key": "user.id", "value": {"stringValue": "before the map"}}
+        ),
         _first_span_attrs([{"key": "user.id", "value": {"stringValue": "clash"}}]),
         _first_span_attrs(
             [
@@ -446,13 +449,14 @@ def _first_span_attrs(extra: list[dict[str, Any]]) -> Any:
         _first_span_attrs([{"key": "time", "value": {"intValue": "5"}}]),
         _first_span_attrs([{"key": "n", "value": {"intValue": 7}}]),  # a number, not text
         _first_span_attrs([{"key": "n", "value": {"doubleValue": "NaN"}}]),
-        _first_span_attrs([{"key": "two", "value": {"stringValue": "a", "intValue": "1"}}]),
+        _first_span_attrs([{"key": "two", "value": {"intValue": "1", "stringValue": "a"}}]),
         lambda span: span.update(kind="2"),
         lambda span: span.update(startTimeUnixNano=int(span["startTimeUnixNano"])),
     ],
     ids=[
         "duplicate-key",
-        "dotted-name-and-map",
+        "dotted-name-then-map",
+        "map-then-dotted-name",
         "attribute-on-a-span-column",
         "attribute-on-a-resource-column",
         "attribute-named-time",
