@@ -26,10 +26,18 @@ lists. An attribute whose values have different types in different events is rea
 (numbers of both kinds as Float64). An ``intValue`` beyond 64 bits is an error naming the
 line.
 
-The file is read as a stream, :data:`BATCH` events at a time, into a Parquet file of the
-text cache (:mod:`bubbleup.io.cache`), so memory stays flat as the file grows and a later
-run on the unchanged file reuses the converted events. (A single pretty-printed request is
-read whole.)
+The file is read as a stream into a Parquet file of the text cache
+(:mod:`bubbleup.io.cache`), so memory stays flat as the file grows and a later run on the
+unchanged file reuses the converted events. It is read :data:`CHUNK_BYTES` of export
+requests at a time by a columnar reader: pyarrow's JSON reader parses the chunk against the
+OTLP nesting (polars' reader when pyarrow cannot, e.g. an ``intValue`` written as a JSON
+number), polars explodes resources, scopes and spans (or log records) and turns the
+attribute key/value lists into columns; only arrays and maps are decoded value by value. A
+chunk it cannot read exactly as the row-by-row reader does (a JSON ``null``, a value of an
+unknown kind, a key given twice, an attribute landing on another column's name, a
+malformed line...) is read row by row, :data:`BATCH` events at a time: that reader is the
+reference, and names the line of any error. (A single pretty-printed request is read
+whole, row by row.)
 """
 
 from __future__ import annotations
