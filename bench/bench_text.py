@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TextIO
 
 import polars as pl
 
@@ -93,8 +94,16 @@ def _cat(*parts: str | pl.Expr) -> pl.Expr:
     return pl.concat_str([pl.lit(p) if isinstance(p, str) else p.cast(pl.String) for p in parts])
 
 
-def _otlp(parquet: Path, out: Path) -> None:
-    """The events as OTLP JSON spans, 100 per export request line (vectorised in polars)."""
+def _otlp(parquet: Path, out: Path, step: int = 500_000) -> None:
+    """The events as OTLP JSON spans, 100 per export request line (vectorised in polars),
+    ``step`` events at a time (the whole 10M-event file as text does not fit in memory)."""
+    total = pl.scan_parquet(parquet).select(pl.len()).collect().item()
+    with open(out, "w") as fh:
+        for offset in range(0, total, step):
+            _otlp_lines(parquet, fh, offset, step)
+
+
+def _otlp_lines(parquet: Path, fh: TextIO, offset: int, length: int) -> None:
     frame = pl.scan_parquet(parquet)
     attrs = []
     for name, dtype in frame.collect_schema().items():
@@ -120,15 +129,15 @@ def _otlp(parquet: Path, out: Path) -> None:
     head = '{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":'
     head += '{"stringValue":"bench"}}]},"scopeSpans":[{"scope":{"name":"bench"},"spans":['
     lines = (
-        frame.with_row_index("_i")
+        frame.slice(offset, length)
+        .with_row_index("_i", offset=offset)
         .select(span.alias("span"), (i // 100).alias("_g"))
         .group_by("_g", maintain_order=True)
         .agg(pl.col("span").str.join(","))
         .select(_cat(head, pl.col("span"), "]}]}]}").alias("line"))
+        .collect()
     )
-    with open(out, "w") as fh:
-        for batch in lines.collect_batches():
-            fh.write("\n".join(batch["line"].to_list()) + "\n")
+    fh.write("\n".join(lines["line"].to_list()) + "\n")
 
 
 def _files(rows: int, cols: int, formats: list[str]) -> dict[str, Path]:
