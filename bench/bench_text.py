@@ -11,7 +11,9 @@ attribute). Then each of these runs in a fresh process, so that its peak memory 
 - the same on the Parquet file (the anchor for ``warm``);
 - polars' own streaming read of every column of the file
   (``scan_*(path).select(pl.all().null_count())``, the anchor for ``cold`` with Parquet:
-  ``cold / (parquet + polars)``);
+  ``cold / (parquet + polars)``); for OTLP JSON the anchor is polars' read of the same
+  events as NDJSON (when ``ndjson`` is measured in the same run), and the OTLP row also
+  gives spans per second and its cold time as a multiple of the NDJSON file's;
 - the CLI start: ``bubbleup --help`` and ``--version``.
 
 Usage::
@@ -20,7 +22,8 @@ Usage::
     python bench/bench_text.py --rows 10000000 --formats ndjson,ndjson.gz,csv
 
 It prints one Markdown row per file: wall seconds, peak resident memory (MiB), events (or
-spans) per second and the ratios, with the machine's load average before and after.
+spans) per second and the ratios, with the machine's 1-minute load average when the row's
+runs ended (the machine is shared: wall times stretch with the load, CPU times much less).
 Peak memory is given twice: the peak RSS (it counts the pages of a plain text file that
 polars maps, page cache the kernel can take back) and the peak anonymous RSS (sampled every
 0.1 s), the memory the process holds.
@@ -36,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TextIO
 
 import polars as pl
 
@@ -90,8 +94,16 @@ def _cat(*parts: str | pl.Expr) -> pl.Expr:
     return pl.concat_str([pl.lit(p) if isinstance(p, str) else p.cast(pl.String) for p in parts])
 
 
-def _otlp(parquet: Path, out: Path) -> None:
-    """The events as OTLP JSON spans, 100 per export request line (vectorised in polars)."""
+def _otlp(parquet: Path, out: Path, step: int = 500_000) -> None:
+    """The events as OTLP JSON spans, 100 per export request line (vectorised in polars),
+    ``step`` events at a time (the whole 10M-event file as text does not fit in memory)."""
+    total = pl.scan_parquet(parquet).select(pl.len()).collect().item()
+    with open(out, "w") as fh:
+        for offset in range(0, total, step):
+            _otlp_lines(parquet, fh, offset, step)
+
+
+def _otlp_lines(parquet: Path, fh: TextIO, offset: int, length: int) -> None:
     frame = pl.scan_parquet(parquet)
     attrs = []
     for name, dtype in frame.collect_schema().items():
@@ -117,15 +129,15 @@ def _otlp(parquet: Path, out: Path) -> None:
     head = '{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":'
     head += '{"stringValue":"bench"}}]},"scopeSpans":[{"scope":{"name":"bench"},"spans":['
     lines = (
-        frame.with_row_index("_i")
+        frame.slice(offset, length)
+        .with_row_index("_i", offset=offset)
         .select(span.alias("span"), (i // 100).alias("_g"))
         .group_by("_g", maintain_order=True)
         .agg(pl.col("span").str.join(","))
         .select(_cat(head, pl.col("span"), "]}]}]}").alias("line"))
+        .collect()
     )
-    with open(out, "w") as fh:
-        for batch in lines.collect_batches():
-            fh.write("\n".join(batch["line"].to_list()) + "\n")
+    fh.write("\n".join(lines["line"].to_list()) + "\n")
 
 
 def _files(rows: int, cols: int, formats: list[str]) -> dict[str, Path]:
@@ -193,27 +205,37 @@ def main() -> None:
     print()
     print("| format | size MB | cold s (CPU s) | cold peak MiB (anonymous) | warm s (CPU s) "
           "| warm peak MiB (anonymous) "
-          "| polars read s (CPU s) | events/s (cold, CPU) | cold / (parquet + polars), "
-          "wall (CPU) | warm / parquet, wall (CPU) |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| polars read s (CPU s) | events/s (cold, wall; CPU) | cold / (parquet + polars), "
+          "wall (CPU) | warm / parquet, wall (CPU) | load |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    reads: dict[str, tuple[float, float]] = {}
+    colds: dict[str, tuple[float, float]] = {}
     for fmt in formats:
         path = files[fmt]
         with tempfile.TemporaryDirectory(prefix="bench-cache-") as cache:
             cached = dict(env, BUBBLEUP_CACHE_DIR=cache)
             cold, cold_cpu, cold_peak, cold_anon = _timed([*analyze, str(path), *options], cached)
             warm, warm_cpu, warm_peak, warm_anon = _timed([*analyze, str(path), *options], cached)
-        if fmt == "otlp":
-            read = read_cpu = float("nan")
-            anchor = "n/a"
+        colds[fmt] = (cold, cold_cpu)
+        if fmt == "otlp":  # anchored on polars' read of the same events as NDJSON
+            read, read_cpu = reads.get("ndjson", (float("nan"), float("nan")))
         else:
             read, read_cpu, _, _ = _timed(_polars_read(path, fmt))
-            anchor = f"{cold / (pq_wall + read):.2f} ({cold_cpu / (pq_cpu + read_cpu):.2f})"
+            reads[fmt] = (read, read_cpu)
+        anchor = f"{cold / (pq_wall + read):.2f} ({cold_cpu / (pq_cpu + read_cpu):.2f})"
         size = path.stat().st_size / 1e6
         print(f"| {fmt} | {size:,.0f} | {cold:.1f} ({cold_cpu:.1f}) | {cold_peak:.0f} "
               f"({cold_anon:.0f}) | {warm:.1f} ({warm_cpu:.1f}) | {warm_peak:.0f} "
               f"({warm_anon:.0f}) | {read:.1f} ({read_cpu:.1f}) | "
-              f"{args.rows / cold_cpu:,.0f} | {anchor} | "
-              f"{warm / pq_wall:.2f} ({warm_cpu / pq_cpu:.2f}) |")  # fmt: skip
+              f"{args.rows / cold:,.0f}; {args.rows / cold_cpu:,.0f} | {anchor} | "
+              f"{warm / pq_wall:.2f} ({warm_cpu / pq_cpu:.2f}) | "
+              f"{os.getloadavg()[0]:.1f} |", flush=True)  # fmt: skip
+    if "otlp" in colds and "ndjson" in colds:
+        (o, o_cpu), (n, n_cpu) = colds["otlp"], colds["ndjson"]
+        print(f"\nOTLP JSON, cold: {args.rows / o:,.0f} spans/s wall ({args.rows / o_cpu:,.0f} "
+              f"per CPU s); the same events as NDJSON: {args.rows / n:,.0f} events/s wall "
+              f"({args.rows / n_cpu:,.0f} per CPU s); OTLP / NDJSON {o / n:.2f} wall "
+              f"({o_cpu / n_cpu:.2f} CPU)")  # fmt: skip
     print()
     print(f"load after: {os.getloadavg()}")
 

@@ -26,10 +26,18 @@ lists. An attribute whose values have different types in different events is rea
 (numbers of both kinds as Float64). An ``intValue`` beyond 64 bits is an error naming the
 line.
 
-The file is read as a stream, :data:`BATCH` events at a time, into a Parquet file of the
-text cache (:mod:`bubbleup.io.cache`), so memory stays flat as the file grows and a later
-run on the unchanged file reuses the converted events. (A single pretty-printed request is
-read whole.)
+The file is read as a stream into a Parquet file of the text cache
+(:mod:`bubbleup.io.cache`), so memory stays flat as the file grows and a later run on the
+unchanged file reuses the converted events. It is read :data:`CHUNK_BYTES` of export
+requests at a time by a columnar reader: pyarrow's JSON reader parses the chunk against the
+OTLP nesting (polars' reader when pyarrow cannot, e.g. an ``intValue`` written as a JSON
+number), polars explodes resources, scopes and spans (or log records) and turns the
+attribute key/value lists into columns; only arrays and maps are decoded value by value. A
+chunk it cannot read exactly as the row-by-row reader does (a JSON ``null``, a value of an
+unknown kind, a key given twice, an attribute landing on another column's name, a
+malformed line...) is read row by row, :data:`BATCH` events at a time: that reader is the
+reference, and names the line of any error. (A single pretty-printed request is read
+whole, row by row.)
 """
 
 from __future__ import annotations
@@ -37,12 +45,13 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import io
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -50,6 +59,9 @@ from bubbleup.errors import SourceError, first_line
 from bubbleup.io import cache
 from bubbleup.io.paths import FileKind
 from bubbleup.io.text import check_line, iter_lines
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 _DETECT = re.compile(rb'^\s*\{\s*"(resourceSpans|resourceLogs|resourceMetrics|resourceProfiles)"')
 SIGNALS = {"resourceSpans": "spans", "resourceLogs": "logs"}
@@ -362,25 +374,62 @@ def _union(schemas: Sequence[Mapping[str, pl.DataType]], order: tuple[str, ...])
     return {n: _widest([s[n] for s in schemas if n in s]) for n in ordered}
 
 
-def _convert(kind: FileKind, out: Path, *, skip_bad_lines: bool) -> None:
-    """Stream an OTLP file into the Parquet file ``out``, :data:`BATCH` events at a time."""
-    with contextlib.ExitStack() as stack:
-        parts: list[Path] = []
+def _chunks(kind: FileKind) -> Iterator[list[tuple[int, bytes]]]:
+    """The export requests of a file (line number, text), :data:`CHUNK_BYTES` at a time."""
+    chunk: list[tuple[int, bytes]] = []
+    size = 0
+    for number, line in _requests(kind):
+        chunk.append((number, line))
+        size += len(line)
+        if size >= CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+@dataclass
+class _Conversion:
+    """The state of one file's conversion: the Parquet parts written, the signal, the skips."""
+
+    kind: FileKind
+    out: Path
+    stack: contextlib.ExitStack
+    skip_bad_lines: bool
+    parts: list[Path] = field(default_factory=list)
+    signal: str | None = None
+    skipped: int = 0
+
+    def write(self, frame: pl.DataFrame) -> None:
+        part = self.stack.enter_context(cache.scratch(self.out.parent, ".parquet"))
+        frame.write_parquet(part)
+        self.parts.append(part)
+
+    def fast(self, chunk: list[tuple[int, bytes]]) -> bool:
+        """Read a chunk with the columnar reader; ``False`` when it must be read row by row."""
+        key = detect(chunk[0][1])
+        if key not in SIGNALS or self.signal not in (None, SIGNALS[key]):
+            return False
+        data = b"\n".join(line for _, line in chunk)
+        longest = max(len(line) for _, line in chunk)
+        try:
+            frame = _fast_frame(data, len(chunk), key, longest)
+        except _FallbackError:
+            return False
+        self.signal = SIGNALS[key]
+        if frame is not None:
+            self.write(frame)
+        return True
+
+    def rows(self, chunk: list[tuple[int, bytes]]) -> None:
+        """Read a chunk row by row (the reference reading, and its errors)."""
+        kind = self.kind
         table = _Table()
-        signal: str | None = None
-        skipped = 0
-
-        def flush(order: tuple[str, ...]) -> None:
-            if table.rows:
-                part = stack.enter_context(cache.scratch(out.parent, ".parquet"))
-                table.frame(order).write_parquet(part)
-                parts.append(part)
-
-        for number, line in _requests(kind):
+        for number, line in chunk:
             reason = check_line(line)
             if reason is not None:
-                if skip_bad_lines:
-                    skipped += 1
+                if self.skip_bad_lines:
+                    self.skipped += 1
                     continue
                 raise SourceError(
                     f"{kind.path} line {number} is not valid JSON ({reason}); fix the line or "
@@ -388,12 +437,13 @@ def _convert(kind: FileKind, out: Path, *, skip_bad_lines: bool) -> None:
                 )
             request = json.loads(line)
             this, key = _signal_of(kind, number, request)
-            if signal is not None and this != signal:
+            if self.signal is not None and this != self.signal:
                 raise SourceError(
                     f"{kind.path} line {number} holds OTLP {this} but earlier lines hold "
-                    f"{signal}; put traces and logs in separate files and read them separately"
+                    f"{self.signal}; put traces and logs in separate files and read them "
+                    "separately"
                 )
-            signal = this
+            self.signal = this
             try:
                 for row in _request_rows(request, key):
                     table.add(row)
@@ -403,12 +453,26 @@ def _convert(kind: FileKind, out: Path, *, skip_bad_lines: bool) -> None:
                     "OTLP JSON export (one request per line)?"
                 ) from None
             if table.rows >= BATCH:
-                flush(_ORDER[signal])
+                self.write(table.frame(_ORDER[this]))
                 table = _Table()
+        if table.rows and self.signal is not None:
+            self.write(table.frame(_ORDER[self.signal]))
+
+
+def _convert(kind: FileKind, out: Path, *, skip_bad_lines: bool, columnar: bool = True) -> None:
+    """Stream an OTLP file into the Parquet file ``out``, a chunk of requests at a time.
+
+    Each chunk is read by the columnar reader when it can (``columnar``), else row by row.
+    """
+    with contextlib.ExitStack() as stack:
+        state = _Conversion(kind, out, stack, skip_bad_lines)
+        for chunk in _chunks(kind):
+            if not (columnar and state.fast(chunk)):
+                state.rows(chunk)
+        signal, parts = state.signal, state.parts
         if signal is None:
             raise SourceError(f"{kind.path} holds no OTLP export request; is it empty?")
-        flush(_ORDER[signal])
-        meta = {cache.SKIPPED_KEY: str(skipped), _SIGNAL_KEY: signal}
+        meta = {cache.SKIPPED_KEY: str(state.skipped), _SIGNAL_KEY: signal}
         if not parts:  # export requests without a single span or record
             pl.LazyFrame().sink_parquet(out, metadata=meta)
             return
@@ -442,6 +506,503 @@ def _signal_of(kind: FileKind, number: int, request: Mapping[str, Any]) -> tuple
             '{"resourceLogs": [...]} object per line'
         )
     return SIGNALS[known[0]], known[0]
+
+
+# --- The columnar reader ----------------------------------------------------------------
+#
+# A chunk of export-request lines (about :data:`CHUNK_BYTES` of text) is parsed at once by
+# polars' NDJSON reader against the fixed OTLP schema below (arrays and maps inside an
+# attribute value are kept as their JSON text), exploded resource -> scope -> span (or log
+# record), and the attribute key/value lists are turned into columns with polars
+# expressions. Anything the vectorised reading could get wrong (a JSON null, an empty or
+# unknown value, a key given twice, an attribute that lands on another column's name...)
+# sends the chunk through the row-by-row reader above, which is the reference: either it
+# reads the chunk the same way or it raises the error naming the line.
+
+_ANY = pl.Struct(
+    {
+        "stringValue": pl.String, "intValue": pl.String, "doubleValue": pl.Float64,
+        "boolValue": pl.Boolean, "bytesValue": pl.String, "arrayValue": pl.String,
+        "kvlistValue": pl.String,
+    }
+)  # fmt: skip
+_ALL_KINDS = tuple(_ANY.to_schema())
+_KV = pl.List(pl.Struct({"key": pl.String, "value": _ANY}))
+_COUNTED = pl.List(pl.Struct({"name": pl.String}))
+_SPAN = pl.Struct(
+    {
+        "traceId": pl.String, "spanId": pl.String, "parentSpanId": pl.String,
+        "name": pl.String, "kind": pl.Int64, "startTimeUnixNano": pl.String,
+        "endTimeUnixNano": pl.String, "attributes": _KV, "events": _COUNTED,
+        "links": _COUNTED, "status": pl.Struct({"code": pl.Int64, "message": pl.String}),
+    }
+)  # fmt: skip
+_LOG = pl.Struct(
+    {
+        "timeUnixNano": pl.String, "observedTimeUnixNano": pl.String,
+        "severityNumber": pl.Int64, "severityText": pl.String, "eventName": pl.String,
+        "traceId": pl.String, "spanId": pl.String, "body": _ANY, "attributes": _KV,
+    }
+)  # fmt: skip
+_NESTING = {
+    "resourceSpans": ("scopeSpans", "spans", _SPAN),
+    "resourceLogs": ("scopeLogs", "logRecords", _LOG),
+}
+
+
+def _schema(signal_key: str) -> dict[str, pl.DataType]:
+    scope_key, items_key, item = _NESTING[signal_key]
+    scope = pl.Struct(
+        {
+            "scope": pl.Struct({"name": pl.String, "version": pl.String, "attributes": _KV}),
+            items_key: pl.List(item),
+        }
+    )
+    resource = pl.Struct({"resource": pl.Struct({"attributes": _KV}), scope_key: pl.List(scope)})
+    schema: dict[str, pl.DataType] = {k: pl.String() for k in (*SIGNALS, *_UNREAD)}
+    schema[signal_key] = pl.List(resource)
+    return schema
+
+
+#: Fields whose JSON type varies between writers (``"kind": 2`` from the SDK, ``"kind":
+#: "SPAN_KIND_SERVER"`` from protobuf's mapping; nanoseconds as text or as numbers), and the
+#: values nested to any depth: pyarrow's reader infers their type chunk by chunk.
+_INFERRED = frozenset(
+    {
+        "kind", "code", "startTimeUnixNano", "endTimeUnixNano", "timeUnixNano",
+        "observedTimeUnixNano", "severityNumber", "arrayValue", "kvlistValue",
+    }
+)  # fmt: skip
+
+
+def _arrow_type(dtype: PolarsDataType) -> Any:
+    """The pyarrow type of a polars type of :func:`_schema`, without the :data:`_INFERRED`
+    fields."""
+    import pyarrow as pa
+
+    if isinstance(dtype, pl.Struct):
+        return pa.struct(
+            [
+                pa.field(name, _arrow_type(inner))
+                for name, inner in dtype.to_schema().items()
+                if name not in _INFERRED
+            ]
+        )
+    if isinstance(dtype, pl.List):
+        return pa.list_(_arrow_type(dtype.inner))
+    if dtype == pl.Float64:
+        return pa.float64()
+    return pa.bool_() if dtype == pl.Boolean else pa.string()
+
+
+def _read_requests(data: bytes, signal_key: str, longest: int) -> pl.DataFrame:
+    """Parse a chunk of export-request lines: pyarrow's JSON reader (several times faster
+    than polars' on this nesting), else polars' (it reads numbers where text is expected)."""
+    import pyarrow as pa
+    import pyarrow.json as pa_json
+
+    schema = pa.schema([pa.field(signal_key, _arrow_type(_schema(signal_key)[signal_key]))])
+    try:
+        table = pa_json.read_json(
+            io.BytesIO(data),
+            read_options=pa_json.ReadOptions(block_size=max(1 << 20, longest + 1)),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="infer"
+            ),
+        )
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+    except (pa.ArrowException, pl.exceptions.PolarsError):
+        pass
+    try:
+        return pl.read_ndjson(io.BytesIO(data), schema=_schema(signal_key))
+    except pl.exceptions.PolarsError:
+        raise _FallbackError from None
+
+
+def _field(values: pl.Series, name: str, dtype: PolarsDataType | None = pl.String) -> pl.Series:
+    """A field of a struct column as ``dtype`` (as read if ``None``; all null when no value
+    has it)."""
+    if not isinstance(values.dtype, pl.Struct) or name not in values.dtype.to_schema():
+        return pl.repeat(None, len(values), dtype=dtype or pl.Null, eager=True).alias(name)
+    inner = values.struct.field(name)
+    return inner if dtype is None or inner.dtype == dtype else inner.cast(dtype, strict=False)
+
+
+def _attributes_of(values: pl.Series) -> pl.Series:
+    """The ``attributes`` of a resource or scope column, as read (their nested values are
+    typed as pyarrow inferred them)."""
+    if isinstance(values.dtype, pl.Struct) and "attributes" in values.dtype.to_schema():
+        return values.struct.field("attributes")
+    return pl.repeat(None, len(values), dtype=_KV, eager=True)
+
+
+#: Bytes of export-request lines read at a time by the columnar reader.
+CHUNK_BYTES = 32 * 2**20
+_JSON_NULL = re.compile(rb"[:\[,]\s*null\s*[,}\]]")
+_UNKNOWN_KIND = re.compile(
+    rb'"(?:value|body)"\s*:\s*\{\s*"(?!(?:stringValue|intValue|doubleValue|boolValue|bytesValue'
+    rb'|arrayValue|kvlistValue)")'
+)
+
+
+class _FallbackError(Exception):
+    """The chunk needs the row-by-row reader."""
+
+
+def _explode(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """One row per element of the list ``column`` (a struct, unnested); empty lists give none."""
+    return frame.explode(column).filter(pl.col(column).is_not_null()).unnest(column)
+
+
+def _nanos_column(values: pl.Series) -> pl.Series:
+    given = values.is_not_null() & ~values.is_in(["", "0"])
+    numbers = values.cast(pl.Int64, strict=False)
+    if (given & numbers.is_null()).any():
+        raise _FallbackError
+    return pl.select(pl.when(given).then(numbers)).to_series()
+
+
+def _time_column(name: str, nanos: pl.Series) -> pl.Series:
+    return (
+        nanos.cast(pl.Datetime("ns"))
+        .dt.replace_time_zone("UTC")
+        .dt.cast_time_unit("us")
+        .alias(name)
+    )
+
+
+def _hex_column(name: str, values: pl.Series, size: int) -> pl.Series:
+    """:func:`_hex_id` of every value: the hex form vectorised, others one by one."""
+    hexed = values.str.contains(f"^[0-9a-fA-F]{{{2 * size}}}$")
+    zero = values.str.contains("^0+$")
+    out = pl.select(pl.when(hexed & ~zero).then(values.str.to_lowercase())).to_series()
+    other = values.filter(values.is_not_null() & ~hexed.fill_null(False))
+    if other.len():
+        mapping = {v: _hex_id(v, size) for v in other.unique().to_list()}
+        decoded = values.replace_strict(mapping, default=None, return_dtype=pl.String)
+        out = pl.select(pl.when(hexed).then(out).otherwise(decoded)).to_series()
+    return out.alias(name)
+
+
+def _enum_column(name: str, values: pl.Series, names: tuple[str, ...], prefix: str) -> pl.Series:
+    """:func:`_enum` of every value: numbers (``2``) or names (``"SPAN_KIND_SERVER"``)."""
+    if values.dtype.is_integer():
+        known = values.replace_strict(dict(enumerate(names)), default=None, return_dtype=pl.String)
+    elif values.dtype in (pl.String, pl.Null):
+        values = values.cast(pl.String)
+        low = values.str.to_lowercase().str.strip_prefix(prefix)
+        known = pl.select(pl.when(low.is_in(names)).then(low)).to_series()
+    else:
+        raise _FallbackError  # true or 2.0: as the row-by-row reader reads them
+    return (
+        pl.select(pl.coalesce(known, values.cast(pl.String), pl.lit(names[0])))
+        .to_series()
+        .alias(name)
+    )
+
+
+def _blank_to_null(name: str, values: pl.Series) -> pl.Series:
+    return pl.select(pl.when(values != "").then(values)).to_series().alias(name)
+
+
+@dataclass
+class _Entries:
+    """Attribute values of one level (resource, scope or item), keyed by the row they go to.
+
+    ``simple`` holds the scalar values as a frame (``id``, ``name``, ``kind``, one column per
+    kind; kind ``n`` for no value); ``other`` the decoded values of arrays and maps, one by
+    one; ``empty`` whether a value was an empty object (or one of an unknown kind: the caller
+    tells them apart).
+    """
+
+    rows: int
+    simple: pl.DataFrame
+    other: list[tuple[int, str, Any]] = field(default_factory=list)
+    empty: bool = False
+
+
+def _python_values(values: pl.Series, kind: str) -> list[Any]:
+    """Decoded arrays or maps (:func:`any_value`) of a column read as JSON text (polars) or as
+    structs (pyarrow, where a field a value lacks is null: those are left out)."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    out = []
+    for value in values.to_list():
+        if values.dtype == pl.String:
+            value = json.loads(value)
+        try:
+            out.append(any_value({kind: strip(value)}, "value"))
+        except (_MalformedError, RecursionError):
+            raise _FallbackError from None
+    return out
+
+
+def _entries(
+    long: pl.DataFrame, rows: int, *, prefix: str, reserved: tuple[str, ...] = ()
+) -> _Entries:
+    """The values of a long frame of attributes (``id``, ``key``, ``value``)."""
+    if long["key"].null_count():
+        raise _FallbackError
+    value = long["value"]
+    fields = {k: _field(value, k, t) for k, t in _ANY.to_schema().items() if k not in _INFERRED}
+    nested = {
+        k: value.struct.field(k)
+        for k in ("arrayValue", "kvlistValue")
+        if isinstance(value.dtype, pl.Struct) and k in value.dtype.to_schema()
+    }
+    given = [f.is_not_null() for f in (*fields.values(), *nested.values())]
+    n_kinds = pl.select(pl.sum_horizontal(given)).to_series() if given else None
+    ints = fields["intValue"].cast(pl.Int64, strict=False)
+    if n_kinds is not None and (n_kinds > 1).any():
+        raise _FallbackError  # two value kinds in one value
+    if (fields["intValue"].is_not_null() & ints.is_null()).any():
+        raise _FallbackError  # an int beyond 64 bits, or not an int
+    if n_kinds is None:
+        n_kinds = pl.repeat(0, long.height, eager=True)
+    empty = bool((value.is_not_null() & (n_kinds == 0)).any())
+    name = pl.lit(prefix) + pl.col("key")
+    if reserved:
+        name = pl.when(name.is_in(reserved)).then(pl.lit("attributes.") + name).otherwise(name)
+    other: list[tuple[int, str, Any]] = []
+    is_nested = pl.repeat(False, long.height, eager=True)
+    names = long.select(name.alias("name"))["name"]
+    for kind, column in nested.items():
+        present = column.is_not_null()
+        is_nested = is_nested | present
+        decoded = _python_values(column.filter(present), kind)
+        for row, key, item in zip(
+            long["id"].filter(present), names.filter(present), decoded, strict=True
+        ):
+            if isinstance(item, dict):
+                other.extend((row, n, v) for n, v in _flat(f"{key}.", item))
+            else:
+                other.append((row, key, item))
+    simple = pl.DataFrame(
+        {
+            "id": long["id"],
+            "name": names,
+            "n": n_kinds,
+            "s": fields["stringValue"].fill_null(fields["bytesValue"]),
+            "has_i": fields["intValue"].is_not_null(),
+            "i": ints,
+            "d": fields["doubleValue"],
+            "b": fields["boolValue"],
+        }
+    ).filter(~is_nested)
+    simple = simple.select(
+        "id",
+        "name",
+        pl.when(pl.col("n") == 0).then(pl.lit("n"))
+        .when(pl.col("s").is_not_null()).then(pl.lit("s"))
+        .when(pl.col("has_i")).then(pl.lit("i"))
+        .when(pl.col("d").is_not_null()).then(pl.lit("d"))
+        .otherwise(pl.lit("b")).alias("kind"),
+        "s", "i", "d", "b",
+    )  # fmt: skip
+    return _Entries(rows, simple, other, empty)
+
+
+_KIND_TYPES = {"s": pl.String(), "i": pl.Int64(), "d": pl.Float64(), "b": pl.Boolean()}
+
+
+def _columns(entries: _Entries) -> dict[str, pl.Series]:
+    """One column per attribute name, typed as :func:`_series` types them."""
+    n = entries.rows
+    keys = pl.concat(
+        [
+            entries.simple.select("id", "name"),
+            pl.DataFrame(
+                {"id": [r for r, _, _ in entries.other], "name": [k for _, k, _ in entries.other]},
+                schema={"id": entries.simple.schema["id"], "name": pl.String},
+            ),
+        ]
+    )
+    codes = keys["name"].cast(pl.Categorical).to_physical().cast(pl.UInt64)
+    if (keys["id"].cast(pl.UInt64) * (1 << 32) + codes).n_unique() < keys.height:
+        raise _FallbackError  # a key given twice, or a map's dotted name given as a key too
+    simple = entries.simple.filter(pl.col("kind") != "n")
+    others: dict[str, dict[int, Any]] = {}
+    for row, name, value in sorted(entries.other, key=lambda e: e[0]):
+        if value is not None:
+            others.setdefault(name, {})[row] = value
+    out: dict[str, pl.Series] = {}
+    for (name,), part in simple.partition_by("name", as_dict=True).items():
+        assert isinstance(name, str)
+        kinds = set(part["kind"].unique().to_list())
+        if name not in others and (len(kinds) == 1 or kinds == {"i", "d"}):
+            if len(kinds) == 1:
+                (kind,) = kinds
+                values, dtype = part[kind], _KIND_TYPES[kind]
+            else:
+                values = part["d"].fill_null(part["i"].cast(pl.Float64))
+                dtype = pl.Float64()
+            column = pl.repeat(None, n, dtype=dtype, eager=True).alias(name)
+            out[name] = column.scatter(part["id"], values)
+            continue
+        cells = others.setdefault(name, {})
+        for row, kind, s, i, d, b in part.select("id", "kind", "s", "i", "d", "b").iter_rows():
+            cells[row] = {"s": s, "i": i, "d": d, "b": b}[kind]
+    for name, cells in others.items():
+        if cells:
+            out[name] = _series(name, dict(sorted(cells.items())), n)
+    if out.keys() & set(_TIME_COLUMNS):
+        raise _FallbackError  # an attribute named like a time column: see _series
+    return out
+
+
+def _column(frame: pl.DataFrame, name: str, dtype: PolarsDataType | None = pl.String) -> pl.Series:
+    """A column of ``frame`` as ``dtype`` (as read if ``None``; all null when no value has
+    it)."""
+    if name not in frame.columns:
+        return pl.repeat(None, frame.height, dtype=dtype or pl.Null, eager=True).alias(name)
+    column = frame[name]
+    return column if dtype is None or column.dtype == dtype else column.cast(dtype, strict=False)
+
+
+def _severity(values: pl.Series) -> pl.Series:
+    """``severityNumber``: a number, or null (protobuf's mapping writes names there)."""
+    if values.dtype.is_integer() or values.dtype == pl.Null:
+        return values.cast(pl.Int64).alias("severity_number")
+    if values.dtype == pl.String:
+        return pl.repeat(None, len(values), dtype=pl.Int64, eager=True).alias("severity_number")
+    raise _FallbackError
+
+
+def _scope_columns(scopes: pl.DataFrame, seen: list[_Entries]) -> dict[str, pl.Series]:
+    scope = _column(scopes, "scope", scopes.schema.get("scope", pl.Null()))
+    out = {
+        "scope.name": _blank_to_null("scope.name", _field(scope, "name")),
+        "scope.version": _blank_to_null("scope.version", _field(scope, "version")),
+    }
+    attrs = _explode(pl.DataFrame({"id": scopes["s"], "a": _attributes_of(scope)}), "a")
+    seen.append(_entries(attrs, scopes.height, prefix="scope."))
+    named = _columns(seen[-1])
+    if named.keys() & out.keys():
+        raise _FallbackError
+    return {**out, **named}
+
+
+def _millis(nanos: pl.Series) -> pl.Series:
+    """Nanoseconds as milliseconds, rounded as Python's ``n / 1e6`` rounds them (polars
+    multiplies by the inverse: a different last bit)."""
+    return pl.Series("duration_ms", nanos.to_numpy() / 1e6, dtype=pl.Float64, nan_to_null=True)
+
+
+def _span_columns(items: pl.DataFrame) -> dict[str, pl.Series]:
+    start = _nanos_column(_column(items, "startTimeUnixNano"))
+    end = _nanos_column(_column(items, "endTimeUnixNano"))
+    status = items["status"]
+    return {
+        "name": items["name"],
+        "kind": _enum_column("kind", _column(items, "kind", None), SPAN_KINDS, "span_kind_"),
+        "status.code": _enum_column(
+            "status.code", _field(status, "code", None), STATUS_CODES, "status_code_"
+        ),
+        "status.message": _blank_to_null("status.message", _field(status, "message")),
+        "start_time": _time_column("start_time", start),
+        "end_time": _time_column("end_time", end),
+        "duration_ms": _millis(end - start),
+        "trace_id": _hex_column("trace_id", items["traceId"], 16),
+        "span_id": _hex_column("span_id", items["spanId"], 8),
+        "parent_span_id": _hex_column("parent_span_id", items["parentSpanId"], 8),
+        "events.count": items["events"].list.len().fill_null(0).cast(pl.Int64),
+        "links.count": items["links"].list.len().fill_null(0).cast(pl.Int64),
+    }
+
+
+def _log_columns(items: pl.DataFrame) -> dict[str, pl.Series]:
+    time = _nanos_column(_column(items, "timeUnixNano"))
+    observed = _nanos_column(_column(items, "observedTimeUnixNano"))
+    return {
+        "time": _time_column("time", time.fill_null(observed)),
+        "observed_time": _time_column("observed_time", observed),
+        "severity_number": _severity(_column(items, "severityNumber", None)),
+        "severity_text": _blank_to_null("severity_text", items["severityText"]),
+        "event_name": _blank_to_null("event_name", items["eventName"]),
+        "trace_id": _hex_column("trace_id", items["traceId"], 16),
+        "span_id": _hex_column("span_id", items["spanId"], 8),
+    }
+
+
+def _body_entries(items: pl.DataFrame, seen: list[_Entries]) -> list[tuple[int, str, Any]]:
+    """The log body as attribute-like values: ``body`` text, or ``body.<key>`` for a map."""
+    body = items.select(
+        pl.col("row").alias("id"), pl.lit("body").alias("key"), pl.col("body").alias("value")
+    )
+    body = body.filter(pl.col("value").is_not_null())
+    if not body.height:
+        return []
+    entries = _entries(body, items.height, prefix="")
+    seen.append(entries)
+    out = list(entries.other)
+    rows = entries.simple.select("id", "kind", "s", "i", "d", "b").iter_rows()
+    out += [
+        (r, "body", {"s": s, "i": i, "d": d, "b": b, "n": None}[k]) for r, k, s, i, d, b in rows
+    ]
+    return [
+        (row, name, _text(value) if name == "body" and value is not None else value)
+        for row, name, value in out
+    ]
+
+
+def _fast_frame(data: bytes, lines: int, signal_key: str, longest: int) -> pl.DataFrame | None:
+    """The events of a chunk of export requests, or ``None`` when it holds none."""
+    if b"instrumentationLibrary" in data or (b"null" in data and _JSON_NULL.search(data)):
+        raise _FallbackError
+    requests = _read_requests(data, signal_key, longest)
+    if (
+        requests.height != lines
+        or requests[signal_key].null_count()
+        or any(requests[k].null_count() < lines for k in requests.columns if k != signal_key)
+    ):
+        raise _FallbackError  # another signal, or keys that are no signal, on some lines
+    scope_key, items_key, _ = _NESTING[signal_key]
+    resources = _explode(requests.select(signal_key), signal_key).with_row_index("r")
+    if scope_key not in resources.columns or resources[scope_key].null_count():
+        raise _FallbackError  # no scopes: the row-by-row reader says why (an old OTLP version?)
+    scopes = _explode(resources.select("r", scope_key), scope_key).with_row_index("s")
+    if items_key not in scopes.columns:
+        raise _FallbackError
+    items = _explode(scopes.select("r", "s", items_key), items_key).with_row_index("row")
+    n = items.height
+    if not n:
+        return None
+    resource = _column(resources, "resource", resources.schema.get("resource", pl.Null()))
+    res_attrs = _explode(pl.DataFrame({"id": resources["r"], "a": _attributes_of(resource)}), "a")
+    columns: dict[str, pl.Series] = {}
+    seen = [_entries(res_attrs, resources.height, prefix="resource.")]
+    by_resource = _columns(seen[0])
+    by_scope = _scope_columns(scopes, seen)
+    columns.update({k: v.gather(items["r"]) for k, v in by_resource.items()})
+    columns.update({k: v.gather(items["s"]) for k, v in by_scope.items()})
+    reserved: tuple[str, ...] = _ORDER[SIGNALS[signal_key]]
+    fixed = _span_columns(items) if signal_key == "resourceSpans" else _log_columns(items)
+    if fixed.keys() & columns.keys():
+        raise _FallbackError
+    columns.update(fixed)
+    attrs = _explode(items.select(pl.col("row").alias("id"), pl.col("attributes").alias("a")), "a")
+    entries = _entries(attrs, n, prefix="", reserved=reserved)
+    seen.append(entries)
+    if signal_key == "resourceLogs":
+        entries.other.extend(_body_entries(items, seen))
+    named = _columns(entries)
+    if named.keys() & columns.keys():
+        raise _FallbackError
+    columns.update(named)
+    if any(e.empty for e in seen) and _UNKNOWN_KIND.search(data):
+        raise _FallbackError  # a value of a kind the row-by-row reader names
+    order = _ORDER[SIGNALS[signal_key]]
+    kept = {k: v.alias(k) for k, v in columns.items() if v.null_count() < n}
+    names = [c for c in order if c in kept] + sorted(c for c in kept if c not in order)
+    return pl.DataFrame([kept[c] for c in names])
 
 
 @dataclass(frozen=True)
