@@ -620,3 +620,42 @@ def test_the_heatmap_is_drawn_while_the_answer_is_counted(server: Server, browse
     done = wait_ready(page)
     assert done["state"] == "ready"
     assert done["sql"].endswith(f"WHERE {where}")
+
+
+def test_a_new_box_reuses_its_scopes_statistics_and_gives_the_same_answer(
+    events_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scope's column statistics do not depend on the box: kept per scope, they are
+    not measured again, and every answer is the one a fresh analysis gives."""
+    from bubbleup.pipeline import count as counting
+    from bubbleup.pipeline.analyze import analyze
+
+    ex = Explorer(str(events_path))
+    measured: list[int] = []
+    real = counting._collect
+
+    def spy(frames: list[pl.LazyFrame], what: str, batch: int = 1) -> list[pl.DataFrame]:
+        if what == "measuring columns":
+            measured.append(len(frames))
+        return real(frames, what, batch)
+
+    monkeypatch.setattr(counting, "_collect", spy)
+    eu = (Step("only", "region = 'eu'"),)
+    not_eu = (Step("not", "region = 'eu'"),)
+    views = [
+        View("duration_ms > 2000"),
+        View("duration_ms > 3000"),  # same scope as the first
+        View("duration_ms > 2000", eu),
+        View("duration_ms > 2000", not_eu),
+        View("duration_ms > 3000", eu),  # same scope as the third
+    ]
+    queries = []
+    for view in views:
+        measured.clear()
+        kept = ex.analyze(view).to_json()
+        on_own = analyze(ex.frame, ex.options_for(view)).to_json()  # no statistics kept
+        assert kept == on_own, view
+        queries.append((sum(measured[:-1]), measured[-1]))
+    new_scope = [queries[i] for i in (0, 2, 3)]
+    assert all(kept == fresh for kept, fresh in new_scope), queries
+    assert all(kept < fresh for kept, fresh in (queries[1], queries[4])), queries

@@ -15,7 +15,10 @@ The result of :func:`count` is the *counts table*, the seam between engines and 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,9 +217,64 @@ def measure(
             first=first,
         )
     ]
-    for result in _collect(queries, "measuring columns", STATS_BATCH):
-        row.update(result.row(0, named=True))
+    kept = _SCOPE_STATS.get()
+    memo: Mapping[str, dict[str, Any]] = {} if kept is None else kept
+    keys = [None if kept is None else _plan_key(q) for q in queries]
+    todo = [q for q, key in zip(queries, keys, strict=True) if key is None or key not in memo]
+    fresh = iter(_collect(todo, "measuring columns", STATS_BATCH))
+    for key in keys:
+        if key is not None and key in memo:
+            part = memo[key]
+        else:
+            part = next(fresh).row(0, named=True)
+            if key is not None:
+                _remember(key, part)
+        row.update(part)
     return totals_from_row(row, split), row
+
+
+#: Statistics of a scope kept by :func:`keep_scope_stats` (queries, not scopes: a few per
+#: scope).
+SCOPE_STATS_KEPT = 64
+_SCOPE_STATS: ContextVar[OrderedDict[str, dict[str, Any]] | None] = ContextVar(
+    "bubbleup_scope_stats", default=None
+)
+
+
+def _remember(key: str, part: dict[str, Any]) -> None:
+    memo = _SCOPE_STATS.get()
+    if memo is not None:
+        memo[key] = part
+        while len(memo) > SCOPE_STATS_KEPT:
+            memo.popitem(last=False)
+
+
+def _plan_key(query: pl.LazyFrame) -> str | None:
+    """The key of a statistics query that does not read the selection, else ``None``.
+
+    The first query of each pair :func:`~bubbleup.pipeline.profile.stats_queries` makes
+    (distinct values, missing values, quantiles of the scope) depends on the events, the
+    scope and the columns only: its unoptimised plan names all three.
+    """
+    plan = query.explain(optimized=False)
+    return None if "_selected" in plan else plan
+
+
+@contextmanager
+def keep_scope_stats(memo: OrderedDict[str, dict[str, Any]]) -> Iterator[None]:
+    """Inside, :func:`measure` keeps the statistics of each scope in ``memo`` and reuses them.
+
+    For a caller that asks many questions of the same events (the explore page: one
+    frame, a new selection per box): the scope's column statistics do not depend on the
+    selection, so a new box over the same scope costs only the selection's own pass. The
+    caller owns ``memo`` and must use it for one source only (its keys are query plans,
+    which name the scope and columns but not the data).
+    """
+    token = _SCOPE_STATS.set(memo)
+    try:
+        yield
+    finally:
+        _SCOPE_STATS.reset(token)
 
 
 def check_weights(column: str | None, row: Mapping[str, Any]) -> None:

@@ -41,6 +41,7 @@ from bubbleup.interfaces.explore.heatmap import (
 from bubbleup.options import Options
 from bubbleup.outputs import charts, report
 from bubbleup.pipeline.analyze import analyze
+from bubbleup.pipeline.count import keep_scope_stats
 from bubbleup.pipeline.drill import items_sql
 from bubbleup.pipeline.load import Source, load
 from bubbleup.pipeline.origin import Origin
@@ -225,6 +226,7 @@ class Explorer:
         self._grid_lock = threading.Lock()
         self._generation = 0
         self._generation_lock = threading.Lock()
+        self._scope_stats: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def _paths(self) -> list[str] | None:
         s = self.source
@@ -323,7 +325,8 @@ class Explorer:
             if cancelled is not None and cancelled():
                 raise SupersededError("a newer view was asked for")
 
-        return analyze(self.frame, self.options_for(view), progress=progress)
+        with keep_scope_stats(self._scope_stats):  # a new box re-measures only its selection
+            return analyze(self.frame, self.options_for(view), progress=progress)
 
     def answer(self, view: View, *, cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
         """The answer to a view as JSON-ready data: HTML pieces, drill actions, command."""
