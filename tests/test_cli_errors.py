@@ -159,7 +159,7 @@ def test_weight_and_no_weight_is_usage_error(runner: CliRunner, events: Path) ->
 def test_bad_alpha_is_usage_error(runner: CliRunner, events: Path) -> None:
     code, _, err = run(runner, "analyze", events, "--where", "status = 'error'",
                        "--alpha", "2")
-    assert_error(code, err, 2, "alpha must be between 0 and 1")
+    assert_error(code, err, 2, "--alpha must be between 0 and 1")
 
 
 def test_unknown_column_in_columns_option(runner: CliRunner, events: Path) -> None:
