@@ -172,28 +172,13 @@ def run(source: Source, opts: Options, *, progress: Progress | None = None) -> R
             open_engine(source, engine=opts.engine)  # names the valid engines
         loaded = load(source, skip_bad_lines=opts.skip_bad_lines)
         skipped = loaded.skipped_lines
-        frame, window = timewindow.resolve(
-            loaded.frame,
-            dict(loaded.frame.collect_schema()),
-            time_column=opts.time_column,
-            since=opts.since,
-            until=opts.until,
-            after=opts.after,
-            hint=loaded.time_column,
-        )
+        frame, window = timewindow.resolve_options(loaded.frame, opts, hint=loaded.time_column)
         # a time window stays a polars filter: polars skips the row groups outside it by
         # their Parquet statistics, which reading the files directly does not (tried: no
         # faster for a window over 60% of 5M events, and narrow windows would be slower)
         eng = PolarsEngine(replace(loaded, frame=frame), direct=window.scope() is None)
         schema = eng.schema()
-        sp = timewindow.split_in(
-            window,
-            schema,
-            where=opts.where,
-            baseline=opts.baseline,
-            filter=opts.filter,
-            weight=opts.weight,
-        )
+        sp = timewindow.split_options(window, schema, opts)
     names, left = candidates(
         schema,
         columns=opts.columns,

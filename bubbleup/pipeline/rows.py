@@ -103,24 +103,9 @@ def example_rows(
         )
     opts = result.origin.options
     loaded = load(result.origin.source, skip_bad_lines=opts.skip_bad_lines)
-    frame, window = timewindow.resolve(
-        loaded.frame,
-        dict(loaded.frame.collect_schema()),
-        time_column=opts.time_column,
-        since=opts.since,
-        until=opts.until,
-        after=opts.after,
-        hint=loaded.time_column,
-    )
+    frame, window = timewindow.resolve_options(loaded.frame, opts, hint=loaded.time_column)
     schema = dict(frame.collect_schema())
-    sp = timewindow.split_in(
-        window,
-        schema,
-        where=opts.where,
-        baseline=opts.baseline,
-        filter=opts.filter,
-        weight=opts.weight,
-    )
+    sp = timewindow.split_options(window, schema, opts)
     match = pl.lit(True)
     if condition is not None:
         match, _ = compile_predicate(condition, schema, option="explanation")

@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from bubbleup.errors import ColumnError, TimeError, UsageError, did_you_mean
-from bubbleup.options import option_name
+from bubbleup.options import Options, option_name
 from bubbleup.pipeline.items import quote_identifier, time_literal
 from bubbleup.pipeline.split import Predicate, Split, compile_predicate, split
 
@@ -506,6 +506,34 @@ def _wrap(predicate: Predicate) -> str:
 def relabel(sp: Split, selection_text: str, baseline_text: str) -> Split:
     """The split with the texts shown for a before/after comparison."""
     return replace(sp, where=selection_text, baseline_text=baseline_text)
+
+
+def resolve_options(
+    frame: pl.LazyFrame, options: Options, *, hint: str | None = None
+) -> tuple[pl.LazyFrame, Window]:
+    """:func:`resolve` with the time options of an analysis (``time_column``, ``since``,
+    ``until``, ``after``); ``hint`` is the time column the reader found, if any."""
+    return resolve(
+        frame,
+        dict(frame.collect_schema()),
+        time_column=options.time_column,
+        since=options.since,
+        until=options.until,
+        after=options.after,
+        hint=hint,
+    )
+
+
+def split_options(window: Window, schema: Mapping[str, pl.DataType], options: Options) -> Split:
+    """:func:`split_in` with the selection options of an analysis."""
+    return split_in(
+        window,
+        schema,
+        where=options.where,
+        baseline=options.baseline,
+        filter=options.filter,
+        weight=options.weight,
+    )
 
 
 def split_in(
