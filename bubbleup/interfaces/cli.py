@@ -41,15 +41,6 @@ if TYPE_CHECKING:  # polars, the pipeline and the outputs load in the commands t
 
     from bubbleup.pipeline.result import Result
 
-app = typer.Typer(
-    name="bubbleup",
-    help="Find what the weird events have in common: the attributes, values and ranges "
-    "that are much more common in a selection of events than in the rest.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-    rich_markup_mode=None,
-)
 
 err = Console(stderr=True, highlight=False, markup=False, emoji=False)
 #: Characters of an error message shown (messages quote predicates and names from data).
@@ -61,6 +52,23 @@ CELL_CHARS = 40
 MAX_TOP = 1_000_000_000
 
 
+def _quick_help(option: Any) -> Any:
+    """``--help`` defaulting to ``False``, not ``None``: typer coerces a flag's value that is
+    not a bool through pydantic (imported for it: ~0.1 s), and every command's ``--help``,
+    given or not, is processed at each call (the app's too when a command runs)."""
+    if option is not None and option.default is None:
+        option.default = False
+    return option
+
+
+class QuickGroup(typer.core.TyperGroup):
+    """The app's group, whose ``--help`` defaults to ``False`` (see :func:`_quick_help`)."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        """The ``--help`` option, defaulting to ``False``."""
+        return _quick_help(super().get_help_option(ctx))
+
+
 class PanelCommand(typer.core.TyperCommand):
     """A command whose plain-text ``--help`` groups options by their ``rich_help_panel``.
 
@@ -68,6 +76,10 @@ class PanelCommand(typer.core.TyperCommand):
     ``local[4]``, which Rich markup would swallow, and plain help reads the same in a pipe),
     where typer lists every option in one section; this draws one section per panel.
     """
+
+    def get_help_option(self, ctx: Any) -> Any:
+        """The ``--help`` option, defaulting to ``False`` (see :func:`_quick_help`)."""
+        return _quick_help(super().get_help_option(ctx))
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
         """Write the arguments, then the options panel by panel (``PANELS`` order)."""
@@ -89,6 +101,18 @@ class PanelCommand(typer.core.TyperCommand):
             if records:
                 with formatter.section(panel):
                     formatter.write_dl(records)
+
+
+app = typer.Typer(
+    name="bubbleup",
+    help="Find what the weird events have in common: the attributes, values and ranges "
+    "that are much more common in a selection of events than in the rest.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    cls=QuickGroup,
+)
 
 
 class Engine(StrEnum):
