@@ -366,6 +366,37 @@ Drill = Annotated[
 Quiet = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress display.", rich_help_panel=OUTPUT)
 ]
+Output = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write to this file (atomically) instead of stdout.",
+        rich_help_panel=OUTPUT,
+    ),
+]
+
+
+def _show(views: list[Any], output: str | None, inputs: list[str], *, width: int) -> None:
+    """Print rich views on stdout, or write them ``width`` columns wide to ``output``
+    (atomically; never over one of the ``inputs``)."""
+    if output:
+        buffer = io.StringIO()
+        _console(file=buffer, width=width).print(*views)
+        write_atomic(output, buffer.getvalue(), inputs=inputs)
+    else:
+        with _stdout_errors():
+            _stdout().print(*views)
+
+
+def _write(text: str, output: str | None, inputs: list[str]) -> None:
+    """Write ``text`` to stdout, or to ``output`` (as :func:`_show` does)."""
+    if output:
+        write_atomic(output, text, inputs=inputs)
+    else:
+        with _stdout_errors():
+            sys.stdout.write(text)
 
 
 def _options(params: dict[str, Any]) -> Options:
@@ -407,16 +438,7 @@ def analyze(
         Format,
         typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT),
     ] = Format.table,
-    output: Annotated[
-        str | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            help="Write to this file (atomically) instead of stdout.",
-            rich_help_panel=OUTPUT,
-        ),
-    ] = None,
+    output: Output = None,
     top: Annotated[
         int,
         typer.Option(
@@ -476,13 +498,7 @@ def analyze(
             views = [render.table_renderable(result, top=n)]
             if histograms:
                 views.append(charts.histograms_renderable(result))
-            if output:
-                buffer = io.StringIO()
-                _console(file=buffer, width=120).print(*views)
-                write_atomic(output, buffer.getvalue(), inputs=source)
-            else:
-                with _stdout_errors():
-                    _stdout().print(*views)
+            _show(views, output, source, width=120)
             return
         text = {
             Format.json: lambda: result.to_json(top=n) + "\n",
@@ -490,11 +506,7 @@ def analyze(
             Format.markdown: lambda: render.to_markdown(result, top=n),
             Format.html: lambda: report.to_html(result, top=n, output=output or "report.html"),
         }[fmt]()
-        if output:
-            write_atomic(output, text, inputs=source)
-        else:
-            with _stdout_errors():
-                sys.stdout.write(text)
+        _write(text, output, source)
 
 
 class ColumnsFormat(StrEnum):
@@ -511,17 +523,10 @@ class ColumnsFormat(StrEnum):
 def columns(
     source: SourceArg,
     fmt: Annotated[
-        ColumnsFormat, typer.Option("--format", "-f", help="Output format.")
+        ColumnsFormat,
+        typer.Option("--format", "-f", help="Output format.", rich_help_panel=OUTPUT),
     ] = ColumnsFormat.table,
-    output: Annotated[
-        str | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            help="Write to this file (atomically) instead of stdout.",
-        ),
-    ] = None,
+    output: Output = None,
     top: Annotated[
         int,
         typer.Option(metavar="N", help="Most common values shown per column.", min=1),
@@ -548,25 +553,16 @@ def columns(
             )
         for cells in described.text_rows(frame, sep="\n"):
             table.add_row(*(Text(c) for c in cells))
-        if not output:
-            with _stdout_errors():
-                _stdout().print(table)
-            return
-        buffer = io.StringIO()
-        _console(file=buffer, width=120).print(table)
-        text = buffer.getvalue()
-    else:
-        text = {
-            ColumnsFormat.json: lambda: frame.write_json() + "\n",
-            ColumnsFormat.csv: lambda: described.to_csv(frame),
-            ColumnsFormat.markdown: lambda: described.to_markdown(frame),
-        }[fmt]()
+        with errors():
+            _show([table], output, source, width=120)
+        return
+    text = {
+        ColumnsFormat.json: lambda: frame.write_json() + "\n",
+        ColumnsFormat.csv: lambda: described.to_csv(frame),
+        ColumnsFormat.markdown: lambda: described.to_markdown(frame),
+    }[fmt]()
     with errors():
-        if output:
-            write_atomic(output, text, inputs=source)
-            return
-    with _stdout_errors():
-        sys.stdout.write(text)
+        _write(text, output, source)
 
 
 class RowsFormat(StrEnum):
@@ -658,16 +654,7 @@ def rows(
         RowsFormat,
         typer.Option("--format", "-f", help="table, json or csv.", rich_help_panel=OUTPUT),
     ] = RowsFormat.table,
-    output: Annotated[
-        str | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            help="Write to this file (atomically) instead of stdout.",
-            rich_help_panel=OUTPUT,
-        ),
-    ] = None,
+    output: Output = None,
     quiet: Quiet = False,
 ) -> None:
     """Show example events from the selection and the baseline: identifiers and time
@@ -684,21 +671,10 @@ def rows(
         frame = result.rows(explanation=explanation, limit=limit, seed=seed)
     with errors():
         if fmt is RowsFormat.table:
-            tables = _rows_tables(result, frame, explanation)
-            if output:
-                buffer = io.StringIO()
-                _console(file=buffer, width=160).print(*tables)
-                write_atomic(output, buffer.getvalue(), inputs=source)
-            else:
-                with _stdout_errors():
-                    _stdout().print(*tables)
+            _show(_rows_tables(result, frame, explanation), output, source, width=160)
             return
         text = frame.write_json() + "\n" if fmt is RowsFormat.json else frame.write_csv()
-        if output:
-            write_atomic(output, text, inputs=source)
-        else:
-            with _stdout_errors():
-                sys.stdout.write(text)
+        _write(text, output, source)
 
 
 @app.command(cls=PanelCommand)

@@ -241,10 +241,7 @@ def run(source: Source, opts: Options, *, progress: Progress | None = None) -> R
         profile,
         eng.description,
         sp,
-        alpha=opts.alpha,
-        min_lift=opts.min_lift,
-        min_share=opts.min_share,
-        max_order=opts.max_order,
+        opts,
     )
     return replace(
         result,
@@ -301,11 +298,7 @@ def _finish(
     profile: Profile,
     source: str,
     sp: Split,
-    *,
-    alpha: float,
-    min_lift: float,
-    min_share: float,
-    max_order: int,
+    opts: Options,
 ) -> Result:
     from bubbleup.pipeline.explain import explain
     from bubbleup.pipeline.outcomes import describe as describe_outcomes
@@ -316,10 +309,10 @@ def _finish(
         totals,
         profile.attributes,
         patterns=patterns,
-        max_order=max_order,
-        alpha=alpha,
-        min_lift=min_lift,
-        min_share=min_share,
+        max_order=opts.max_order,
+        alpha=opts.alpha,
+        min_lift=opts.min_lift,
+        min_share=opts.min_share,
     )
     tests = attribute_tests(counts, totals)
     attrs = pl.DataFrame(
@@ -349,7 +342,7 @@ def _finish(
     attrs = attrs.sort(  # candidate causes first: outcomes have their own section
         [
             pl.col("role") == "context",
-            pl.col("q_value") < alpha,
+            pl.col("q_value") < opts.alpha,
             pl.col("distance"),
             pl.col("attribute"),
         ],
@@ -369,10 +362,10 @@ def _finish(
         weight_column=sp.weight_column,
         weight_auto=sp.weight_auto,
         parameters={
-            "alpha": alpha,
-            "min_lift": min_lift,
-            "min_share": min_share,
-            "max_order": max_order,
+            "alpha": opts.alpha,
+            "min_lift": opts.min_lift,
+            "min_share": opts.min_share,
+            "max_order": opts.max_order,
             "tested": explained.tested,
             **({"weight_scale": sp.weight_scale} if sp.weight_scale != 1.0 else {}),
         },
