@@ -168,8 +168,6 @@ def run(source: Source, opts: Options, *, progress: Progress | None = None) -> R
     else:
         if opts.spark_master is not None:
             raise UsageError(f"{option_name('spark_master')} needs {option_name('engine_spark')}")
-        if opts.engine not in (None, "polars"):
-            open_engine(source, engine=opts.engine)  # names the valid engines
         loaded = load(source, skip_bad_lines=opts.skip_bad_lines)
         skipped = loaded.skipped_lines
         frame, window = timewindow.resolve_options(loaded.frame, opts, hint=loaded.time_column)
