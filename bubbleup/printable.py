@@ -36,8 +36,10 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\U{code:08x}"
 
 
-def cut(text: str, limit: int | None = LONG_VALUE) -> str:
+def cut(text: str, limit: int | None = LONG_VALUE, *, marker: str = "…(+{n:,} chars)") -> str:
     """``text`` cut to ``limit`` characters with a ``…(+N chars)`` marker (``None``: whole).
+
+    ``marker`` is formatted with ``n``, the number of characters cut.
 
     Examples
     --------
@@ -45,10 +47,12 @@ def cut(text: str, limit: int | None = LONG_VALUE) -> str:
     'abcd…(+2 chars)'
     >>> cut("abc", 4)
     'abc'
+    >>> cut("abcdef", 3, marker="…[{n} more]")
+    'abc…[3 more]'
     """
     if limit is None or len(text) <= limit:
         return text
-    return f"{text[:limit]}…(+{len(text) - limit:,} chars)"
+    return text[:limit] + marker.format(n=len(text) - limit)
 
 
 def printable(text: object, *, limit: int | None = LONG_VALUE) -> str:

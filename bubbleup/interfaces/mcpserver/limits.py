@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+from bubbleup import printable
 from bubbleup.errors import UsageError
 
 #: Explanations an ``analyze`` or ``drill`` answer may show (``top`` above is an error).
@@ -56,9 +57,7 @@ def cut(text: str, limit: int = MAX_TEXT) -> str:
     >>> cut("abc", 3)
     'abc'
     """
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}…[{len(text) - limit:,} more characters]"
+    return printable.cut(text, limit, marker="…[{n:,} more characters]")
 
 
 def _plain(value: Any) -> Any:
