@@ -241,8 +241,13 @@ def test_report_from_a_frame_says_no_command_reproduces_it() -> None:
 
 @pytest.mark.browser
 def test_report_on_a_phone_keeps_the_figures(browser: Browser, tmp_path: Path) -> None:
-    """At 390 CSS pixels every explanation's shares, lift and q are on screen."""
-    result = bubbleup.analyze(SAMPLE, where="exit_reason = 'oom'")
+    """At 390 CSS pixels every explanation's shares, lift and q are on screen, whatever
+    the source's path (a long one, as a checkout in a deep folder has, once overflowed)."""
+    deep = tmp_path / "a_checkout_in_a_folder_with_a_rather_long_name" / "sample_data"
+    deep.mkdir(parents=True)
+    source = deep / "builds.parquet"
+    source.symlink_to(SAMPLE)
+    result = bubbleup.analyze(source, where="exit_reason = 'oom'")
     path = tmp_path / "report.html"
     path.write_text(to_html(result), encoding="utf-8")
     phone = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}

@@ -58,7 +58,7 @@ pre {{ white-space: pre-wrap; overflow-wrap: anywhere; background: #8882; paddin
 svg {{ max-width: 100%; height: auto; }}
 @media (max-width: 640px) {{
   body {{ padding: 12px 8px 32px; font-size: 13px; }}
-  th, td {{ padding: 3px 4px; }}
+  th, td {{ padding: 3px 4px; overflow-wrap: anywhere; }}  /* long paths wrap */
   td.share {{ min-width: 0 !important; }}
   td.share .bar {{ display: none !important; }}
   td.label {{ overflow-wrap: break-word !important; max-width: none !important; }}
