@@ -251,25 +251,34 @@ def test_sources_the_fast_path_does_not_take(tmp_path: Path) -> None:
         assert result.totals.scope_events == 500 * len(source)
 
 
-def test_sample_reads_the_start_of_every_row_group(tmp_path: Path) -> None:
-    path = tmp_path / "many.parquet"
+def test_sample_takes_evenly_spaced_blocks_whatever_the_row_groups(tmp_path: Path) -> None:
     table = pa.table({"i": np.arange(100_000), "outcome": np.full(100_000, "ok")})
-    pq.write_table(table, path, row_group_size=5_000)  # 20 row groups
-    got = parquet.sample([str(path)], ["i"], rows=2_000, wanted=100_000)
-    assert got is not None
-    assert got.height == 2_000
-    starts = sorted(set((got["i"] // 5_000).to_list()))
-    assert starts == list(range(20))  # every row group contributes
-    assert (got["i"] % 5_000 < 100).all()  # its first events
+    samples = []
+    for rows_per_group in (5_000, 50_000, 100_000):  # 20 row groups, 2, one
+        path = tmp_path / f"by_{rows_per_group}.parquet"
+        pq.write_table(table, path, row_group_size=rows_per_group)
+        frame = pl.scan_parquet(path)
+        got = parquet.sample(frame, ["i"], rows=2_000, wanted=100_000, total=100_000)
+        assert got is not None
+        assert got.columns == ["i"]
+        blocks = parquet.SAMPLE_BLOCKS
+        each = -(-2_000 // blocks)
+        assert got.height == blocks * each
+        # block b holds the events b/16 of the way through the source, consecutive
+        starts = [b * 100_000 // blocks for b in range(blocks)]
+        expected = np.concatenate([np.arange(s, s + each) for s in starts])
+        assert got["i"].to_list() == expected.tolist()
+        samples.append(got)
+    assert samples[0].equals(samples[1])
+    assert samples[1].equals(samples[2])
     # half the events in scope: twice as many read
-    half = parquet.sample([str(path)], ["i"], rows=2_000, wanted=50_000)
+    frame = pl.scan_parquet(tmp_path / "by_5000.parquet")
+    half = parquet.sample(frame, ["i"], rows=2_000, wanted=50_000, total=100_000)
     assert half is not None
     assert half.height == 4_000
-    # too few row groups, or a sample as large as the data: no sample
-    assert parquet.sample([str(path)], ["i"], rows=40_000, wanted=100_000) is None
-    few = tmp_path / "few.parquet"
-    pq.write_table(table, few, row_group_size=50_000)
-    assert parquet.sample([str(few)], ["i"], rows=2_000, wanted=100_000) is None
+    # a sample of a quarter of the source or more: none (the caller scans everything)
+    assert parquet.sample(frame, ["i"], rows=25_001, wanted=100_000, total=100_000) is None
+    assert parquet.sample(frame, ["i"], rows=25_000, wanted=100_000, total=100_000) is not None
 
 
 @pytest.mark.parametrize(

@@ -121,14 +121,15 @@ class PolarsEngine:
         return split(self.schema(), where=where, baseline=baseline, filter=filter, weight=weight)
 
     def measure(self, split: Split, names: Sequence[str]) -> tuple[counting.Totals, dict[str, Any]]:
-        """Totals, then column statistics (from samples of row groups for large Parquet)."""
+        """Totals, then column statistics (from samples of blocks of events for large Parquet)."""
         fast = self._parquet_plan(split, names)
         sampler = None
         if fast is not None:
-            files = fast.files
+            frame = self.frame
 
             def sampler(rows: int, wanted: int, columns: Sequence[str]) -> pl.DataFrame | None:
-                return parquet.sample(files, columns, rows=rows, wanted=wanted)
+                total = frame.select(pl.len()).collect().item()  # from the files' metadata
+                return parquet.sample(frame, columns, rows=rows, wanted=wanted, total=total)
 
         try:
             return counting.measure(self.frame, split, self.schema(), names, sampler=sampler)
