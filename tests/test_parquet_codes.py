@@ -367,3 +367,61 @@ def test_a_corrupt_row_group_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(bubbleup.BubbleupError, match=r"could not read .*damaged\.parquet"):
         bubbleup.analyze(str(path), where="outcome = 'error'")
+
+
+@pytest.mark.parametrize("option", ["filter", "where"])
+def test_a_sample_that_misses_the_scope_or_selection_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    """Blocks spread over the source can all miss a narrow scope or selection: the
+    statistics then come from every event, as they would without a sample."""
+    from bubbleup.engines import PolarsEngine
+    from bubbleup.pipeline import count as counting
+    from bubbleup.pipeline import profile
+
+    # small sizes stand for large ones: above 4,000 events, statistics come from samples
+    monkeypatch.setattr(profile, "EXACT_QUANTILE_ROWS", 4_000)
+    monkeypatch.setattr(profile, "QUANTILE_SAMPLE", 2_000)
+    monkeypatch.setattr(counting, "QUANTILE_SAMPLE", 2_000)
+    monkeypatch.setattr(counting, "SELECTION_SAMPLE", 1_000)
+    n = 200_000
+    rng = np.random.default_rng(5)
+    i = np.arange(n)
+    # 16 blocks start every 12,500 events: events 16,000-24,000 lie between two of them
+    inside = (i >= 16_000) & (i < 24_000)
+    path = tmp_path / "narrow.parquet"
+    table = pa.table(
+        {
+            "i": i,
+            "x": np.where(inside, rng.random(n) * 1000, 0.5),
+            "outcome": np.where(inside & (rng.random(n) < 0.5), "error", "ok"),
+        }
+    )
+    pq.write_table(table, path, row_group_size=50_000)
+    narrow = "i >= 16000 AND i < 24000"
+    if option == "filter":
+        keywords = {"where": "outcome = 'error'", "filter": narrow}
+    else:
+        keywords = {"where": narrow}
+    engine = PolarsEngine(load(str(path)))
+    schema = engine.schema()
+    sp = make_split(schema, **keywords)
+    drawn: list[int] = []
+    sampler_of = parquet.sample
+
+    def spy(*args: object, **kwargs: object) -> pl.DataFrame | None:
+        got = sampler_of(*args, **kwargs)  # type: ignore[arg-type]
+        drawn.append(-1 if got is None else got.height)
+        return got
+
+    monkeypatch.setattr(parquet, "sample", spy)
+    _, with_sampler = engine.measure(sp, ["x"])
+    assert any(h > 0 for h in drawn)  # a sample was drawn, and not used
+    _, exact = counting.measure(engine.frame, sp, schema, ["x"])
+    if option == "filter":  # every statistic from the scope's events
+        assert with_sampler == exact
+        assert exact["u0"] > 1_000  # the scope's numbers, not 0.5 alone
+    else:  # the selection's quantiles from every selected event (the scope's: a sample)
+        assert with_sampler["_selected"] == exact["_selected"] == int(inside.sum())
+        assert with_sampler["s0"] == exact["s0"]
+        assert exact["s0"][0] > 1  # the selection's numbers, not 0.5

@@ -155,6 +155,24 @@ def blame_predicate(frame: pl.LazyFrame, split: Split) -> PredicateError | None:
     return None
 
 
+#: A sample that holds fewer than this share of the events it was drawn for is not used
+#: (the statistics then come from every event): blocks spread evenly over the source can
+#: all miss a scope or a selection that sits between them.
+MIN_SAMPLE_SHARE = 0.25
+
+
+def _enough(
+    drawn: pl.DataFrame | None, split: Split, rows: int, *, selection: bool = False
+) -> pl.LazyFrame | None:
+    """The scoped sample, if it holds enough of the events it is for (else ``None``)."""
+    if drawn is None:
+        return None
+    scoped = _scoped(drawn.lazy(), split)
+    wanted = scoped.filter(split.selection) if selection else scoped
+    held = wanted.select(pl.len()).collect().item()
+    return scoped if held >= MIN_SAMPLE_SHARE * rows else None
+
+
 def measure(
     frame: pl.LazyFrame,
     split: Split,
@@ -198,10 +216,10 @@ def measure(
         predicates = sorted(split.predicate_columns)
         numbers = [n for n in names if schema[n].is_numeric()]
         drawn = sampler(QUANTILE_SAMPLE, n_rows, [*predicates, *names])
-        sample = None if drawn is None else _scoped(drawn.lazy(), split)
+        sample = _enough(drawn, split, QUANTILE_SAMPLE)
         if n_selected > SELECTION_SAMPLE:
             drawn = sampler(SELECTION_SAMPLE, n_selected, [*predicates, *numbers])
-            selected = None if drawn is None else _scoped(drawn.lazy(), split)
+            selected = _enough(drawn, split, SELECTION_SAMPLE, selection=True)
     queries = [
         query
         for first in range(0, max(len(names), 1), STATS_COLUMNS)
