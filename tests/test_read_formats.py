@@ -71,3 +71,26 @@ def test_time_window_same_from_text(planted: dict[str, Path]) -> None:
     window = ("--time-column", "ts", "--since", "2026-11-20T02:00:00Z")
     reference = _answer(planted["parquet"], *window)
     assert _answer(planted["ndjson.gz"], *window) == reference
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson.gz"])
+def test_same_json_when_statistics_come_from_samples(
+    planted: dict[str, Path], fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above a million events the statistics come from a sample: it must not depend on how
+    the Parquet files are cut into row groups (the text cache cuts them its own way)."""
+    from bubbleup.pipeline import count, profile
+
+    # small sizes stand for large ones: 30,000 events sampled like 30 million
+    monkeypatch.setattr(profile, "EXACT_QUANTILE_ROWS", 4_000)
+    monkeypatch.setattr(profile, "QUANTILE_SAMPLE", 2_000)
+    monkeypatch.setattr(count, "QUANTILE_SAMPLE", 2_000)
+    monkeypatch.setattr(count, "SELECTION_SAMPLE", 500)
+    monkeypatch.setenv("BUBBLEUP_CACHE_DIR", str(tmp_path / "cache"))
+    cut = tmp_path / "events.parquet"  # 10 row groups, where the cache writes one
+    pl.read_parquet(planted["parquet"]).write_parquet(cut, row_group_size=3_000)
+    reference = _answer(cut).replace(json.dumps(str(cut)), '"SOURCE"')
+    assert '"SOURCE"' in reference
+    assert json.loads(reference)["explanations"]
+    assert _answer(planted[fmt]) == reference
+    assert _answer(planted["parquet"]).replace('"SOURCE"', "") == reference.replace('"SOURCE"', "")
