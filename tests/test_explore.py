@@ -659,3 +659,12 @@ def test_a_new_box_reuses_its_scopes_statistics_and_gives_the_same_answer(
     new_scope = [queries[i] for i in (0, 2, 3)]
     assert all(kept == fresh for kept, fresh in new_scope), queries
     assert all(kept < fresh for kept, fresh in (queries[1], queries[4])), queries
+
+
+def test_the_page_names_its_icon_so_the_browser_asks_for_no_favicon() -> None:
+    """Without an icon in the page, Chromium fetches /favicon.ico, which the server refuses
+    (403: no token), and the page's log shows an error (a browser test failed on it)."""
+    from bubbleup.interfaces.explore.server import CSP, PAGE
+
+    assert '<link rel="icon" href="data:,">' in PAGE
+    assert "img-src 'self' data:" in CSP  # the policy lets the page use that icon

@@ -50,6 +50,7 @@ PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>bubbleup explore</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/static/explore.css?token={token}">
 <script type="module" src="/static/explore.js?token={token}"></script>
 </head><body data-bubbleup-page="1"><div id="bubbleup-explore"></div></body></html>
