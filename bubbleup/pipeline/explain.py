@@ -407,6 +407,15 @@ def _minimal(
     reported: list[dict[str, Any]] = []
     aliases: dict[str, list[str]] = {}
     dropped: set[str] = set()
+    tested = [r for r in rows if len(r["members"]) > 1 and r["significant"]]
+    better = clearly_better(
+        [(tuple(r["members"]), (r["sel"], r["base"])) for r in tested],
+        mined,
+        stats,
+        alpha=alpha,
+        counts=counts,
+    )
+    minimal = {id(r) for r, ok in zip(tested, better, strict=True) if ok}
     for r in rows:
         members = r["members"]
         if len(members) == 1:
@@ -416,9 +425,7 @@ def _minimal(
                 dropped.add(r["label"])
             else:
                 reported.append(r)
-        elif r["significant"] and clearly_better(
-            tuple(members), (r["sel"], r["base"], 0, 0), mined, stats, alpha=alpha, counts=counts
-        ):
+        elif id(r) in minimal:
             reported.append(r)
         else:
             dropped.add(r["label"])

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
-from scipy import stats
+from scipy import special, stats
 
 from bubbleup.pipeline.count import Totals
 from bubbleup.pipeline.profile import Attribute
@@ -30,11 +30,14 @@ from bubbleup.pipeline.profile import Attribute
 MIN_EXPECTED = 5.0
 
 
-def one_sided_pvalues(a: np.ndarray, n_s: float, b: np.ndarray, n_b: float) -> np.ndarray:
+def one_sided_pvalues(
+    a: np.ndarray, n_s: float | np.ndarray, b: np.ndarray, n_b: float | np.ndarray
+) -> np.ndarray:
     """One-sided p-values for "X is more common in S than in B" on 2x2 tables.
 
     ``a`` and ``b`` are (effective) counts of X in S and B; ``n_s`` and ``n_b`` the
-    (effective) sizes of S and B.
+    (effective) sizes of S and B: one for every table, or one per table (arrays shaped
+    like ``a``). A table with an empty side gets p = 1.
 
     Examples
     --------
@@ -46,8 +49,15 @@ def one_sided_pvalues(a: np.ndarray, n_s: float, b: np.ndarray, n_b: float) -> n
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     p: np.ndarray = np.ones_like(a)
-    if a.size == 0 or n_s <= 0 or n_b <= 0:
+    sizes = np.broadcast_to(np.asarray(n_s, dtype=np.float64), a.shape)
+    others = np.broadcast_to(np.asarray(n_b, dtype=np.float64), a.shape)
+    both = (sizes > 0) & (others > 0)
+    if not both.all():
+        p[both] = one_sided_pvalues(a[both], sizes[both], b[both], others[both])
         return p
+    if a.size == 0:
+        return p
+    n_s, n_b = sizes, others
     n = n_s + n_b
     m = a + b
     # the four cells and their expectations under independence
@@ -57,8 +67,8 @@ def one_sided_pvalues(a: np.ndarray, n_s: float, b: np.ndarray, n_b: float) -> n
     if small.any():
         ai = np.rint(a[small])
         bi = np.rint(b[small])
-        ns_i = np.rint(n_s)
-        nb_i = np.rint(n_b)
+        ns_i = np.rint(n_s[small])
+        nb_i = np.rint(n_b[small])
         # P(A >= a) for A ~ Hypergeom(population ns+nb, successes a+b, draws ns)
         p[small] = stats.hypergeom.sf(ai - 1, ns_i + nb_i, ai + bi, ns_i)
     large = ~small
@@ -68,8 +78,10 @@ def one_sided_pvalues(a: np.ndarray, n_s: float, b: np.ndarray, n_b: float) -> n
         with np.errstate(divide="ignore", invalid="ignore"):
             terms = np.where(obs > 0, obs * np.log(obs / exp), 0.0)
         g = np.maximum(2.0 * terms.sum(axis=0), 0.0)
-        sign = np.sign(a[large] / n_s - b[large] / n_b)
-        p[large] = stats.norm.sf(sign * np.sqrt(g))
+        sign = np.sign(a[large] / n_s[large] - b[large] / n_b[large])
+        # the normal's upper tail: what stats.norm.sf computes (the same numbers), without
+        # its per-call checks (77 us a call against 2 us; explain makes thousands of calls)
+        p[large] = special.ndtr(-(sign * np.sqrt(g)))
     out: np.ndarray = np.clip(p, 0.0, 1.0)
     return out
 
