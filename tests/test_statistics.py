@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from scipy import stats
 
 import bubbleup
 from bubbleup.pipeline.score import bh_qvalues, one_sided_pvalues
@@ -132,3 +133,26 @@ def test_one_event_selections_are_not_significant() -> None:
         if significant.height:
             hits.append((seed, significant["label"][0]))
     assert hits == []
+
+
+def test_pvalues_with_a_size_per_table_are_those_of_each_table_alone() -> None:
+    """One call with per-table side sizes (how conjunctions are checked against their
+    parts) gives each table's own p-value: Fisher's exact test on small cells (scipy on the
+    2x2 table), the G-test's normal tail on large ones, and 1 where a side is empty."""
+    rng = np.random.default_rng(11)
+    n_s = rng.integers(1, 400, 200).astype(float)
+    n_b = rng.integers(1, 4000, 200).astype(float)
+    a = np.floor(rng.random(200) * n_s)
+    b = np.floor(rng.random(200) * n_b * 0.3)
+    n_s[:3] = 0.0  # empty sides
+    n_b[3:5] = 0.0
+    together = one_sided_pvalues(a, n_s, b, n_b)
+    alone = [one_sided_pvalues(a[i : i + 1], n_s[i], b[i : i + 1], n_b[i])[0] for i in range(200)]
+    assert together.tolist() == alone
+    assert (together[:5] == 1.0).all()
+    small = [i for i in range(5, 200) if min(a[i] + b[i], n_s[i] - a[i]) < 3]
+    assert small  # some tables take Fisher's test
+    for i in small:
+        table = [[a[i], n_s[i] - a[i]], [b[i], n_b[i] - b[i]]]
+        expected = stats.fisher_exact(table, alternative="greater").pvalue
+        assert together[i] == pytest.approx(expected, rel=1e-9)
