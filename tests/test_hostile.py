@@ -180,11 +180,14 @@ def interrupt(args: list[str | Path], after: float) -> tuple[int, str]:
 @pytest.mark.parametrize("after", [0.2, 0.5, 1.0])
 def test_ctrl_c_while_starting_exits_130_quietly(tmp_path: Path, after: float) -> None:
     """bubbleup's imports take a second or more: the signal lands in them. (The first
-    ~60 ms belong to the interpreter itself, before any of bubbleup runs.)"""
+    ~60 ms belong to the interpreter itself, before any of bubbleup runs, more on a loaded
+    machine: a signal then ends the process as SIGINT's default does, which a shell also
+    reports as 130. Either way nothing is printed: Python's own handler would print a
+    KeyboardInterrupt traceback.)"""
     out = tmp_path / "out.json"
     out.write_text("old\n")
     code, err = interrupt(["analyze", SAMPLE, "-w", OOM, "-q", "-f", "json", "-o", out], after)
-    assert code == 130, err
+    assert code in (130, -signal.SIGINT), err
     assert err.strip() == ""
     assert out.read_text() == "old\n"
     assert leftovers(tmp_path) == []
