@@ -94,3 +94,12 @@ def test_same_json_when_statistics_come_from_samples(
     assert json.loads(reference)["explanations"]
     assert _answer(planted[fmt]) == reference
     assert _answer(planted["parquet"]).replace('"SOURCE"', "") == reference.replace('"SOURCE"', "")
+    # the same events in three files of a folder: blocks by position in the whole source
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    frame = pl.read_parquet(planted["parquet"])
+    for number, start in enumerate((0, 7_000, 19_000)):
+        end = {0: 7_000, 7_000: 19_000, 19_000: frame.height}[start]
+        frame.slice(start, end - start).write_parquet(folder / f"part-{number}.parquet")
+    parts = _answer(folder).replace(json.dumps(f"{folder} (3 files)"), '"SOURCE"')
+    assert parts == reference
