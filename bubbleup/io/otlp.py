@@ -711,14 +711,16 @@ def _blank_to_null(name: str, values: pl.Series) -> pl.Series:
 class _Entries:
     """Attribute values of one level (resource, scope or item), keyed by the row they go to.
 
-    ``simple`` holds the scalar values as a frame (``id``, ``name``, ``kind``, one column per
-    kind; kind ``n`` for no value); ``other`` the decoded values of arrays and maps, one by
-    one; ``empty`` whether a value was an empty object (or one of an unknown kind: the caller
-    tells them apart).
+    ``simple`` holds the scalar values as a frame: ``id`` (the row), ``code`` (the
+    attribute's name, as a key of ``names``) and one column per kind of value (``s`` text or
+    bytes, ``i``, ``d``, ``b``; all null when the attribute has no value); ``other`` the
+    decoded values of arrays and maps, one by one; ``empty`` whether a value was an empty
+    object (or one of an unknown kind: the caller tells them apart).
     """
 
     rows: int
     simple: pl.DataFrame
+    names: dict[int, str]
     other: list[tuple[int, str, Any]] = field(default_factory=list)
     empty: bool = False
 
@@ -759,28 +761,33 @@ def _entries(
         if isinstance(value.dtype, pl.Struct) and k in value.dtype.to_schema()
     }
     given = [f.is_not_null() for f in (*fields.values(), *nested.values())]
-    n_kinds = pl.select(pl.sum_horizontal(given)).to_series() if given else None
+    n_kinds = pl.select(pl.sum_horizontal(given)).to_series()
     ints = fields["intValue"].cast(pl.Int64, strict=False)
-    if n_kinds is not None and (n_kinds > 1).any():
+    if (n_kinds > 1).any():
         raise _FallbackError  # two value kinds in one value
     if (fields["intValue"].is_not_null() & ints.is_null()).any():
         raise _FallbackError  # an int beyond 64 bits, or not an int
-    if n_kinds is None:
-        n_kinds = pl.repeat(0, long.height, eager=True)
     empty = bool((value.is_not_null() & (n_kinds == 0)).any())
-    name = pl.lit(prefix) + pl.col("key")
-    if reserved:
-        name = pl.when(name.is_in(reserved)).then(pl.lit("attributes.") + name).otherwise(name)
+    # one code per distinct key, its column's name worked out once per key, not per value
+    keys = long["key"].cast(pl.Categorical)
+    codes = keys.to_physical()
+    distinct = keys.unique()
+    names = {
+        int(c): f"attributes.{prefix}{k}" if prefix + k in reserved else prefix + k
+        for c, k in zip(distinct.to_physical(), distinct.cast(pl.String), strict=True)
+    }
+    if len(set(names.values())) < len(names):
+        raise _FallbackError  # two keys naming one column ("name" and "attributes.name")
     other: list[tuple[int, str, Any]] = []
     is_nested = pl.repeat(False, long.height, eager=True)
-    names = long.select(name.alias("name"))["name"]
     for kind, column in nested.items():
         present = column.is_not_null()
         is_nested = is_nested | present
         decoded = _python_values(column.filter(present), kind)
-        for row, key, item in zip(
-            long["id"].filter(present), names.filter(present), decoded, strict=True
+        for row, code, item in zip(
+            long["id"].filter(present), codes.filter(present), decoded, strict=True
         ):
+            key = names[code]
             if isinstance(item, dict):
                 other.extend((row, n, v) for n, v in _flat(f"{key}.", item))
             else:
@@ -788,55 +795,55 @@ def _entries(
     simple = pl.DataFrame(
         {
             "id": long["id"],
-            "name": names,
-            "n": n_kinds,
+            "code": codes,
             "s": fields["stringValue"].fill_null(fields["bytesValue"]),
-            "has_i": fields["intValue"].is_not_null(),
             "i": ints,
             "d": fields["doubleValue"],
             "b": fields["boolValue"],
         }
-    ).filter(~is_nested)
-    simple = simple.select(
-        "id",
-        "name",
-        pl.when(pl.col("n") == 0).then(pl.lit("n"))
-        .when(pl.col("s").is_not_null()).then(pl.lit("s"))
-        .when(pl.col("has_i")).then(pl.lit("i"))
-        .when(pl.col("d").is_not_null()).then(pl.lit("d"))
-        .otherwise(pl.lit("b")).alias("kind"),
-        "s", "i", "d", "b",
-    )  # fmt: skip
-    return _Entries(rows, simple, other, empty)
+    )
+    if nested:
+        simple = simple.filter(~is_nested)
+    return _Entries(rows, simple, names, other, empty)
 
 
 _KIND_TYPES = {"s": pl.String(), "i": pl.Int64(), "d": pl.Float64(), "b": pl.Boolean()}
 
 
+def _first(s: Any, i: Any, d: Any, b: Any) -> Any:
+    """The one value of a row of ``simple`` (``None`` when it has none)."""
+    return s if s is not None else i if i is not None else d if d is not None else b
+
+
 def _columns(entries: _Entries) -> dict[str, pl.Series]:
     """One column per attribute name, typed as :func:`_series` types them."""
     n = entries.rows
+    code_of = {name: code for code, name in entries.names.items()}
+    for _, name, _ in entries.other:  # a map's dotted names, maybe a key's name too
+        code_of.setdefault(name, len(code_of) + max(entries.names, default=0) + 1)
+    simple = entries.simple
     keys = pl.concat(
         [
-            entries.simple.select("id", "name"),
-            pl.DataFrame(
-                {"id": [r for r, _, _ in entries.other], "name": [k for _, k, _ in entries.other]},
-                schema={"id": entries.simple.schema["id"], "name": pl.String},
+            simple["id"].cast(pl.UInt64) * (1 << 32) + simple["code"].cast(pl.UInt64),
+            pl.Series(
+                [row * (1 << 32) + code_of[name] for row, name, _ in entries.other],
+                dtype=pl.UInt64,
             ),
         ]
     )
-    codes = keys["name"].cast(pl.Categorical).to_physical().cast(pl.UInt64)
-    if (keys["id"].cast(pl.UInt64) * (1 << 32) + codes).n_unique() < keys.height:
+    if keys.n_unique() < keys.len():
         raise _FallbackError  # a key given twice, or a map's dotted name given as a key too
-    simple = entries.simple.filter(pl.col("kind") != "n")
     others: dict[str, dict[int, Any]] = {}
     for row, name, value in sorted(entries.other, key=lambda e: e[0]):
         if value is not None:
             others.setdefault(name, {})[row] = value
     out: dict[str, pl.Series] = {}
-    for (name,), part in simple.partition_by("name", as_dict=True).items():
-        assert isinstance(name, str)
-        kinds = set(part["kind"].unique().to_list())
+    parts = simple.partition_by("code", as_dict=True, include_key=False) if simple.height else {}
+    for (code,), part in parts.items():
+        assert isinstance(code, int)
+        name = entries.names[code]
+        nulls = part.null_count().row(0, named=True)
+        kinds = {k for k in _KIND_TYPES if nulls[k] < part.height}
         if name not in others and (len(kinds) == 1 or kinds == {"i", "d"}):
             if len(kinds) == 1:
                 (kind,) = kinds
@@ -845,11 +852,14 @@ def _columns(entries: _Entries) -> dict[str, pl.Series]:
                 values = part["d"].fill_null(part["i"].cast(pl.Float64))
                 dtype = pl.Float64()
             column = pl.repeat(None, n, dtype=dtype, eager=True).alias(name)
-            out[name] = column.scatter(part["id"], values)
+            out[name] = column.scatter(part["id"], values)  # rows without a value stay null
             continue
+        if not kinds:
+            continue  # no value in any row (and none of a map's either)
         cells = others.setdefault(name, {})
-        for row, kind, s, i, d, b in part.select("id", "kind", "s", "i", "d", "b").iter_rows():
-            cells[row] = {"s": s, "i": i, "d": d, "b": b}[kind]
+        for row, *value in part.select("id", "s", "i", "d", "b").iter_rows():
+            if (cell := _first(*value)) is not None:
+                cells[row] = cell
     for name, cells in others.items():
         if cells:
             out[name] = _series(name, dict(sorted(cells.items())), n)
@@ -943,10 +953,8 @@ def _body_entries(items: pl.DataFrame, seen: list[_Entries]) -> list[tuple[int, 
     entries = _entries(body, items.height, prefix="")
     seen.append(entries)
     out = list(entries.other)
-    rows = entries.simple.select("id", "kind", "s", "i", "d", "b").iter_rows()
-    out += [
-        (r, "body", {"s": s, "i": i, "d": d, "b": b, "n": None}[k]) for r, k, s, i, d, b in rows
-    ]
+    rows = entries.simple.select("id", "s", "i", "d", "b").iter_rows()
+    out += [(r, "body", _first(*value)) for r, *value in rows]
     return [
         (row, name, _text(value) if name == "body" and value is not None else value)
         for row, name, value in out
