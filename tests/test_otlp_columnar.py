@@ -518,3 +518,26 @@ def test_truncated_gzip(tmp_path: Path, runner: CliRunner, cache_dir: Path) -> N
     code, _, err = run(runner, "columns", str(path))
     assert_error(code, err, 1, f"could not read {path}: the gzip stream breaks off after line")
     assert [p.name for p in cache_dir.iterdir()] == []
+
+
+def test_bad_line_before_a_truncated_gzip(
+    tmp_path: Path, runner: CliRunner, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A malformed line, then the gzip stream breaks off in the next chunk: the malformed
+    line is reported, as it comes first (the next chunk is read and parsed ahead, while this
+    one is converted)."""
+    monkeypatch.setattr(otlp, "CHUNK_BYTES", 1)  # a chunk a line
+    lines = list(span_requests(60, seed=9))
+    path = tmp_path / "cut.json.gz"
+
+    def write(head: list[str]) -> None:  # two gzip members, the second cut short
+        tail = gzip.compress(("\n".join(lines[40:]) + "\n").encode())
+        path.write_bytes(gzip.compress(("\n".join(head) + "\n").encode()) + tail[:40])
+
+    write(lines[:40])
+    code, _, err = run(runner, "columns", str(path))
+    assert_error(code, err, 1, f"could not read {path}: the gzip stream breaks off after line 40 ")
+    write([*lines[:39], lines[39][:200]])
+    code, _, err = run(runner, "columns", str(path))
+    assert_error(code, err, 1, f"{path} line 40 is not valid JSON (")
+    assert [p.name for p in cache_dir.iterdir()] == []

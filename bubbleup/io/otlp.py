@@ -48,10 +48,11 @@ import contextlib
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
@@ -405,18 +406,16 @@ class _Conversion:
         frame.write_parquet(part)
         self.parts.append(part)
 
-    def fast(self, chunk: list[tuple[int, bytes]]) -> bool:
-        """Read a chunk with the columnar reader; ``False`` when it must be read row by row."""
-        key = detect(chunk[0][1])
-        if key not in SIGNALS or self.signal not in (None, SIGNALS[key]):
+    def fast(self, chunk: list[tuple[int, bytes]], parsed: _Parsed | None) -> bool:
+        """Read a chunk with the columnar reader, from its parsed requests (:func:`_parse`);
+        ``False`` when it must be read row by row."""
+        if parsed is None or self.signal not in (None, SIGNALS[parsed.key]):
             return False
-        data = b"\n".join(line for _, line in chunk)
-        longest = max(len(line) for _, line in chunk)
         try:
-            frame = _fast_frame(data, len(chunk), key, longest)
+            frame = _fast_frame(parsed, len(chunk))
         except _FallbackError:
             return False
-        self.signal = SIGNALS[key]
+        self.signal = SIGNALS[parsed.key]
         if frame is not None:
             self.write(frame)
         return True
@@ -466,8 +465,8 @@ def _convert(kind: FileKind, out: Path, *, skip_bad_lines: bool, columnar: bool 
     """
     with contextlib.ExitStack() as stack:
         state = _Conversion(kind, out, stack, skip_bad_lines)
-        for chunk in _chunks(kind):
-            if not (columnar and state.fast(chunk)):
+        for chunk, parsed in _ahead(_chunks(kind), _parse if columnar else _no_parse):
+            if not state.fast(chunk, parsed.result()):
                 state.rows(chunk)
         signal, parts = state.signal, state.parts
         if signal is None:
@@ -961,11 +960,67 @@ def _body_entries(items: pl.DataFrame, seen: list[_Entries]) -> list[tuple[int, 
     ]
 
 
-def _fast_frame(data: bytes, lines: int, signal_key: str, longest: int) -> pl.DataFrame | None:
-    """The events of a chunk of export requests, or ``None`` when it holds none."""
+@dataclass(frozen=True)
+class _Parsed:
+    """A chunk of export requests parsed against the OTLP nesting: its signal's key, its text
+    and the requests, one row a line."""
+
+    key: str
+    data: bytes
+    requests: pl.DataFrame
+
+
+def _parse(chunk: list[tuple[int, bytes]]) -> _Parsed | None:
+    """Parse a chunk for the columnar reader (``None`` when it must be read row by row). Run
+    on a thread, a chunk ahead of the one being converted: pyarrow's parser releases the GIL
+    (see :func:`_ahead`)."""
+    key = detect(chunk[0][1])
+    if key not in SIGNALS:
+        return None
+    data = b"\n".join(line for _, line in chunk)
     if b"instrumentationLibrary" in data or (b"null" in data and _JSON_NULL.search(data)):
-        raise _FallbackError
-    requests = _read_requests(data, signal_key, longest)
+        return None
+    try:
+        requests = _read_requests(data, key, max(len(line) for _, line in chunk))
+    except _FallbackError:
+        return None
+    return _Parsed(key, data, requests)
+
+
+def _no_parse(chunk: list[tuple[int, bytes]]) -> None:
+    """No parsing: every chunk is read row by row."""
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _ahead(items: Iterator[_T], work: Callable[[_T], _R]) -> Iterator[tuple[_T, Future[_R]]]:
+    """Each item with ``work`` on it running on a thread, one item ahead: while the caller
+    handles item k, item k + 1 is read (here) and worked on (there). An error reading item
+    k + 1 comes after item k, as it would without the look-ahead."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bubbleup-otlp") as pool:
+        pending: tuple[_T, Future[_R]] | None = None
+        while True:
+            try:
+                item = next(items, None)
+            except Exception:
+                if pending is not None:
+                    yield pending
+                raise
+            if item is None:
+                break
+            job = (item, pool.submit(work, item))
+            if pending is not None:
+                yield pending
+            pending = job
+        if pending is not None:
+            yield pending
+
+
+def _fast_frame(parsed: _Parsed, lines: int) -> pl.DataFrame | None:
+    """The events of a chunk of export requests, or ``None`` when it holds none."""
+    data, signal_key, requests = parsed.data, parsed.key, parsed.requests
     if (
         requests.height != lines
         or requests[signal_key].null_count()
