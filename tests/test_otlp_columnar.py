@@ -541,3 +541,23 @@ def test_bad_line_before_a_truncated_gzip(
     code, _, err = run(runner, "columns", str(path))
     assert_error(code, err, 1, f"{path} line 40 is not valid JSON (")
     assert [p.name for p in cache_dir.iterdir()] == []
+
+
+def test_old_otlp_version_in_a_chunk(tmp_path: Path, runner: CliRunner, cache_dir: Path) -> None:
+    """A request of an old OTLP version (``instrumentationLibrarySpans``) among good ones is
+    the row-by-row reader's error, naming its line; one that has ``instrumentationLibrary``
+    beside its spans reads as the row-by-row reader reads it."""
+    lines = list(span_requests(30, seed=10))
+    old = json.loads(lines[11])
+    old["resourceSpans"][0]["instrumentationLibrarySpans"] = old["resourceSpans"][0].pop(
+        "scopeSpans"
+    )
+    path = _write(tmp_path / "old.json", iter([*lines[:11], json.dumps(old), *lines[12:]]))
+    code, _, err = run(runner, "columns", str(path))
+    assert_error(code, err, 1, f"{path} line 12 has an unknown OTLP structure: ")
+    assert "has instrumentationLibrarySpans, resource but no scopeSpans (an old OTLP" in err
+    both = json.loads(lines[11])
+    both["resourceSpans"][0]["scopeSpans"][0]["instrumentationLibrary"] = {"name": "old"}
+    path = _write(tmp_path / "both.json", iter([*lines[:11], json.dumps(both), *lines[12:]]))
+    columnar = _read(path, columnar=True, out=tmp_path / "columnar.parquet")
+    assert columnar.equals(_read(path, columnar=False, out=tmp_path / "rows.parquet"))

@@ -403,7 +403,7 @@ class _Conversion:
 
     def write(self, frame: pl.DataFrame) -> None:
         part = self.stack.enter_context(cache.scratch(self.out.parent, ".parquet"))
-        frame.write_parquet(part)
+        frame.write_parquet(part, compression="lz4", statistics=False)  # rewritten in _convert
         self.parts.append(part)
 
     def fast(self, chunk: list[tuple[int, bytes]], parsed: _Parsed | None) -> bool:
@@ -609,7 +609,7 @@ def _read_requests(data: bytes, signal_key: str, longest: int) -> pl.DataFrame:
                 explicit_schema=schema, unexpected_field_behavior="infer"
             ),
         )
-        frame = pl.from_arrow(table)
+        frame = pl.from_arrow(table, rechunk=False)
         assert isinstance(frame, pl.DataFrame)
         return frame
     except (pa.ArrowException, pl.exceptions.PolarsError):
@@ -978,13 +978,25 @@ def _parse(chunk: list[tuple[int, bytes]]) -> _Parsed | None:
     if key not in SIGNALS:
         return None
     data = b"\n".join(line for _, line in chunk)
-    if b"instrumentationLibrary" in data or (b"null" in data and _JSON_NULL.search(data)):
+    if b"null" in data and _JSON_NULL.search(data):
         return None
     try:
         requests = _read_requests(data, key, max(len(line) for _, line in chunk))
     except _FallbackError:
         return None
+    if any(name.startswith("instrumentationLibrary") for name in _keys(requests.schema)):
+        return None  # an old OTLP version's names: the row-by-row reader says what it reads
     return _Parsed(key, data, requests)
+
+
+def _keys(schema: Mapping[str, PolarsDataType]) -> Iterator[str]:
+    """Every field name of a parsed chunk, at any depth (the object keys the JSON holds)."""
+    for name, dtype in schema.items():
+        yield name
+        while isinstance(dtype, pl.List):
+            dtype = dtype.inner
+        if isinstance(dtype, pl.Struct):
+            yield from _keys(dtype.to_schema())
 
 
 def _no_parse(chunk: list[tuple[int, bytes]]) -> None:
