@@ -32,7 +32,9 @@ unchanged file reuses the converted events. It is read :data:`CHUNK_BYTES` of ex
 requests at a time by a columnar reader: pyarrow's JSON reader parses the chunk against the
 OTLP nesting (polars' reader when pyarrow cannot, e.g. an ``intValue`` written as a JSON
 number), polars explodes resources, scopes and spans (or log records) and turns the
-attribute key/value lists into columns; only arrays and maps are decoded value by value. A
+attribute key/value lists into columns; only arrays and maps are decoded value by value.
+The next chunk is read and parsed on a thread while this one is turned into columns and
+written (pyarrow's parser releases the GIL), so two chunks are in memory at most. A
 chunk it cannot read exactly as the row-by-row reader does (a JSON ``null``, a value of an
 unknown kind, a key given twice, an attribute landing on another column's name, a
 malformed line...) is read row by row, :data:`BATCH` events at a time: that reader is the
@@ -510,13 +512,14 @@ def _signal_of(kind: FileKind, number: int, request: Mapping[str, Any]) -> tuple
 # --- The columnar reader ----------------------------------------------------------------
 #
 # A chunk of export-request lines (about :data:`CHUNK_BYTES` of text) is parsed at once by
-# polars' NDJSON reader against the fixed OTLP schema below (arrays and maps inside an
-# attribute value are kept as their JSON text), exploded resource -> scope -> span (or log
-# record), and the attribute key/value lists are turned into columns with polars
-# expressions. Anything the vectorised reading could get wrong (a JSON null, an empty or
-# unknown value, a key given twice, an attribute that lands on another column's name...)
-# sends the chunk through the row-by-row reader above, which is the reference: either it
-# reads the chunk the same way or it raises the error naming the line.
+# pyarrow's JSON reader against the fixed OTLP schema below (polars' NDJSON reader when
+# pyarrow cannot; arrays and maps inside an attribute value are typed as parsed), exploded
+# resource -> scope -> span (or log record), and the attribute key/value lists are turned
+# into columns with polars expressions, one part per distinct key. Anything the vectorised
+# reading could get wrong (a JSON null, an empty or unknown value, a key given twice, an
+# attribute that lands on another column's name...) sends the chunk through the row-by-row
+# reader above, which is the reference: either it reads the chunk the same way or it raises
+# the error naming the line.
 
 _ANY = pl.Struct(
     {
