@@ -12,6 +12,10 @@ import base64
 import gzip
 import json
 import random
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -561,3 +565,30 @@ def test_old_otlp_version_in_a_chunk(tmp_path: Path, runner: CliRunner, cache_di
     path = _write(tmp_path / "both.json", iter([*lines[:11], json.dumps(both), *lines[12:]]))
     columnar = _read(path, columnar=True, out=tmp_path / "columnar.parquet")
     assert columnar.equals(_read(path, columnar=False, out=tmp_path / "rows.parquet"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_next_chunk_is_parsed(tmp_path: Path, cache_dir: Path) -> None:
+    """Ctrl-C in the middle of a conversion (a chunk written, the next one parsing on the
+    look-ahead thread): exit 130, nothing on stderr, nothing left in the cache."""
+    lines = list(span_requests(300, seed=12))
+    text = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / "big.json"
+    path.write_bytes(text * (4 * otlp.CHUNK_BYTES // len(text) + 1))  # 4 chunks and more
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bubbleup", "columns", str(path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def part_written() -> bool:
+        folder = cache_dir
+        return folder.is_dir() and any(p.stat().st_size for p in folder.iterdir())
+
+    while proc.poll() is None and not part_written():
+        time.sleep(0.005)
+    assert proc.poll() is None, "the conversion ended before a chunk was seen written"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert err.strip() == ""
+    assert [p.name for p in cache_dir.iterdir()] == []

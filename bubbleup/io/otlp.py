@@ -466,8 +466,11 @@ def _convert(kind: FileKind, out: Path, *, skip_bad_lines: bool, columnar: bool 
     Each chunk is read by the columnar reader when it can (``columnar``), else row by row.
     """
     with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="bubbleup-otlp")
+        )
         state = _Conversion(kind, out, stack, skip_bad_lines)
-        for chunk, parsed in _ahead(_chunks(kind), _parse if columnar else _no_parse):
+        for chunk, parsed in _ahead(_chunks(kind), _parse if columnar else _no_parse, pool):
             if not state.fast(chunk, parsed.result()):
                 state.rows(chunk)
         signal, parts = state.signal, state.parts
@@ -1010,27 +1013,29 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 
-def _ahead(items: Iterator[_T], work: Callable[[_T], _R]) -> Iterator[tuple[_T, Future[_R]]]:
-    """Each item with ``work`` on it running on a thread, one item ahead: while the caller
+def _ahead(
+    items: Iterator[_T], work: Callable[[_T], _R], pool: ThreadPoolExecutor
+) -> Iterator[tuple[_T, Future[_R]]]:
+    """Each item with ``work`` on it running in ``pool``, one item ahead: while the caller
     handles item k, item k + 1 is read (here) and worked on (there). An error reading item
-    k + 1 comes after item k, as it would without the look-ahead."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bubbleup-otlp") as pool:
-        pending: tuple[_T, Future[_R]] | None = None
-        while True:
-            try:
-                item = next(items, None)
-            except Exception:
-                if pending is not None:
-                    yield pending
-                raise
-            if item is None:
-                break
-            job = (item, pool.submit(work, item))
+    k + 1 comes after item k, as it would without the look-ahead. (The caller owns the pool:
+    shut down as the caller's block ends, not when this generator is collected.)"""
+    pending: tuple[_T, Future[_R]] | None = None
+    while True:
+        try:
+            item = next(items, None)
+        except Exception:
             if pending is not None:
                 yield pending
-            pending = job
+            raise
+        if item is None:
+            break
+        job = (item, pool.submit(work, item))
         if pending is not None:
             yield pending
+        pending = job
+    if pending is not None:
+        yield pending
 
 
 def _fast_frame(parsed: _Parsed, lines: int) -> pl.DataFrame | None:
