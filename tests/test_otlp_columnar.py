@@ -456,6 +456,9 @@ def _first_span_attrs(extra: list[dict[str, Any]]) -> Any:
         _first_span_attrs([{"key": "two", "value": {"intValue": "1", "stringValue": "a"}}]),
         lambda span: span.update(kind="2"),
         lambda span: span.update(startTimeUnixNano=int(span["startTimeUnixNano"])),
+        lambda span: [
+            a.update(key="attributes.name") for a in span["attributes"] if a["key"] == "name"
+        ],
     ],
     ids=[
         "duplicate-key",
@@ -469,6 +472,7 @@ def _first_span_attrs(extra: list[dict[str, Any]]) -> Any:
         "two-kinds",
         "kind-as-text",
         "time-as-number",
+        "attributes.name-in-one-span-name-in-others",  # one column, from two keys
     ],
 )
 def test_what_the_columnar_reader_cannot_read_reads_as_row_by_row(
