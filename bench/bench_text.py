@@ -11,14 +11,18 @@ attribute). Then each of these runs in a fresh process, so that its peak memory 
 - the same on the Parquet file (the anchor for ``warm``);
 - polars' own streaming read of every column of the file
   (``scan_*(path).select(pl.all().null_count())``, the anchor for ``cold`` with Parquet:
-  ``cold / (parquet + polars)``); for OTLP JSON the anchor is polars' read of the same
-  events as NDJSON (when ``ndjson`` is measured in the same run), and the OTLP row also
-  gives spans per second and its cold time as a multiple of the NDJSON file's;
+  ``cold / (parquet + polars)``). For OTLP JSON that read is
+  ``pl.scan_ndjson(path).select(pl.all().null_count())`` on the OTLP file itself (one
+  nested ``resourceSpans`` column, parsed whole by polars' streaming engine), and the row
+  gives a second anchor beside it: polars' read of the same events as NDJSON (the NDJSON
+  file is written for it); below the table, spans per second and the cold time as a
+  multiple of the NDJSON file's (when ``ndjson`` is measured in the same run);
 - the CLI start: ``bubbleup --help`` and ``--version``.
 
 Usage::
 
     python bench/bench_text.py --rows 1000000 --otlp
+    python bench/bench_text.py --convert-otlp bench/data/text_1000000_40.otlp.json --lines 500
     python bench/bench_text.py --rows 10000000 --formats ndjson,ndjson.gz,csv
 
 It prints one Markdown row per file: wall seconds, peak resident memory (MiB), events (or
@@ -177,15 +181,61 @@ def _polars_read(path: Path, fmt: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
+def _convert_otlp(path: Path, lines: int | None) -> None:
+    """The OTLP conversion alone (``otlp._convert``, in this process) on a file or on its
+    first ``lines`` export requests: CPU seconds (user + system), wall, spans per second and
+    the peak anonymous RSS (sampled every 50 ms)."""
+    import resource
+    import threading
+
+    from bubbleup.io import otlp
+    from bubbleup.io.paths import FileKind
+
+    peak = 0
+
+    def sample() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, _anon(os.getpid()))
+            time.sleep(0.05)
+
+    with tempfile.TemporaryDirectory(prefix="bench-otlp-") as tmp:
+        if lines is not None:
+            with open(path, "rb") as src, open(Path(tmp) / "head.json", "wb") as dst:
+                dst.writelines(line for _, line in zip(range(lines), src, strict=False))
+            path = Path(tmp) / "head.json"
+        threading.Thread(target=sample, daemon=True).start()
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        start = time.perf_counter()
+        otlp._convert(FileKind(str(path), "otlp", None), Path(tmp) / "out.parquet",
+                      skip_bad_lines=False)  # fmt: skip
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        spans = pl.scan_parquet(Path(tmp) / "out.parquet").select(pl.len()).collect().item()
+    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+    print(f"{path.name if lines is None else f'first {lines:,} lines'}: {spans:,} spans, "
+          f"{user + system:.2f} CPU s ({user:.2f} user + {system:.2f} system), {wall:.2f} s "
+          f"wall, {spans / wall:,.0f} spans/s ({spans / (user + system):,.0f} per CPU s), "
+          f"peak anonymous {peak / 1024:.0f} MiB, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=lambda s: int(s.replace("_", "")), required=True)
+    ap.add_argument("--rows", type=lambda s: int(s.replace("_", "")))
     ap.add_argument("--cols", type=int, default=40)
     ap.add_argument("--formats", default="ndjson,ndjson.gz,csv")
     ap.add_argument("--otlp", action="store_true", help="also OTLP JSON spans")
+    ap.add_argument("--convert-otlp", type=Path, help="only time the OTLP conversion of FILE")
+    ap.add_argument("--lines", type=int, help="with --convert-otlp: its first LINES lines")
     args = ap.parse_args()
+    if args.convert_otlp:
+        _convert_otlp(args.convert_otlp, args.lines)
+        return
+    if args.rows is None:
+        ap.error("--rows is required (unless --convert-otlp)")
     formats = [f for f in args.formats.split(",") if f] + (["otlp"] if args.otlp else [])
-    files = _files(args.rows, args.cols, formats)
+    # OTLP is anchored on its own file and on the same events as NDJSON: write both
+    files = _files(args.rows, args.cols, [*formats, *(["ndjson"] if args.otlp else [])])
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cli = [sys.executable, "-m", "bubbleup"]
     print(f"load before: {os.getloadavg()}")
@@ -217,16 +267,22 @@ def main() -> None:
             cold, cold_cpu, cold_peak, cold_anon = _timed([*analyze, str(path), *options], cached)
             warm, warm_cpu, warm_peak, warm_anon = _timed([*analyze, str(path), *options], cached)
         colds[fmt] = (cold, cold_cpu)
-        if fmt == "otlp":  # anchored on polars' read of the same events as NDJSON
-            read, read_cpu = reads.get("ndjson", (float("nan"), float("nan")))
-        else:
-            read, read_cpu, _, _ = _timed(_polars_read(path, fmt))
-            reads[fmt] = (read, read_cpu)
+        read, read_cpu, _, _ = _timed(_polars_read(path, fmt))
+        reads[fmt] = (read, read_cpu)
+        polars = f"{read:.1f} ({read_cpu:.1f})"
         anchor = f"{cold / (pq_wall + read):.2f} ({cold_cpu / (pq_cpu + read_cpu):.2f})"
+        if fmt == "otlp":  # also anchored on polars' read of the same events as NDJSON
+            if "ndjson" not in reads:
+                nd, nd_cpu, _, _ = _timed(_polars_read(files["ndjson"], "ndjson"))
+                reads["ndjson"] = (nd, nd_cpu)
+            nd, nd_cpu = reads["ndjson"]
+            polars = f"own {polars}; NDJSON's {nd:.1f} ({nd_cpu:.1f})"
+            anchor = (f"own {anchor}; NDJSON's {cold / (pq_wall + nd):.2f} "
+                      f"({cold_cpu / (pq_cpu + nd_cpu):.2f})")  # fmt: skip
         size = path.stat().st_size / 1e6
         print(f"| {fmt} | {size:,.0f} | {cold:.1f} ({cold_cpu:.1f}) | {cold_peak:.0f} "
               f"({cold_anon:.0f}) | {warm:.1f} ({warm_cpu:.1f}) | {warm_peak:.0f} "
-              f"({warm_anon:.0f}) | {read:.1f} ({read_cpu:.1f}) | "
+              f"({warm_anon:.0f}) | {polars} | "
               f"{args.rows / cold:,.0f}; {args.rows / cold_cpu:,.0f} | {anchor} | "
               f"{warm / pq_wall:.2f} ({warm_cpu / pq_cpu:.2f}) | "
               f"{os.getloadavg()[0]:.1f} |", flush=True)  # fmt: skip

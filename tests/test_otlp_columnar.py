@@ -12,6 +12,10 @@ import base64
 import gzip
 import json
 import random
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -452,6 +456,9 @@ def _first_span_attrs(extra: list[dict[str, Any]]) -> Any:
         _first_span_attrs([{"key": "two", "value": {"intValue": "1", "stringValue": "a"}}]),
         lambda span: span.update(kind="2"),
         lambda span: span.update(startTimeUnixNano=int(span["startTimeUnixNano"])),
+        lambda span: [
+            a.update(key="attributes.name") for a in span["attributes"] if a["key"] == "name"
+        ],
     ],
     ids=[
         "duplicate-key",
@@ -465,6 +472,7 @@ def _first_span_attrs(extra: list[dict[str, Any]]) -> Any:
         "two-kinds",
         "kind-as-text",
         "time-as-number",
+        "attributes.name-in-one-span-name-in-others",  # one column, from two keys
     ],
 )
 def test_what_the_columnar_reader_cannot_read_reads_as_row_by_row(
@@ -517,4 +525,74 @@ def test_truncated_gzip(tmp_path: Path, runner: CliRunner, cache_dir: Path) -> N
     path.write_bytes(whole[: len(whole) * 2 // 3])
     code, _, err = run(runner, "columns", str(path))
     assert_error(code, err, 1, f"could not read {path}: the gzip stream breaks off after line")
+    assert [p.name for p in cache_dir.iterdir()] == []
+
+
+def test_bad_line_before_a_truncated_gzip(
+    tmp_path: Path, runner: CliRunner, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A malformed line, then the gzip stream breaks off in the next chunk: the malformed
+    line is reported, as it comes first (the next chunk is read and parsed ahead, while this
+    one is converted)."""
+    monkeypatch.setattr(otlp, "CHUNK_BYTES", 1)  # a chunk a line
+    lines = list(span_requests(60, seed=9))
+    path = tmp_path / "cut.json.gz"
+
+    def write(head: list[str]) -> None:  # two gzip members, the second cut short
+        tail = gzip.compress(("\n".join(lines[40:]) + "\n").encode())
+        path.write_bytes(gzip.compress(("\n".join(head) + "\n").encode()) + tail[:40])
+
+    write(lines[:40])
+    code, _, err = run(runner, "columns", str(path))
+    assert_error(code, err, 1, f"could not read {path}: the gzip stream breaks off after line 40 ")
+    write([*lines[:39], lines[39][:200]])
+    code, _, err = run(runner, "columns", str(path))
+    assert_error(code, err, 1, f"{path} line 40 is not valid JSON (")
+    assert [p.name for p in cache_dir.iterdir()] == []
+
+
+def test_old_otlp_version_in_a_chunk(tmp_path: Path, runner: CliRunner, cache_dir: Path) -> None:
+    """A request of an old OTLP version (``instrumentationLibrarySpans``) among good ones is
+    the row-by-row reader's error, naming its line; one that has ``instrumentationLibrary``
+    beside its spans reads as the row-by-row reader reads it."""
+    lines = list(span_requests(30, seed=10))
+    old = json.loads(lines[11])
+    old["resourceSpans"][0]["instrumentationLibrarySpans"] = old["resourceSpans"][0].pop(
+        "scopeSpans"
+    )
+    path = _write(tmp_path / "old.json", iter([*lines[:11], json.dumps(old), *lines[12:]]))
+    code, _, err = run(runner, "columns", str(path))
+    assert_error(code, err, 1, f"{path} line 12 has an unknown OTLP structure: ")
+    assert "has instrumentationLibrarySpans, resource but no scopeSpans (an old OTLP" in err
+    both = json.loads(lines[11])
+    both["resourceSpans"][0]["scopeSpans"][0]["instrumentationLibrary"] = {"name": "old"}
+    path = _write(tmp_path / "both.json", iter([*lines[:11], json.dumps(both), *lines[12:]]))
+    columnar = _read(path, columnar=True, out=tmp_path / "columnar.parquet")
+    assert columnar.equals(_read(path, columnar=False, out=tmp_path / "rows.parquet"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_next_chunk_is_parsed(tmp_path: Path, cache_dir: Path) -> None:
+    """Ctrl-C in the middle of a conversion (a chunk written, the next one parsing on the
+    look-ahead thread): exit 130, nothing on stderr, nothing left in the cache."""
+    lines = list(span_requests(300, seed=12))
+    text = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / "big.json"
+    path.write_bytes(text * (4 * otlp.CHUNK_BYTES // len(text) + 1))  # 4 chunks and more
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bubbleup", "columns", str(path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def part_written() -> bool:
+        folder = cache_dir
+        return folder.is_dir() and any(p.stat().st_size for p in folder.iterdir())
+
+    while proc.poll() is None and not part_written():
+        time.sleep(0.005)
+    assert proc.poll() is None, "the conversion ended before a chunk was seen written"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert err.strip() == ""
     assert [p.name for p in cache_dir.iterdir()] == []

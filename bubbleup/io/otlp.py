@@ -32,7 +32,9 @@ unchanged file reuses the converted events. It is read :data:`CHUNK_BYTES` of ex
 requests at a time by a columnar reader: pyarrow's JSON reader parses the chunk against the
 OTLP nesting (polars' reader when pyarrow cannot, e.g. an ``intValue`` written as a JSON
 number), polars explodes resources, scopes and spans (or log records) and turns the
-attribute key/value lists into columns; only arrays and maps are decoded value by value. A
+attribute key/value lists into columns; only arrays and maps are decoded value by value.
+The next chunk is read and parsed on a thread while this one is turned into columns and
+written (pyarrow's parser releases the GIL), so two chunks are in memory at most. A
 chunk it cannot read exactly as the row-by-row reader does (a JSON ``null``, a value of an
 unknown kind, a key given twice, an attribute landing on another column's name, a
 malformed line...) is read row by row, :data:`BATCH` events at a time: that reader is the
@@ -48,10 +50,11 @@ import contextlib
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
@@ -402,21 +405,19 @@ class _Conversion:
 
     def write(self, frame: pl.DataFrame) -> None:
         part = self.stack.enter_context(cache.scratch(self.out.parent, ".parquet"))
-        frame.write_parquet(part)
+        frame.write_parquet(part, compression="lz4", statistics=False)  # rewritten in _convert
         self.parts.append(part)
 
-    def fast(self, chunk: list[tuple[int, bytes]]) -> bool:
-        """Read a chunk with the columnar reader; ``False`` when it must be read row by row."""
-        key = detect(chunk[0][1])
-        if key not in SIGNALS or self.signal not in (None, SIGNALS[key]):
+    def fast(self, chunk: list[tuple[int, bytes]], parsed: _Parsed | None) -> bool:
+        """Read a chunk with the columnar reader, from its parsed requests (:func:`_parse`);
+        ``False`` when it must be read row by row."""
+        if parsed is None or self.signal not in (None, SIGNALS[parsed.key]):
             return False
-        data = b"\n".join(line for _, line in chunk)
-        longest = max(len(line) for _, line in chunk)
         try:
-            frame = _fast_frame(data, len(chunk), key, longest)
+            frame = _fast_frame(parsed, len(chunk))
         except _FallbackError:
             return False
-        self.signal = SIGNALS[key]
+        self.signal = SIGNALS[parsed.key]
         if frame is not None:
             self.write(frame)
         return True
@@ -465,9 +466,12 @@ def _convert(kind: FileKind, out: Path, *, skip_bad_lines: bool, columnar: bool 
     Each chunk is read by the columnar reader when it can (``columnar``), else row by row.
     """
     with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="bubbleup-otlp")
+        )
         state = _Conversion(kind, out, stack, skip_bad_lines)
-        for chunk in _chunks(kind):
-            if not (columnar and state.fast(chunk)):
+        for chunk, parsed in _ahead(_chunks(kind), _parse if columnar else _no_parse, pool):
+            if not state.fast(chunk, parsed.result()):
                 state.rows(chunk)
         signal, parts = state.signal, state.parts
         if signal is None:
@@ -511,13 +515,14 @@ def _signal_of(kind: FileKind, number: int, request: Mapping[str, Any]) -> tuple
 # --- The columnar reader ----------------------------------------------------------------
 #
 # A chunk of export-request lines (about :data:`CHUNK_BYTES` of text) is parsed at once by
-# polars' NDJSON reader against the fixed OTLP schema below (arrays and maps inside an
-# attribute value are kept as their JSON text), exploded resource -> scope -> span (or log
-# record), and the attribute key/value lists are turned into columns with polars
-# expressions. Anything the vectorised reading could get wrong (a JSON null, an empty or
-# unknown value, a key given twice, an attribute that lands on another column's name...)
-# sends the chunk through the row-by-row reader above, which is the reference: either it
-# reads the chunk the same way or it raises the error naming the line.
+# pyarrow's JSON reader against the fixed OTLP schema below (polars' NDJSON reader when
+# pyarrow cannot; arrays and maps inside an attribute value are typed as parsed), exploded
+# resource -> scope -> span (or log record), and the attribute key/value lists are turned
+# into columns with polars expressions, one part per distinct key. Anything the vectorised
+# reading could get wrong (a JSON null, an empty or unknown value, a key given twice, an
+# attribute that lands on another column's name...) sends the chunk through the row-by-row
+# reader above, which is the reference: either it reads the chunk the same way or it raises
+# the error naming the line.
 
 _ANY = pl.Struct(
     {
@@ -610,7 +615,7 @@ def _read_requests(data: bytes, signal_key: str, longest: int) -> pl.DataFrame:
                 explicit_schema=schema, unexpected_field_behavior="infer"
             ),
         )
-        frame = pl.from_arrow(table)
+        frame = pl.from_arrow(table, rechunk=False)
         assert isinstance(frame, pl.DataFrame)
         return frame
     except (pa.ArrowException, pl.exceptions.PolarsError):
@@ -711,14 +716,16 @@ def _blank_to_null(name: str, values: pl.Series) -> pl.Series:
 class _Entries:
     """Attribute values of one level (resource, scope or item), keyed by the row they go to.
 
-    ``simple`` holds the scalar values as a frame (``id``, ``name``, ``kind``, one column per
-    kind; kind ``n`` for no value); ``other`` the decoded values of arrays and maps, one by
-    one; ``empty`` whether a value was an empty object (or one of an unknown kind: the caller
-    tells them apart).
+    ``simple`` holds the scalar values as a frame: ``id`` (the row), ``code`` (the
+    attribute's name, as a key of ``names``) and one column per kind of value (``s`` text or
+    bytes, ``i``, ``d``, ``b``; all null when the attribute has no value); ``other`` the
+    decoded values of arrays and maps, one by one; ``empty`` whether a value was an empty
+    object (or one of an unknown kind: the caller tells them apart).
     """
 
     rows: int
     simple: pl.DataFrame
+    names: dict[int, str]
     other: list[tuple[int, str, Any]] = field(default_factory=list)
     empty: bool = False
 
@@ -759,28 +766,33 @@ def _entries(
         if isinstance(value.dtype, pl.Struct) and k in value.dtype.to_schema()
     }
     given = [f.is_not_null() for f in (*fields.values(), *nested.values())]
-    n_kinds = pl.select(pl.sum_horizontal(given)).to_series() if given else None
+    n_kinds = pl.select(pl.sum_horizontal(given)).to_series()
     ints = fields["intValue"].cast(pl.Int64, strict=False)
-    if n_kinds is not None and (n_kinds > 1).any():
+    if (n_kinds > 1).any():
         raise _FallbackError  # two value kinds in one value
     if (fields["intValue"].is_not_null() & ints.is_null()).any():
         raise _FallbackError  # an int beyond 64 bits, or not an int
-    if n_kinds is None:
-        n_kinds = pl.repeat(0, long.height, eager=True)
     empty = bool((value.is_not_null() & (n_kinds == 0)).any())
-    name = pl.lit(prefix) + pl.col("key")
-    if reserved:
-        name = pl.when(name.is_in(reserved)).then(pl.lit("attributes.") + name).otherwise(name)
+    # one code per distinct key, its column's name worked out once per key, not per value
+    keys = long["key"].cast(pl.Categorical)
+    codes = keys.to_physical()
+    distinct = keys.unique()
+    names = {
+        int(c): f"attributes.{prefix}{k}" if prefix + k in reserved else prefix + k
+        for c, k in zip(distinct.to_physical(), distinct.cast(pl.String), strict=True)
+    }
+    if len(set(names.values())) < len(names):
+        raise _FallbackError  # two keys naming one column ("name" and "attributes.name")
     other: list[tuple[int, str, Any]] = []
     is_nested = pl.repeat(False, long.height, eager=True)
-    names = long.select(name.alias("name"))["name"]
     for kind, column in nested.items():
         present = column.is_not_null()
         is_nested = is_nested | present
         decoded = _python_values(column.filter(present), kind)
-        for row, key, item in zip(
-            long["id"].filter(present), names.filter(present), decoded, strict=True
+        for row, code, item in zip(
+            long["id"].filter(present), codes.filter(present), decoded, strict=True
         ):
+            key = names[code]
             if isinstance(item, dict):
                 other.extend((row, n, v) for n, v in _flat(f"{key}.", item))
             else:
@@ -788,55 +800,55 @@ def _entries(
     simple = pl.DataFrame(
         {
             "id": long["id"],
-            "name": names,
-            "n": n_kinds,
+            "code": codes,
             "s": fields["stringValue"].fill_null(fields["bytesValue"]),
-            "has_i": fields["intValue"].is_not_null(),
             "i": ints,
             "d": fields["doubleValue"],
             "b": fields["boolValue"],
         }
-    ).filter(~is_nested)
-    simple = simple.select(
-        "id",
-        "name",
-        pl.when(pl.col("n") == 0).then(pl.lit("n"))
-        .when(pl.col("s").is_not_null()).then(pl.lit("s"))
-        .when(pl.col("has_i")).then(pl.lit("i"))
-        .when(pl.col("d").is_not_null()).then(pl.lit("d"))
-        .otherwise(pl.lit("b")).alias("kind"),
-        "s", "i", "d", "b",
-    )  # fmt: skip
-    return _Entries(rows, simple, other, empty)
+    )
+    if nested:
+        simple = simple.filter(~is_nested)
+    return _Entries(rows, simple, names, other, empty)
 
 
 _KIND_TYPES = {"s": pl.String(), "i": pl.Int64(), "d": pl.Float64(), "b": pl.Boolean()}
 
 
+def _first(s: Any, i: Any, d: Any, b: Any) -> Any:
+    """The one value of a row of ``simple`` (``None`` when it has none)."""
+    return s if s is not None else i if i is not None else d if d is not None else b
+
+
 def _columns(entries: _Entries) -> dict[str, pl.Series]:
     """One column per attribute name, typed as :func:`_series` types them."""
     n = entries.rows
+    code_of = {name: code for code, name in entries.names.items()}
+    for _, name, _ in entries.other:  # a map's dotted names, maybe a key's name too
+        code_of.setdefault(name, len(code_of) + max(entries.names, default=0) + 1)
+    simple = entries.simple
     keys = pl.concat(
         [
-            entries.simple.select("id", "name"),
-            pl.DataFrame(
-                {"id": [r for r, _, _ in entries.other], "name": [k for _, k, _ in entries.other]},
-                schema={"id": entries.simple.schema["id"], "name": pl.String},
+            simple["id"].cast(pl.UInt64) * (1 << 32) + simple["code"].cast(pl.UInt64),
+            pl.Series(
+                [row * (1 << 32) + code_of[name] for row, name, _ in entries.other],
+                dtype=pl.UInt64,
             ),
         ]
     )
-    codes = keys["name"].cast(pl.Categorical).to_physical().cast(pl.UInt64)
-    if (keys["id"].cast(pl.UInt64) * (1 << 32) + codes).n_unique() < keys.height:
+    if keys.n_unique() < keys.len():
         raise _FallbackError  # a key given twice, or a map's dotted name given as a key too
-    simple = entries.simple.filter(pl.col("kind") != "n")
     others: dict[str, dict[int, Any]] = {}
     for row, name, value in sorted(entries.other, key=lambda e: e[0]):
         if value is not None:
             others.setdefault(name, {})[row] = value
     out: dict[str, pl.Series] = {}
-    for (name,), part in simple.partition_by("name", as_dict=True).items():
-        assert isinstance(name, str)
-        kinds = set(part["kind"].unique().to_list())
+    parts = simple.partition_by("code", as_dict=True, include_key=False) if simple.height else {}
+    for (code,), part in parts.items():
+        assert isinstance(code, int)
+        name = entries.names[code]
+        nulls = part.null_count().row(0, named=True)
+        kinds = {k for k in _KIND_TYPES if nulls[k] < part.height}
         if name not in others and (len(kinds) == 1 or kinds == {"i", "d"}):
             if len(kinds) == 1:
                 (kind,) = kinds
@@ -845,11 +857,14 @@ def _columns(entries: _Entries) -> dict[str, pl.Series]:
                 values = part["d"].fill_null(part["i"].cast(pl.Float64))
                 dtype = pl.Float64()
             column = pl.repeat(None, n, dtype=dtype, eager=True).alias(name)
-            out[name] = column.scatter(part["id"], values)
+            out[name] = column.scatter(part["id"], values)  # rows without a value stay null
             continue
+        if not kinds:
+            continue  # no value in any row (and none of a map's either)
         cells = others.setdefault(name, {})
-        for row, kind, s, i, d, b in part.select("id", "kind", "s", "i", "d", "b").iter_rows():
-            cells[row] = {"s": s, "i": i, "d": d, "b": b}[kind]
+        for row, *value in part.select("id", "s", "i", "d", "b").iter_rows():
+            if (cell := _first(*value)) is not None:
+                cells[row] = cell
     for name, cells in others.items():
         if cells:
             out[name] = _series(name, dict(sorted(cells.items())), n)
@@ -943,21 +958,89 @@ def _body_entries(items: pl.DataFrame, seen: list[_Entries]) -> list[tuple[int, 
     entries = _entries(body, items.height, prefix="")
     seen.append(entries)
     out = list(entries.other)
-    rows = entries.simple.select("id", "kind", "s", "i", "d", "b").iter_rows()
-    out += [
-        (r, "body", {"s": s, "i": i, "d": d, "b": b, "n": None}[k]) for r, k, s, i, d, b in rows
-    ]
+    rows = entries.simple.select("id", "s", "i", "d", "b").iter_rows()
+    out += [(r, "body", _first(*value)) for r, *value in rows]
     return [
         (row, name, _text(value) if name == "body" and value is not None else value)
         for row, name, value in out
     ]
 
 
-def _fast_frame(data: bytes, lines: int, signal_key: str, longest: int) -> pl.DataFrame | None:
+@dataclass(frozen=True)
+class _Parsed:
+    """A chunk of export requests parsed against the OTLP nesting: its signal's key, its text
+    and the requests, one row a line."""
+
+    key: str
+    data: bytes
+    requests: pl.DataFrame
+
+
+def _parse(chunk: list[tuple[int, bytes]]) -> _Parsed | None:
+    """Parse a chunk for the columnar reader (``None`` when it must be read row by row). Run
+    on a thread, a chunk ahead of the one being converted: pyarrow's parser releases the GIL
+    (see :func:`_ahead`)."""
+    key = detect(chunk[0][1])
+    if key not in SIGNALS:
+        return None
+    data = b"\n".join(line for _, line in chunk)
+    if b"null" in data and _JSON_NULL.search(data):
+        return None
+    try:
+        requests = _read_requests(data, key, max(len(line) for _, line in chunk))
+    except _FallbackError:
+        return None
+    if any(name.startswith("instrumentationLibrary") for name in _keys(requests.schema)):
+        return None  # an old OTLP version's names: the row-by-row reader says what it reads
+    return _Parsed(key, data, requests)
+
+
+def _keys(schema: Mapping[str, PolarsDataType]) -> Iterator[str]:
+    """Every field name of a parsed chunk, at any depth (the object keys the JSON holds)."""
+    for name, dtype in schema.items():
+        yield name
+        while isinstance(dtype, pl.List):
+            dtype = dtype.inner
+        if isinstance(dtype, pl.Struct):
+            yield from _keys(dtype.to_schema())
+
+
+def _no_parse(chunk: list[tuple[int, bytes]]) -> None:
+    """No parsing: every chunk is read row by row."""
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _ahead(
+    items: Iterator[_T], work: Callable[[_T], _R], pool: ThreadPoolExecutor
+) -> Iterator[tuple[_T, Future[_R]]]:
+    """Each item with ``work`` on it running in ``pool``, one item ahead: while the caller
+    handles item k, item k + 1 is read (here) and worked on (there). An error reading item
+    k + 1 comes after item k, as it would without the look-ahead. (The caller owns the pool:
+    shut down as the caller's block ends, not when this generator is collected.)"""
+    pending: tuple[_T, Future[_R]] | None = None
+    while True:
+        try:
+            item = next(items, None)
+        except Exception:
+            if pending is not None:
+                yield pending
+            raise
+        if item is None:
+            break
+        job = (item, pool.submit(work, item))
+        if pending is not None:
+            yield pending
+        pending = job
+    if pending is not None:
+        yield pending
+
+
+def _fast_frame(parsed: _Parsed, lines: int) -> pl.DataFrame | None:
     """The events of a chunk of export requests, or ``None`` when it holds none."""
-    if b"instrumentationLibrary" in data or (b"null" in data and _JSON_NULL.search(data)):
-        raise _FallbackError
-    requests = _read_requests(data, signal_key, longest)
+    data, signal_key, requests = parsed.data, parsed.key, parsed.requests
     if (
         requests.height != lines
         or requests[signal_key].null_count()
