@@ -22,10 +22,10 @@ Safe to delete
     delete any of them (or the whole directory) whenever no bubbleup run is reading it.
     A conversion that fails (bad input, a full disk, Ctrl-C) leaves nothing behind.
 Layout
-    lz4-compressed, with statistics, in row groups of up to 1M events (fewer for wide
-    events, :func:`bubbleup.io.text.row_group_rows`): the copy analyses as fast as a
-    Parquet file written by pyarrow. Entries of an older layout (``text-v1/``) are no
-    longer read; delete that directory.
+    lz4-compressed, with statistics, in row groups of up to 262,144 events (fewer for wide
+    events, :func:`bubbleup.io.text.row_group_rows`): the copy analyses about as fast as
+    the same events in a Parquet file written by pyarrow. Entries of an older layout
+    (``text-v1/``) are no longer read; delete that directory.
 """
 
 from __future__ import annotations

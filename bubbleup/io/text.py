@@ -302,15 +302,17 @@ def _sink(frame: pl.LazyFrame, out: Path, *, where: str, skipped: int) -> None:
             dates = {k: v for k, v in dates.items() if k not in failed}  # they stay text
 
 
-#: Rows per row group of the cached Parquet files at most: about what a writer such as
-#: pyarrow makes (the fast path reads a file of fewer, larger row groups faster: 10M x 42
-#: events analysed in 10.9 CPU s from row groups of 1M against 13.0-13.6 from 256k)...
-MAX_ROW_GROUP = 1 << 20
+#: Rows per row group of the cached Parquet files at most. Larger groups analyse a little
+#: faster but cost more to write, more than they save in a cold run (10M x 42 events from
+#: CSV, CPU s: written in 24.6 with groups of 256k rows, 27.5 with 512k, about 30 with 1M;
+#: analysed in 10.6, 10.4, 9.7)...
+MAX_ROW_GROUP = 1 << 18
 #: ... or fewer, so that one row group takes at most about this many bytes in memory (the
 #: writer holds a row group while it encodes it: about 2.5 times this at the peak).
-ROW_GROUP_BYTES = 320 << 20
+ROW_GROUP_BYTES = 256 << 20
 #: The cached copies' compression: lz4 costs less to write and to read than zstd (1M x 42
-#: events from CSV: 2.8 against 3.3 CPU s to convert) for a file about 1.3 times larger.
+#: events from CSV: converted in 2.8 against 3.3 CPU s; 10M analysed in 10.6 against 11.8)
+#: for a file about 1.3 times larger.
 COMPRESSION: Literal["lz4"] = "lz4"
 
 
@@ -321,9 +323,9 @@ def row_group_rows(head: pl.DataFrame) -> int:
     Examples
     --------
     >>> row_group_rows(pl.DataFrame({"a": [1, 2]}))
-    1048576
+    262144
     >>> row_group_rows(pl.DataFrame({"msg": ["x" * 4000]}))
-    83886
+    67108
     """
     per_row = head.estimated_size() / max(head.height, 1)
     return int(max(1 << 12, min(MAX_ROW_GROUP, ROW_GROUP_BYTES / max(per_row, 1.0))))
