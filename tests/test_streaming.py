@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 import bubbleup
@@ -267,3 +268,31 @@ def test_object_after_plain_values_names_the_line(
     assert_error(code, err, 1, f"{path} line {INFER_ROWS + 2_001}: 'a' holds an object where "
                  "line 1 holds a plain value; make the lines agree")  # fmt: skip
     assert _entries(cache_dir) == []
+
+
+def test_cached_copy_is_lz4_in_row_groups_bounded_in_memory(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy is lz4-compressed (cheaper to write and to read than zstd), in row groups of
+    262,144 narrow events, and of fewer when the events are wide (bounded memory)."""
+    import pyarrow.parquet as pq
+
+    from bubbleup.io import text
+
+    path = tmp_path / "e.csv"
+    _events(300_000).write_csv(path)
+    meta = pq.ParquetFile(scan_csv(kind_of(str(path))).parquet).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [262_144, 37_856]
+    assert meta.row_group(0).column(0).compression == "LZ4"
+    wide = tmp_path / "wide.ndjson"
+    _events(10_000).with_columns(msg=pl.lit("x" * 1_000)).write_ndjson(wide)
+    monkeypatch.setattr(text, "ROW_GROUP_BYTES", 4 << 20)  # about 4,100 such events
+    copy = scan_ndjson(kind_of(str(wide))).parquet
+    meta = pq.read_metadata(copy)
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert sum(sizes) == 10_000
+    assert len(sizes) == 3, sizes
+    from_copy = bubbleup.analyze(wide, where="status = 'error'")
+    in_memory = bubbleup.analyze(pl.read_ndjson(wide), where="status = 'error'")
+    assert_frame_equal(from_copy.explanations, in_memory.explanations)
+    assert_frame_equal(from_copy.attributes, in_memory.attributes)
