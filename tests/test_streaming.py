@@ -214,10 +214,17 @@ def test_cache_is_reused_keyed_and_bounded(
     assert changed != first
     assert pl.read_parquet(changed).height == 1_001
     monkeypatch.setenv("BUBBLEUP_CACHE_MAX_GB", "0")  # every older entry goes
+    older = cache_dir.parent / f"text-v{cache.VERSION - 1}"  # and an older layout's entries
+    older.mkdir()
+    (older / "0123.parquet").write_bytes(b"PAR1")
+    unrelated = cache_dir.parent / "text-vX"
+    unrelated.mkdir()
     other = tmp_path / "f.ndjson"
     _events(10).write_ndjson(other)
     newest = scan_ndjson(kind_of(str(other))).parquet
     assert _entries(cache_dir) == [Path(newest).name]
+    assert not older.exists()
+    assert unrelated.exists()  # not ours to delete
 
 
 def test_cache_entries_are_safe_to_delete(tmp_path: Path, cache_dir: Path) -> None:
@@ -296,3 +303,15 @@ def test_cached_copy_is_lz4_in_row_groups_bounded_in_memory(
     in_memory = bubbleup.analyze(pl.read_ndjson(wide), where="status = 'error'")
     assert_frame_equal(from_copy.explanations, in_memory.explanations)
     assert_frame_equal(from_copy.attributes, in_memory.attributes)
+
+
+def test_a_temporary_cache_deletes_nothing_beside_it(tmp_path: Path) -> None:
+    """With the cache off, entries go to a temporary directory: folders beside that one
+    (in the system's temporary folder) are not the cache's, even named like its layouts."""
+    beside = tmp_path / "text-v1"
+    beside.mkdir()
+    session = tmp_path / "bubbleup-cache-abc"
+    session.mkdir()
+    assert cache.retire(session) == []
+    assert beside.exists()
+    assert cache.retire(tmp_path / f"text-v{cache.VERSION}") == [beside]

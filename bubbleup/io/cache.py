@@ -25,7 +25,7 @@ Layout
     lz4-compressed, with statistics, in row groups of up to 262,144 events (fewer for wide
     events, :func:`bubbleup.io.text.row_group_rows`): the copy analyses about as fast as
     the same events in a Parquet file written by pyarrow. Entries of an older layout
-    (``text-v1/``) are no longer read; delete that directory.
+    (``text-v1/``...) are no longer read: the next conversion deletes them.
 """
 
 from __future__ import annotations
@@ -124,7 +124,22 @@ def entry(kind: FileKind, options: str, convert: Callable[[Path], None]) -> Path
         convert(tmp)
         os.replace(tmp, target)
     evict(directory, keep=target)
+    retire(directory)
     return target
+
+
+def retire(directory: Path) -> list[Path]:
+    """Delete the entries of older layouts (``text-v1/`` beside ``text-v2/``...): no run of
+    this version reads them, and they would sit outside :func:`max_bytes`."""
+    removed: list[Path] = []
+    if directory.name != f"text-v{VERSION}":  # a temporary directory: nothing beside it is ours
+        return removed
+    for old in directory.parent.glob("text-v*"):
+        number = old.name.removeprefix("text-v")
+        if old.is_dir() and number.isdigit() and int(number) < VERSION:
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+    return removed
 
 
 def evict(directory: Path, *, keep: Path) -> list[Path]:
