@@ -14,6 +14,7 @@ give the same answer on the same data.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from collections.abc import Mapping, Sequence
@@ -129,9 +130,12 @@ class PolarsEngine:
             # a slice reaches the Parquet reader only when nothing comes before it
             frame = pl.scan_parquet(list(fast.files), hive_partitioning=False, glob=False)
 
+            @functools.cache
+            def total() -> int:  # from the files' metadata, once, and only if sampled
+                return int(frame.select(pl.len()).collect().item())
+
             def sampler(rows: int, wanted: int, columns: Sequence[str]) -> pl.DataFrame | None:
-                total = frame.select(pl.len()).collect().item()  # from the files' metadata
-                return parquet.sample(frame, columns, rows=rows, wanted=wanted, total=total)
+                return parquet.sample(frame, columns, rows=rows, wanted=wanted, total=total())
 
         try:
             return counting.measure(self.frame, split, self.schema(), names, sampler=sampler)

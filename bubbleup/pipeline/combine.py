@@ -278,24 +278,19 @@ def clearly_better(
     """
     count = counts or (lambda members: mined.table.counts(members))
     owner: list[int] = []
-    own_a: list[float] = []
-    own_b: list[float] = []
     part_a: list[float] = []
     part_b: list[float] = []
-    for index, (combo, (a, b)) in enumerate(candidates):
+    for index, (combo, _) in enumerate(candidates):
         for drop in combo:
             a_p, b_p, _, _ = count(tuple(i for i in combo if i != drop))
             owner.append(index)
-            own_a.append(a)
-            own_b.append(b)
             part_a.append(a_p)
             part_b.append(b_p)
-    a_s, b_s = np.array(own_a), np.array(own_b)
-    a_ps, b_ps = np.array(part_a), np.array(part_b)
-    lifts = np.array([stats.lift(x, y) for x, y in zip(own_a, own_b, strict=True)])
-    part_lifts = np.array([stats.lift(x, y) for x, y in zip(part_a, part_b, strict=True)])
-    passed = (lifts >= MIN_GAIN * part_lifts) & (stats.p_within(a_s, b_s, a_ps, b_ps) < alpha)
-    better = [True] * len(candidates)
-    for index, ok in zip(owner, passed.tolist(), strict=True):
-        better[index] = better[index] and ok
-    return better
+    at = np.array(owner, dtype=np.intp)  # each part's candidate
+    own = np.array([weights for _, weights in candidates], dtype=np.float64).reshape(-1, 2)
+    lifts = np.array([stats.lift(a, b) for a, b in own.tolist()], dtype=np.float64)[at]
+    part_lifts = np.array([stats.lift(a, b) for a, b in zip(part_a, part_b, strict=True)])
+    p = stats.p_within(own[at, 0], own[at, 1], np.array(part_a), np.array(part_b))
+    passed = (lifts >= MIN_GAIN * part_lifts) & (p < alpha)
+    failures = np.bincount(at[~passed], minlength=len(candidates))
+    return [bool(n == 0) for n in failures]
