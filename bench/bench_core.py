@@ -41,6 +41,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -75,13 +76,18 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+#: the weighted counts of both sides, as a hand-written count would sum them
+SIDES_SQL = (
+    f"sum(CASE WHEN {OUTCOME} = 'error' THEN {WEIGHT} ELSE 0 END) AS sel, "
+    f"sum(CASE WHEN {OUTCOME} = 'error' THEN 0 ELSE {WEIGHT} END) AS base"
+)
+
+
 def duckdb_query(path: str, columns: list[str]) -> str:
     src = f"read_parquet({_sql_str(path)})"
     parts = [
         f"SELECT {_sql_str(c)} AS attribute, CAST({_sql_ident(c)} AS VARCHAR) AS value, "
-        f"sum(CASE WHEN {OUTCOME} = 'error' THEN {WEIGHT} ELSE 0 END) AS sel, "
-        f"sum(CASE WHEN {OUTCOME} = 'error' THEN 0 ELSE {WEIGHT} END) AS base "
-        f"FROM {src} GROUP BY {_sql_ident(c)}"
+        f"{SIDES_SQL} FROM {src} GROUP BY {_sql_ident(c)}"
         for c in columns
     ]
     return "\nUNION ALL\n".join(parts)
@@ -91,12 +97,7 @@ def duckdb_grouping_sets_query(path: str, columns: list[str]) -> str:
     src = f"read_parquet({_sql_str(path)})"
     cols = ", ".join(_sql_ident(c) for c in columns)
     sets = ", ".join(f"({_sql_ident(c)})" for c in columns)
-    return (
-        f"SELECT {cols}, "
-        f"sum(CASE WHEN {OUTCOME} = 'error' THEN {WEIGHT} ELSE 0 END) AS sel, "
-        f"sum(CASE WHEN {OUTCOME} = 'error' THEN 0 ELSE {WEIGHT} END) AS base "
-        f"FROM {src} GROUP BY GROUPING SETS ({sets})"
-    )
+    return f"SELECT {cols}, {SIDES_SQL} FROM {src} GROUP BY GROUPING SETS ({sets})"
 
 
 class Timed:
@@ -160,36 +161,33 @@ def run_bubbleup(path: str) -> tuple[Timed, dict[str, Any]]:
     return t, info
 
 
-def run_duckdb(path: str) -> tuple[Timed, dict[str, Any]]:
+def _run_duckdb_query(
+    path: str, query_of: Callable[[str, list[str]], str]
+) -> tuple[Timed, Any, dict[str, Any]]:
+    """Time DuckDB's answer to ``query_of(path, attribute columns)``: the timing, the
+    connection (holding the answer as ``res``) and the run's facts."""
     import duckdb
 
-    columns = attribute_columns(path)
-    query = duckdb_query(path, columns)
+    query = query_of(path, attribute_columns(path))
     con = duckdb.connect()
     with Timed() as t:
         res = con.sql(query).to_arrow_table()
     con.register("res", res)
-    top = con.sql(SHARE_DIFF_SQL).fetchall()
     info: dict[str, Any] = {
         "result_rows": res.num_rows,
         "threads": con.sql("SELECT current_setting('threads')").fetchall()[0][0],
-        "top_by_share_diff": [f"{a}={v} (+{d:.3f})" for a, v, d in top],
     }
-    return t, info
+    return t, con, info
+
+
+def run_duckdb(path: str) -> tuple[Timed, dict[str, Any]]:
+    t, con, info = _run_duckdb_query(path, duckdb_query)
+    top = con.sql(SHARE_DIFF_SQL).fetchall()
+    return t, {**info, "top_by_share_diff": [f"{a}={v} (+{d:.3f})" for a, v, d in top]}
 
 
 def run_duckdb_gsets(path: str) -> tuple[Timed, dict[str, Any]]:
-    import duckdb
-
-    columns = attribute_columns(path)
-    query = duckdb_grouping_sets_query(path, columns)
-    con = duckdb.connect()
-    with Timed() as t:
-        res = con.sql(query).to_arrow_table()
-    info: dict[str, Any] = {
-        "result_rows": res.num_rows,
-        "threads": con.sql("SELECT current_setting('threads')").fetchall()[0][0],
-    }
+    t, _, info = _run_duckdb_query(path, duckdb_grouping_sets_query)
     return t, info
 
 
