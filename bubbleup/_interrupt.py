@@ -37,9 +37,21 @@ def guard_startup() -> None:
 
 
 def end_startup() -> None:
-    """Give SIGINT back to Python (``KeyboardInterrupt``) once the CLI can handle it."""
+    """Give SIGINT back to Python (``KeyboardInterrupt``) once the CLI can handle it, and
+    keep a Ctrl-C that lands in a finalizer quiet (:func:`quiet_unraisable_interrupt`)."""
     if signal.getsignal(signal.SIGINT) is _quit:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.unraisablehook = quiet_unraisable_interrupt
+
+
+def quiet_unraisable_interrupt(unraisable: "sys.UnraisableHookArgs") -> None:
+    """The CLI's ``sys.unraisablehook``: a ``KeyboardInterrupt`` raised where Python cannot
+    pass it on (a generator that holds an open file, closed as the command unwinds from
+    Ctrl-C) is the user's Ctrl-C, which already ends the command with 130: it is not
+    printed. Anything else goes to Python's own hook ("Exception ignored in: ...")."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 guard_startup()

@@ -384,3 +384,31 @@ def test_family_is_counted_on_every_event_above_a_million(big: Path) -> None:
     # every value of every categorical attribute, one range and the missing values of
     # the numeric one: a family of at least 400,004 single items
     assert result.parameters["tested"] >= 400_000 + 4 + 1
+
+
+def test_ctrl_c_in_a_finalizer_is_not_printed(tmp_path: Path) -> None:
+    """A Ctrl-C that lands while a generator holding a file is closed (as the command
+    unwinds) reaches Python's unraisable hook: the CLI's hook keeps it quiet, and still
+    prints any other exception raised there."""
+    script = (
+        "import sys\n"
+        "from bubbleup._interrupt import end_startup\n"
+        "end_startup()\n"
+        "def lines(error):\n"
+        "    try:\n"
+        "        yield 1\n"
+        "    finally:\n"
+        "        raise error\n"
+        "g = lines(KeyboardInterrupt()); next(g); del g\n"
+        "g = lines(ValueError('kept')); next(g); del g\n"
+        "print('done')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0
+    assert done.stdout == "done\n"
+    assert "KeyboardInterrupt" not in done.stderr
+    assert "Exception ignored in" in done.stderr
+    assert "ValueError: kept" in done.stderr
