@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 import bubbleup
-from bubbleup.pipeline.score import bh_qvalues, one_sided_pvalues
+from bubbleup.pipeline.score import bh_qvalues, hypergeom_sf, one_sided_pvalues
 from tests.conftest import SAMPLE, make_events
 
 
@@ -100,11 +100,29 @@ def test_pvalue_edge_cases() -> None:
     assert bh_qvalues(np.array([])).size == 0
 
 
+def test_hypergeometric_tail_is_scipy_stats() -> None:
+    """bubbleup's Fisher tail gives scipy.stats.hypergeom.sf's very numbers, in and out of
+    the support (below it: 1; at or above its top: 0), on tables of 1 to a million events."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for _ in range(3000):
+        ns, nb = (int(rng.integers(1, 10 ** int(rng.integers(1, 7)))) for _ in range(2))
+        good = int(rng.integers(0, ns + nb + 1))
+        low, high = max(0, good - nb), min(good, ns)
+        a = int(rng.integers(low, high + 1))
+        rows += [(k, ns + nb, good, ns) for k in (a - 1, a, low - 1, low, high - 1, high, -1)]
+    k, total, good, draws = (np.array(col, dtype=float) for col in zip(*rows, strict=True))
+    ours = hypergeom_sf(k, total, good, draws)
+    assert np.array_equal(ours, stats.hypergeom.sf(k, total, good, draws))
+    assert ((ours > 0) & (ours < 1)).sum() > 1000  # most of them inside the support
+
+
 def test_deterministic_json() -> None:
     frame = make_events(3000, seed=8, planted=True)
     a = bubbleup.analyze(frame, where="outcome = 'error'").to_json()
-    b = bubbleup.analyze(frame.sample(fraction=1.0, shuffle=True, seed=1),
-                         where="outcome = 'error'").to_json()
+    b = bubbleup.analyze(
+        frame.sample(fraction=1.0, shuffle=True, seed=1), where="outcome = 'error'"
+    ).to_json()
     assert a.replace("DataFrame", "") == b.replace("DataFrame", "")
 
 

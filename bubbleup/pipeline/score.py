@@ -17,11 +17,11 @@ For one item X the numbers come from a 2x2 table of weighted counts
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import polars as pl
-from scipy import special, stats
+from scipy import special
 
 from bubbleup.pipeline.count import Totals
 from bubbleup.pipeline.profile import Attribute
@@ -70,7 +70,7 @@ def one_sided_pvalues(
         ns_i = np.rint(n_s[small])
         nb_i = np.rint(n_b[small])
         # P(A >= a) for A ~ Hypergeom(population ns+nb, successes a+b, draws ns)
-        p[small] = stats.hypergeom.sf(ai - 1, ns_i + nb_i, ai + bi, ns_i)
+        p[small] = hypergeom_sf(ai - 1, ns_i + nb_i, ai + bi, ns_i)
     large = ~small
     if large.any():
         obs = cells[:, large]
@@ -83,6 +83,52 @@ def one_sided_pvalues(
         # its per-call checks (77 us a call against 2 us; explain makes thousands of calls)
         p[large] = special.ndtr(-(sign * np.sqrt(g)))
     out: np.ndarray = np.clip(p, 0.0, 1.0)
+    return out
+
+
+def _boost_hypergeom_sf() -> Callable[..., np.ndarray] | None:
+    try:
+        from scipy.special import _ufuncs
+    except ImportError:  # pragma: no cover - scipy's layout changed
+        return None
+    return getattr(_ufuncs, "_hypergeom_sf", None)
+
+
+#: Boost's hypergeometric upper tail, the function ``scipy.stats.hypergeom.sf`` calls inside
+#: its support. Importing ``scipy.stats`` for it would cost half a second of every command's
+#: start (``tests/test_imports.py``); where scipy no longer has it, ``scipy.stats`` is used.
+_HYPERGEOM_SF = _boost_hypergeom_sf()
+
+
+def hypergeom_sf(
+    k: np.ndarray, total: np.ndarray, good: np.ndarray, draws: np.ndarray
+) -> np.ndarray:
+    """``P(X > k)`` for ``X ~ Hypergeom(total, good, draws)``: ``scipy.stats.hypergeom.sf``.
+
+    The same numbers as scipy's (``tests/test_statistics.py`` compares them on every kind
+    of table), without importing ``scipy.stats``: 1 below the support, 0 at or above its top.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> # 3 of the 4 events with X among the 5 selected out of 10
+    >>> p = hypergeom_sf(np.array([2.0]), np.array([10.0]), np.array([4.0]), np.array([5.0]))
+    >>> print(f"{p[0]:.4f}")
+    0.2619
+    """
+    k, total, good, draws = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (k, total, good, draws))
+    )
+    if _HYPERGEOM_SF is None:  # pragma: no cover - see _boost_hypergeom_sf
+        from scipy import stats
+
+        return np.asarray(stats.hypergeom.sf(k, total, good, draws), dtype=float)
+    low = np.maximum(0.0, draws - (total - good))
+    high = np.minimum(good, draws)
+    inside = (k >= low) & (k < high)
+    out = np.where(k < low, 1.0, 0.0)
+    if inside.any():
+        out[inside] = _HYPERGEOM_SF(k[inside], good[inside], draws[inside], total[inside])
     return out
 
 
@@ -228,4 +274,5 @@ def _independence_p(sel: np.ndarray, base: np.ndarray, pooled: np.ndarray) -> fl
     exp = np.outer([n_s, n_b], (sel + base) / n)
     with np.errstate(divide="ignore", invalid="ignore"):
         g = 2.0 * float(np.where(obs > 0, obs * np.log(obs / exp), 0.0).sum())
-    return float(stats.chi2.sf(max(g, 0.0), sel.size - 1))
+    # the chi-squared upper tail: the function stats.chi2.sf calls
+    return float(special.chdtrc(sel.size - 1, max(g, 0.0)))
