@@ -5,8 +5,8 @@ Usage::
     python bench/bench_stages.py bench/data/events_2m_41.parquet [--where "outcome = 'error'"]
         [--repeat 3]
 
-Runs ``bubbleup.analyze`` ``--repeat`` times in this process (scipy.stats imported first,
-as a CLI run imports it once), with timers around the engine's stages (``measure`` and the
+Runs ``bubbleup.analyze`` ``--repeat`` times in this process (the pipeline's modules
+imported first: a CLI run imports them once), with timers around the engine's stages (``measure`` and the
 statistics' ``sample`` inside it; ``count``, split into the Parquet codes path and the
 polars queries for the attributes with very many values; ``count_patterns``;
 ``count_values``; the scoring in ``_finish``), and alternates each run with an in-process
@@ -29,7 +29,7 @@ from typing import Any
 import polars as pl
 
 import bubbleup
-import bubbleup.pipeline.score  # scipy.stats (0.6-0.8 s), imported before timing
+import bubbleup.pipeline.score  # scipy.special, imported before timing
 from bubbleup.engines import PolarsEngine
 
 Times = dict[str, list[float]]
