@@ -129,9 +129,9 @@ class Page:
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
             session=self.session,
         )
-        data = self.browser.call(
-            "Page.captureScreenshot", {"format": "png"}, session=self.session
-        )["data"]
+        data = self.browser.call("Page.captureScreenshot", {"format": "png"}, session=self.session)[
+            "data"
+        ]
         return base64.b64decode(data)
 
 

@@ -68,9 +68,7 @@ def scenario(name: str, *, n: int = 20_000, seed: int = 0) -> tuple[pl.DataFrame
         missing = rng.random(n) < 0.2
         tests[missing] = np.nan
         frame = _frame(c, noise | (missing & (u < 0.3)))
-        frame = frame.with_columns(
-            test_count=pl.Series(tests).fill_nan(None).cast(pl.Int64)
-        )
+        frame = frame.with_columns(test_count=pl.Series(tests).fill_nan(None).cast(pl.Int64))
         return frame, {("test_count", "is_null", None)}
     if name == "alias":
         kernel = np.where(c["node_pool"] == "pool-c", "6.1", "5.4")

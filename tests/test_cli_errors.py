@@ -105,8 +105,7 @@ def test_malformed_predicate(runner: CliRunner, events: Path) -> None:
 
 def test_non_boolean_predicate(runner: CliRunner, events: Path) -> None:
     code, _, err = run(runner, "analyze", events, "--where", "duration_ms")
-    assert_error(code, err, 1, "--where predicate 'duration_ms' gives Int64 values, not "
-                 "true/false")
+    assert_error(code, err, 1, "--where predicate 'duration_ms' gives Int64 values, not true/false")
 
 
 def test_empty_selection(runner: CliRunner, events: Path) -> None:
@@ -115,8 +114,9 @@ def test_empty_selection(runner: CliRunner, events: Path) -> None:
 
 
 def test_empty_baseline(runner: CliRunner, events: Path) -> None:
-    code, _, err = run(runner, "analyze", events, "--where", "status = 'error'",
-                       "--baseline", "region = 'mars'")
+    code, _, err = run(
+        runner, "analyze", events, "--where", "status = 'error'", "--baseline", "region = 'mars'"
+    )
     assert_error(code, err, 1, "the baseline is empty")
 
 
@@ -133,38 +133,40 @@ def test_zero_rows(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_weight_missing(runner: CliRunner, events: Path) -> None:
-    code, _, err = run(runner, "analyze", events, "--where", "status = 'error'",
-                       "--weight", "sample_rat")
+    code, _, err = run(
+        runner, "analyze", events, "--where", "status = 'error'", "--weight", "sample_rat"
+    )
     assert_error(code, err, 1, "weight column 'sample_rat' not found")
 
 
 def test_weight_not_numeric(runner: CliRunner, events: Path) -> None:
-    code, _, err = run(runner, "analyze", events, "--where", "status = 'error'",
-                       "--weight", "weight_text")
+    code, _, err = run(
+        runner, "analyze", events, "--where", "status = 'error'", "--weight", "weight_text"
+    )
     assert_error(code, err, 1, "weight column 'weight_text' is String, not numeric")
 
 
 def test_weight_negative(runner: CliRunner, events: Path) -> None:
-    code, _, err = run(runner, "analyze", events, "--where", "status = 'error'",
-                       "--weight", "neg")
+    code, _, err = run(runner, "analyze", events, "--where", "status = 'error'", "--weight", "neg")
     assert_error(code, err, 1, "weight column 'neg' has negative values (minimum -1)")
 
 
 def test_weight_and_no_weight_is_usage_error(runner: CliRunner, events: Path) -> None:
-    code, _, err = run(runner, "analyze", events, "--where", "status = 'error'",
-                       "--weight", "neg", "--no-weight")
+    code, _, err = run(
+        runner, "analyze", events, "--where", "status = 'error'", "--weight", "neg", "--no-weight"
+    )
     assert_error(code, err, 2, "--weight and --no-weight exclude each other")
 
 
 def test_bad_alpha_is_usage_error(runner: CliRunner, events: Path) -> None:
-    code, _, err = run(runner, "analyze", events, "--where", "status = 'error'",
-                       "--alpha", "2")
+    code, _, err = run(runner, "analyze", events, "--where", "status = 'error'", "--alpha", "2")
     assert_error(code, err, 2, "--alpha must be between 0 and 1")
 
 
 def test_unknown_column_in_columns_option(runner: CliRunner, events: Path) -> None:
-    code, _, err = run(runner, "analyze", events, "--where", "status = 'error'",
-                       "--columns", "regoin")
+    code, _, err = run(
+        runner, "analyze", events, "--where", "status = 'error'", "--columns", "regoin"
+    )
     assert_error(code, err, 1, "column 'regoin' in --columns not found; did you mean 'region'?")
 
 
@@ -176,16 +178,34 @@ def test_missing_where_is_usage_error(runner: CliRunner, events: Path) -> None:
 
 def test_output_over_input_refused(runner: CliRunner, events: Path) -> None:
     before = events.read_bytes()
-    code, _, err = run(runner, "analyze", events, "--where", "status = 'error'",
-                       "--format", "json", "--output", events)
+    code, _, err = run(
+        runner,
+        "analyze",
+        events,
+        "--where",
+        "status = 'error'",
+        "--format",
+        "json",
+        "--output",
+        events,
+    )
     assert_error(code, err, 1, "is an input file")
     assert events.read_bytes() == before
 
 
 def test_output_in_missing_directory(runner: CliRunner, events: Path, tmp_path: Path) -> None:
     target = tmp_path / "nope" / "out.json"
-    code, _, err = run(runner, "analyze", events, "--where", "status = 'error'",
-                       "--format", "json", "--output", target)
+    code, _, err = run(
+        runner,
+        "analyze",
+        events,
+        "--where",
+        "status = 'error'",
+        "--format",
+        "json",
+        "--output",
+        target,
+    )
     assert_error(code, err, 1, "does not exist")
     assert not target.parent.exists()
 

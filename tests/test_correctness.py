@@ -48,8 +48,7 @@ def reference(frame: pl.DataFrame, column: str, *, weighted: bool) -> pd.DataFra
     n_b = df.loc[~df["_sel"], "_w"].sum()
     eff_s = n_s**2 / (df.loc[df["_sel"], "_w"] ** 2).sum()
     eff_b = n_b**2 / (df.loc[~df["_sel"], "_w"] ** 2).sum()
-    out.attrs.update(n_s=n_s, n_b=n_b, eff_s=eff_s, eff_b=eff_b,
-                     base_rows=int((~df["_sel"]).sum()))
+    out.attrs.update(n_s=n_s, n_b=n_b, eff_s=eff_s, eff_b=eff_b, base_rows=int((~df["_sel"]).sum()))
     return out
 
 
@@ -75,8 +74,13 @@ def label_key(label: str) -> tuple[str, str]:
 @pytest.mark.parametrize(("seed", "weighted"), [(1, True), (2, True), (3, False), (4, False)])
 def test_every_single_item_matches_reference(seed: int, weighted: bool) -> None:
     frame = make_events(4000, seed, planted=seed % 2 == 1)
-    result = bubbleup.analyze(frame, where="outcome = 'error'", weight=None if weighted else False,
-                              exclude=["duration_ms"], max_order=1)
+    result = bubbleup.analyze(
+        frame,
+        where="outcome = 'error'",
+        weight=None if weighted else False,
+        exclude=["duration_ms"],
+        max_order=1,
+    )
     ex = result.explanations
     checked = 0
     all_p = []
@@ -132,8 +136,12 @@ def test_every_single_item_matches_reference(seed: int, weighted: bool) -> None:
 
 def test_numeric_ranges_match_reference() -> None:
     frame = make_events(5000, 11, planted=True)
-    result = bubbleup.analyze(frame, where="outcome = 'error'",
-                              columns=["duration_ms", "memory_mb"], context=["duration_ms"])
+    result = bubbleup.analyze(
+        frame,
+        where="outcome = 'error'",
+        columns=["duration_ms", "memory_mb"],
+        context=["duration_ms"],
+    )
     rows = result.explanations
     df = frame.to_pandas()
     sel = df["outcome"] == "error"
@@ -151,8 +159,12 @@ def test_numeric_ranges_match_reference() -> None:
         assert r["selection_share"] == pytest.approx(w[sel & mask].sum() / n_s)
         if len(r["items"]) == 1 and item["op"] in ("<=", ">", "between"):
             # a range is chosen among m(m+1)/2 - 1 runs: its p-value carries that factor
-            p = reference_p(w[sel & mask].sum() * eff_s / n_s, eff_s,
-                            w[~sel & mask].sum() * eff_b / w[~sel].sum(), eff_b)
+            p = reference_p(
+                w[sel & mask].sum() * eff_s / n_s,
+                eff_s,
+                w[~sel & mask].sum() * eff_b / w[~sel].sum(),
+                eff_b,
+            )
             assert r["p_value"] >= min(1.0, p * 2)
     assert ops & {"<=", ">", "between"}
     # duration_ms (binned) is reported through one range and its missing values only
@@ -194,12 +206,14 @@ def test_high_cardinality_two_phase_counts_match_reference() -> None:
     """A column with many values is counted in two phases; figures must not change."""
     rng = np.random.default_rng(21)
     n = 30_000
-    frame = pl.DataFrame({
-        "session": [f"s{v}" for v in rng.integers(0, 12_000, size=n)],
-        "region": rng.choice(["a", "b", "c"], size=n).tolist(),
-        "outcome": np.where(rng.random(n) < 0.03, "error", "ok").tolist(),
-        "sample_rate": rng.choice([1, 4], size=n),
-    }).with_columns(
+    frame = pl.DataFrame(
+        {
+            "session": [f"s{v}" for v in rng.integers(0, 12_000, size=n)],
+            "region": rng.choice(["a", "b", "c"], size=n).tolist(),
+            "outcome": np.where(rng.random(n) < 0.03, "error", "ok").tolist(),
+            "sample_rate": rng.choice([1, 4], size=n),
+        }
+    ).with_columns(
         session=pl.when(pl.int_range(pl.len()) % 97 == 0).then(None).otherwise(pl.col("session"))
     )
     result = bubbleup.analyze(frame, where="outcome = 'error'", max_order=1)
@@ -212,7 +226,9 @@ def test_high_cardinality_two_phase_counts_match_reference() -> None:
         want = ref.loc[label_key(r["label"])[1]]
         assert (r["selection_count"], r["baseline_count"]) == (want["sel"], want["base"])
         assert (r["selection_events"], r["baseline_events"]) == (
-            want["sel_events"], want["base_events"])
+            want["sel_events"],
+            want["base_events"],
+        )
     p_s = ref["sel"] / ref.attrs["n_s"]
     p_b = ref["base"] / ref.attrs["n_b"]
     assert attrs["session"]["distance"] == pytest.approx(0.5 * (p_s - p_b).abs().sum())

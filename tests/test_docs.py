@@ -34,8 +34,7 @@ def test_json_doc_lists_every_explanation_field() -> None:
     import bubbleup
 
     doc = (ROOT / "docs" / "json.md").read_text()
-    result = bubbleup.analyze(ROOT / "sample_data" / "builds.parquet",
-                              where="exit_reason = 'oom'")
+    result = bubbleup.analyze(ROOT / "sample_data" / "builds.parquet", where="exit_reason = 'oom'")
     data = result.to_dict(top=1)
     for key in [*data["explanations"][0], *data["attributes"][0]]:
         assert f"`{key}`" in doc or f"`{key}[]`" in doc, key

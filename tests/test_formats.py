@@ -23,8 +23,13 @@ WHERE = "outcome = 'error'"
 
 def _core(result: bubbleup.Result) -> pl.DataFrame:
     return result.explanations.select(
-        "label", "selection_count", "baseline_count", "selection_events", "baseline_events",
-        "p_value", "q_value",
+        "label",
+        "selection_count",
+        "baseline_count",
+        "selection_events",
+        "baseline_events",
+        "p_value",
+        "q_value",
     )
 
 
@@ -47,15 +52,29 @@ def test_in_memory_frames(tiny: dict[str, Path]) -> None:
     frame = pl.read_parquet(tiny["parquet"])
     reference = _core(bubbleup.analyze(frame, where=WHERE))
     for source in (frame.lazy(), frame.to_arrow(), frame.to_pandas()):
-        assert_frame_equal(reference, _core(bubbleup.analyze(source, where=WHERE)),
-                           check_dtypes=False)
+        assert_frame_equal(
+            reference, _core(bubbleup.analyze(source, where=WHERE)), check_dtypes=False
+        )
     by_expr = bubbleup.analyze(frame, where=pl.col("outcome") == "error")
     assert_frame_equal(reference, _core(by_expr))
 
 
 def test_json_document(runner: CliRunner, tiny: dict[str, Path]) -> None:
-    result = runner.invoke(app, ["analyze", str(tiny["parquet"]), "--where", WHERE,
-                                 "--format", "json", "--top", "0", "--context", "duration_ms"])
+    result = runner.invoke(
+        app,
+        [
+            "analyze",
+            str(tiny["parquet"]),
+            "--where",
+            WHERE,
+            "--format",
+            "json",
+            "--top",
+            "0",
+            "--context",
+            "duration_ms",
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["version"] == 2
@@ -69,8 +88,17 @@ def test_json_document(runner: CliRunner, tiny: dict[str, Path]) -> None:
     ops = set()
     for rank, e in enumerate(doc["explanations"], start=1):
         assert e["rank"] == rank
-        for key in ("selection_count", "baseline_count", "selection_share", "baseline_share",
-                    "difference", "lift", "p_value", "q_value", "significant"):
+        for key in (
+            "selection_count",
+            "baseline_count",
+            "selection_share",
+            "baseline_share",
+            "difference",
+            "lift",
+            "p_value",
+            "q_value",
+            "significant",
+        ):
             assert key in e
         for item in e["items"]:
             ops.add(item["op"])
@@ -80,19 +108,22 @@ def test_json_document(runner: CliRunner, tiny: dict[str, Path]) -> None:
                 assert "value" in item
     assert {"=", "is_null"} <= ops
     assert ops & {"<=", ">", "between"}
-    assert all(isinstance(e["aliases"], list) and "explained_by" in e
-               for e in doc["explanations"])
+    assert all(isinstance(e["aliases"], list) and "explained_by" in e for e in doc["explanations"])
     assert doc["parameters"]["tested"] >= len(doc["explanations"])
-    typed = {e["items"][0]["attribute"]: e["items"][0]["value"] for e in doc["explanations"]
-             if e["items"][0]["op"] == "="}
+    typed = {
+        e["items"][0]["attribute"]: e["items"][0]["value"]
+        for e in doc["explanations"]
+        if e["items"][0]["op"] == "="
+    }
     assert isinstance(typed["memory_mb"], int)
     assert isinstance(typed["flag"], bool)
     assert isinstance(typed["region"], str)
 
 
 def test_csv_and_markdown(runner: CliRunner, tiny: dict[str, Path]) -> None:
-    out = runner.invoke(app, ["analyze", str(tiny["csv"]), "--where", WHERE, "-f", "csv",
-                              "--top", "5"])
+    out = runner.invoke(
+        app, ["analyze", str(tiny["csv"]), "--where", WHERE, "-f", "csv", "--top", "5"]
+    )
     assert out.exit_code == 0, out.stderr
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
     assert len(rows) == 5
@@ -102,11 +133,13 @@ def test_csv_and_markdown(runner: CliRunner, tiny: dict[str, Path]) -> None:
     assert "| # | explanation |" in md.stdout
 
 
-def test_table_output_to_file_is_atomic(runner: CliRunner, tiny: dict[str, Path],
-                                        tmp_path: Path) -> None:
+def test_table_output_to_file_is_atomic(
+    runner: CliRunner, tiny: dict[str, Path], tmp_path: Path
+) -> None:
     target = tmp_path / "out.txt"
-    out = runner.invoke(app, ["analyze", str(tiny["parquet"]), "--where", WHERE,
-                              "--output", str(target)])
+    out = runner.invoke(
+        app, ["analyze", str(tiny["parquet"]), "--where", WHERE, "--output", str(target)]
+    )
     assert out.exit_code == 0, out.stderr
     assert out.stdout == ""
     text = target.read_text()
@@ -135,8 +168,13 @@ def test_columns_command(runner: CliRunner, tiny: dict[str, Path]) -> None:
 
 
 def test_version_and_module_entry_point() -> None:
-    out = subprocess.run([sys.executable, "-m", "bubbleup", "--version"], capture_output=True,
-                         text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "bubbleup", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     assert out.stdout.strip() == f"bubbleup {bubbleup.__version__}"
 
 

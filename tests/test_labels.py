@@ -54,7 +54,9 @@ def test_integer_ranges_have_whole_bounds() -> None:
         for bound in (r["low"], r["high"]):
             assert bound is None or bound == int(bound), r
     labels = result.explanations.filter(
-        pl.col("items").list.eval(pl.element().struct.field("attribute")).list.first()
+        pl.col("items")
+        .list.eval(pl.element().struct.field("attribute"))
+        .list.first()
         .is_in(list(integers))
         & pl.col("label").str.contains("[<>]")
     )["label"]
@@ -88,8 +90,9 @@ def test_time_columns_compare_with_iso_text() -> None:
         "naive >= TIMESTAMP '2026-11-20 12:00'": 12,
     }
     for where, expected in cases.items():
-        result = bubbleup.analyze(frame.with_columns(y=pl.col("x") % 2), where=where,
-                                  max_order=1, baseline="x >= 0")
+        result = bubbleup.analyze(
+            frame.with_columns(y=pl.col("x") % 2), where=where, max_order=1, baseline="x >= 0"
+        )
         assert result.totals.selection_events == expected, where
 
 

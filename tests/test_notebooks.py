@@ -77,9 +77,7 @@ def test_notebook_runs_cleanly(executed: dict[str, Any], name: str) -> None:
 @pytest.mark.notebook
 def test_walkthrough_tells_the_story(executed: dict[str, Any]) -> None:
     cells = [c for c in executed["incident-walkthrough.ipynb"].cells if c.cell_type == "code"]
-    text = "\n".join(
-        o.data.get("text/plain", "") for c in cells for o in c.outputs if "data" in o
-    )
+    text = "\n".join(o.data.get("text/plain", "") for c in cells for o in c.outputs if "data" in o)
     assert "build_tool = 'gradle'" in text  # the drill-down finds the second half
     assert "2026-11-20 14:00" in text  # and when the new kernel arrived
     assert "['oom-report.html', 'oom.json']" in text

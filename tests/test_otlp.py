@@ -60,29 +60,42 @@ def traces(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Readabl
     rng = random.Random(5)
     start = DEPLOY - dt.timedelta(hours=1)
     for version in ("1.4.0", "1.5.0"):
-        resource = Resource.create({"service.name": "shop", "service.version": version,
-                                    "deployment.environment": "prod"})
+        resource = Resource.create(
+            {"service.name": "shop", "service.version": version, "deployment.environment": "prod"}
+        )
         provider = TracerProvider(resource=resource)
         memory = InMemorySpanExporter()
-        provider.add_span_processor(BatchSpanProcessor(FileSpanExporter(path),
-                                                       max_export_batch_size=200))
+        provider.add_span_processor(
+            BatchSpanProcessor(FileSpanExporter(path), max_export_batch_size=200)
+        )
         provider.add_span_processor(SimpleSpanProcessor(memory))
         tracer = provider.get_tracer("shop.http", "2.1.0")
         for i in range(900):
-            t = start + dt.timedelta(seconds=4 * i) + (
-                dt.timedelta(hours=1) if version == "1.5.0" else dt.timedelta())
+            t = (
+                start
+                + dt.timedelta(seconds=4 * i)
+                + (dt.timedelta(hours=1) if version == "1.5.0" else dt.timedelta())
+            )
             route = ROUTES[rng.randrange(len(ROUTES))]
             failed = _fails(version, route, rng)
-            root = tracer.start_span(f"GET {route}", kind=SpanKind.SERVER, start_time=_ns(t),
-                                     attributes={"http.route": route,
-                                                 "http.request.method": "GET",
-                                                 "http.response.status_code":
-                                                     500 if failed else 200,
-                                                 "user.tier": rng.choice(["free", "pro"])})
-            child = tracer.start_span("SELECT orders", kind=SpanKind.CLIENT,
-                                      start_time=_ns(t) + 1_000_000,
-                                      context=_context(root),
-                                      attributes={"db.system": "postgresql"})
+            root = tracer.start_span(
+                f"GET {route}",
+                kind=SpanKind.SERVER,
+                start_time=_ns(t),
+                attributes={
+                    "http.route": route,
+                    "http.request.method": "GET",
+                    "http.response.status_code": 500 if failed else 200,
+                    "user.tier": rng.choice(["free", "pro"]),
+                },
+            )
+            child = tracer.start_span(
+                "SELECT orders",
+                kind=SpanKind.CLIENT,
+                start_time=_ns(t) + 1_000_000,
+                context=_context(root),
+                attributes={"db.system": "postgresql"},
+            )
             child.end(end_time=_ns(t) + 5_000_000)
             if failed:
                 root.set_status(Status(StatusCode.ERROR, "payment backend timeout"))
@@ -107,10 +120,25 @@ def test_spans_become_events_with_otlp_columns(
     assert all(json.loads(x).keys() == {"resourceSpans"} for x in lines)
     events = load(path).frame.collect()
     assert events.height == len(finished) == 3600
-    for column in ("name", "kind", "status.code", "status.message", "duration_ms",
-                   "trace_id", "span_id", "parent_span_id", "start_time", "end_time",
-                   "resource.service.name", "resource.service.version", "scope.name",
-                   "scope.version", "http.route", "http.response.status_code", "db.system"):
+    for column in (
+        "name",
+        "kind",
+        "status.code",
+        "status.message",
+        "duration_ms",
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "start_time",
+        "end_time",
+        "resource.service.name",
+        "resource.service.version",
+        "scope.name",
+        "scope.version",
+        "http.route",
+        "http.response.status_code",
+        "db.system",
+    ):
         assert column in events.columns, column
     assert events.schema["start_time"] == pl.Datetime("us", "UTC")
     assert events.schema["http.response.status_code"] == pl.Int64
@@ -130,8 +158,12 @@ def test_spans_become_events_with_otlp_columns(
 def test_planted_cause_found_in_spans(traces: tuple[Path, list[ReadableSpan]]) -> None:
     path, _ = traces
     # server spans only; the status message and code are the failure itself
-    result = bubbleup.analyze(path, where="\"status.code\" = 'error'", filter="kind = 'server'",
-                              exclude=["status.message", "http.response.status_code"])
+    result = bubbleup.analyze(
+        path,
+        where="\"status.code\" = 'error'",
+        filter="kind = 'server'",
+        exclude=["status.message", "http.response.status_code"],
+    )
     first = result.explanations.row(0, named=True)
     assert first["label"] == (
         "\"http.route\" = '/checkout' AND \"resource.service.version\" = '1.5.0'"
@@ -143,23 +175,37 @@ def test_planted_cause_found_in_spans(traces: tuple[Path, list[ReadableSpan]]) -
     assert result.timeline.column == "start_time"
 
 
-def test_before_after_on_spans(traces: tuple[Path, list[ReadableSpan]],
-                               runner: CliRunner) -> None:
+def test_before_after_on_spans(traces: tuple[Path, list[ReadableSpan]], runner: CliRunner) -> None:
     path, _ = traces
-    out = runner.invoke(app, ["analyze", str(path), "--after", "2026-11-20T14:00:00Z",
-                              "--where", "\"status.code\" = 'error'", "--filter",
-                              "kind = 'server'", "-x", "status.*,http.response.*",
-                              "--format", "json"])
+    out = runner.invoke(
+        app,
+        [
+            "analyze",
+            str(path),
+            "--after",
+            "2026-11-20T14:00:00Z",
+            "--where",
+            "\"status.code\" = 'error'",
+            "--filter",
+            "kind = 'server'",
+            "-x",
+            "status.*,http.response.*",
+            "--format",
+            "json",
+        ],
+    )
     assert out.exit_code == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["timeline"]["after"] == "2026-11-20T14:00:00+00:00"
     assert doc["selection"]["predicate"] == (
-        "\"status.code\" = 'error' AND start_time >= TIMESTAMPTZ '2026-11-20 14:00:00+00:00'")
+        "\"status.code\" = 'error' AND start_time >= TIMESTAMPTZ '2026-11-20 14:00:00+00:00'"
+    )
     # the last span starts at 14:59:56: the after side ends a second later, 59:57 after
     # the deploy, and the baseline is the 59:57 before it
     assert doc["baseline"]["predicate"] == (
         "start_time >= TIMESTAMPTZ '2026-11-20 13:00:03+00:00' "
-        "AND start_time < TIMESTAMPTZ '2026-11-20 14:00:00+00:00'")
+        "AND start_time < TIMESTAMPTZ '2026-11-20 14:00:00+00:00'"
+    )
     # every span after the deploy runs 1.5.0 and none before: it restates --after; the
     # failing route is the answer
     restated = [r["label"] for r in doc["restatements"]]
@@ -167,8 +213,9 @@ def test_before_after_on_spans(traces: tuple[Path, list[ReadableSpan]],
     assert doc["explanations"][0]["label"] == "\"http.route\" = '/checkout'"
 
 
-def test_columns_command_on_otlp(traces: tuple[Path, list[ReadableSpan]],
-                                 runner: CliRunner) -> None:
+def test_columns_command_on_otlp(
+    traces: tuple[Path, list[ReadableSpan]], runner: CliRunner
+) -> None:
     out = runner.invoke(app, ["columns", str(traces[0]), "--format", "json"])
     assert out.exit_code == 0, out.stderr
     cols = {c["column"]: c for c in json.loads(out.stdout)}
@@ -177,14 +224,15 @@ def test_columns_command_on_otlp(traces: tuple[Path, list[ReadableSpan]],
 
 
 def test_protobuf_json_mapping_reads_the_same(
-    traces: tuple[Path, list[ReadableSpan]], tmp_path: Path,
+    traces: tuple[Path, list[ReadableSpan]],
+    tmp_path: Path,
 ) -> None:
     """protobuf's JSON mapping: base64 ids, enum names; the same events come out."""
     _, spans = traces
     path = tmp_path / "proto.jsonl"
     with path.open("w") as fh:
         for i in range(0, len(spans), 500):
-            fh.write(json.dumps(MessageToDict(encode_spans(spans[i:i + 500]))) + "\n")
+            fh.write(json.dumps(MessageToDict(encode_spans(spans[i : i + 500]))) + "\n")
     assert '"SPAN_KIND_SERVER"' in path.read_text()
     proto = load(path).frame.collect()
     ours = proto.select("span_id", "trace_id", "kind", "status.code", "http.route").sort("span_id")
@@ -196,8 +244,9 @@ def test_logs_become_events_and_show_the_cause(tmp_path: Path) -> None:
     path = tmp_path / "logs.json"
     rng = random.Random(9)
     for version in ("1.4.0", "1.5.0"):
-        provider = LoggerProvider(resource=Resource.create(
-            {"service.name": "shop", "service.version": version}))
+        provider = LoggerProvider(
+            resource=Resource.create({"service.name": "shop", "service.version": version})
+        )
         provider.add_log_record_processor(BatchLogRecordProcessor(FileLogExporter(path)))
         logger = provider.get_logger("shop.payments", "2.1.0")
         for i in range(600):
@@ -213,19 +262,29 @@ def test_logs_become_events_and_show_the_cause(tmp_path: Path) -> None:
         provider.shutdown()
     events = load(path).frame.collect()
     assert events.height == 1200
-    for column in ("time", "severity_number", "severity_text", "body",
-                   "resource.service.version", "scope.name", "http.route", "retries"):
+    for column in (
+        "time",
+        "severity_number",
+        "severity_text",
+        "body",
+        "resource.service.version",
+        "scope.name",
+        "http.route",
+        "retries",
+    ):
         assert column in events.columns, column
-    result = bubbleup.analyze(path, where="severity_text = 'ERROR'",
-                              exclude=["body", "severity_number"])
+    result = bubbleup.analyze(
+        path, where="severity_text = 'ERROR'", exclude=["body", "severity_number"]
+    )
     top = set(result.explanations["label"].head(3).to_list())
     assert {"\"http.route\" = '/checkout'", "\"resource.service.version\" = '1.5.0'"} <= top
 
 
 def test_otlp_metrics_are_refused_by_name(tmp_path: Path, runner: CliRunner) -> None:
     path = tmp_path / "metrics.json"
-    reader = PeriodicExportingMetricReader(FileMetricExporter(path),
-                                           export_interval_millis=3_600_000)
+    reader = PeriodicExportingMetricReader(
+        FileMetricExporter(path), export_interval_millis=3_600_000
+    )
     provider = MeterProvider(metric_readers=[reader])
     provider.get_meter("shop").create_counter("orders").add(3)
     provider.shutdown()
@@ -234,7 +293,8 @@ def test_otlp_metrics_are_refused_by_name(tmp_path: Path, runner: CliRunner) -> 
     assert out.stderr.strip() == (
         f"Error: {path} line 1 is not an OTLP export request of traces or logs: OTLP metrics "
         'are not read (only traces and logs); expected one {"resourceSpans": [...]} or '
-        '{"resourceLogs": [...]} object per line')
+        '{"resourceLogs": [...]} object per line'
+    )
 
 
 def test_otlp_with_unknown_structure(tmp_path: Path, runner: CliRunner) -> None:
@@ -246,11 +306,14 @@ def test_otlp_with_unknown_structure(tmp_path: Path, runner: CliRunner) -> None:
     assert out.exit_code == 1
     assert out.stderr.strip() == (
         f"Error: {path} line 2 has an unknown OTLP structure: resourceSpans[0].scopeSpans[0]"
-        ".spans is a dict, not a list; is it an OTLP JSON export (one request per line)?")
+        ".spans is a dict, not a list; is it an OTLP JSON export (one request per line)?"
+    )
 
 
 def test_truncated_last_line_and_pretty_printed_request(
-    traces: tuple[Path, list[ReadableSpan]], tmp_path: Path, runner: CliRunner,
+    traces: tuple[Path, list[ReadableSpan]],
+    tmp_path: Path,
+    runner: CliRunner,
 ) -> None:
     """A collector killed mid-write leaves half a line: an error, or skipped on request."""
     path, _ = traces
@@ -262,14 +325,19 @@ def test_truncated_last_line_and_pretty_printed_request(
     assert out.stderr.startswith(f"Error: {cut} line 4 is not valid JSON (")
     assert out.stderr.strip().endswith("fix the line or pass --skip-bad-lines to skip such lines")
     kept = load(cut, skip_bad_lines=True)
-    expected = sum(len(s["spans"]) for x in lines[:3]
-                   for r in json.loads(x)["resourceSpans"] for s in r["scopeSpans"])
+    expected = sum(
+        len(s["spans"])
+        for x in lines[:3]
+        for r in json.loads(x)["resourceSpans"]
+        for s in r["scopeSpans"]
+    )
     assert kept.frame.collect().height == expected
     assert kept.skipped_lines == {str(cut): 1}
     pretty = tmp_path / "one.json"
     pretty.write_text(json.dumps(json.loads(lines[0]), indent=2))
-    first = sum(len(s["spans"]) for r in json.loads(lines[0])["resourceSpans"]
-                for s in r["scopeSpans"])
+    first = sum(
+        len(s["spans"]) for r in json.loads(lines[0])["resourceSpans"] for s in r["scopeSpans"]
+    )
     assert load(pretty).frame.collect().height == first
 
 

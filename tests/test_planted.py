@@ -131,12 +131,14 @@ def test_all_attributes_identical() -> None:
 
 def test_every_value_unique() -> None:
     n = 5000
-    frame = pl.DataFrame({
-        "id": [f"id-{i}" for i in range(n)],
-        "seq": np.arange(n),
-        "x": np.random.default_rng(1).normal(size=n),
-        "bad": np.random.default_rng(2).random(n) < 0.1,
-    })
+    frame = pl.DataFrame(
+        {
+            "id": [f"id-{i}" for i in range(n)],
+            "seq": np.arange(n),
+            "x": np.random.default_rng(1).normal(size=n),
+            "bad": np.random.default_rng(2).random(n) < 0.1,
+        }
+    )
     result, _ = _timed(frame, "bad")
     assert "id" in {x.column for x in result.left_out}
     assert not result.explanations["significant"].any()

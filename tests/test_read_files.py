@@ -29,7 +29,11 @@ WHERE = "outcome = 'error'"
 
 def _core(result: bubbleup.Result) -> pl.DataFrame:
     return result.explanations.select(
-        "label", "selection_count", "baseline_count", "selection_events", "baseline_events",
+        "label",
+        "selection_count",
+        "baseline_count",
+        "selection_events",
+        "baseline_events",
         "p_value",
     ).sort("label")
 
@@ -69,7 +73,11 @@ def test_hive_partitions_become_attributes(tmp_path: Path, frame: pl.DataFrame) 
     table = frame.drop_nulls("region").to_arrow()
     pq.write_to_dataset(table, root, partition_cols=["region"])
     assert sorted(p.name for p in root.iterdir()) == [
-        "region=ap", "region=eu", "region=sa", "region=us"]
+        "region=ap",
+        "region=eu",
+        "region=sa",
+        "region=us",
+    ]
     assert "region" not in pq.read_schema(next(root.rglob("*.parquet"))).names
     result = bubbleup.analyze(root, where=WHERE)
     reference = bubbleup.analyze(frame.drop_nulls("region"), where=WHERE)
@@ -89,9 +97,7 @@ def test_polars_hive_partitions_with_integer_key(tmp_path: Path, frame: pl.DataF
     assert_frame_equal(counts, expected, check_dtypes=False)
 
 
-def test_several_paths_globs_and_recursive_directories(
-    tmp_path: Path, frame: pl.DataFrame
-) -> None:
+def test_several_paths_globs_and_recursive_directories(tmp_path: Path, frame: pl.DataFrame) -> None:
     (tmp_path / "a" / "deep").mkdir(parents=True)
     frame.slice(0, 1000).write_parquet(tmp_path / "a" / "one.parquet")
     frame.slice(1000, 1000).write_parquet(tmp_path / "a" / "deep" / "two.parquet")
@@ -113,14 +119,15 @@ def test_schemas_differ_union_by_name_with_widening(tmp_path: Path) -> None:
         {"status": ["ok", "error"], "code": pl.Series([1, 2], dtype=pl.Int32), "x": [1, 2]}
     ).write_parquet(tmp_path / "a.parquet")
     pl.DataFrame(
-        {"code": pl.Series([3], dtype=pl.Int64), "status": ["ok"], "x": [0.5],
-         "only_b": [True]}
+        {"code": pl.Series([3], dtype=pl.Int64), "status": ["ok"], "x": [0.5], "only_b": [True]}
     ).write_parquet(tmp_path / "b.parquet")
     pl.DataFrame({"status": ["ok"], "code": [None], "x": [None]}).write_parquet(
-        tmp_path / "c.parquet")
+        tmp_path / "c.parquet"
+    )
     got = load(tmp_path).frame.collect()
     assert got.schema == pl.Schema(
-        {"status": pl.String, "code": pl.Int64, "x": pl.Float64, "only_b": pl.Boolean})
+        {"status": pl.String, "code": pl.Int64, "x": pl.Float64, "only_b": pl.Boolean}
+    )
     assert got.to_dict(as_series=False) == {
         "status": ["ok", "error", "ok", "ok"],
         "code": [1, 2, 3, None],
@@ -141,13 +148,17 @@ def test_nested_ndjson_flattened_to_dotted_names(tmp_path: Path, runner: CliRunn
     rows = []
     for i in range(400):
         bad = i % 4 == 0
-        rows.append({
-            "http": {"request": {"method": "POST" if bad else "GET"},
-                     "route": "/checkout" if bad else f"/item/{i % 7}"},
-            "k8s": {"pod": {"name": f"pod-{i % 3}"}},
-            "tags": ["a", "b"] if i % 2 else ["c"],
-            "error": bad and i % 8 == 0,
-        })
+        rows.append(
+            {
+                "http": {
+                    "request": {"method": "POST" if bad else "GET"},
+                    "route": "/checkout" if bad else f"/item/{i % 7}",
+                },
+                "k8s": {"pod": {"name": f"pod-{i % 3}"}},
+                "tags": ["a", "b"] if i % 2 else ["c"],
+                "error": bad and i % 8 == 0,
+            }
+        )
     path = tmp_path / "nested.ndjson"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = runner.invoke(app, ["columns", str(path), "--format", "json"])
@@ -156,7 +167,9 @@ def test_nested_ndjson_flattened_to_dotted_names(tmp_path: Path, runner: CliRunn
     assert names == ["http.request.method", "http.route", "k8s.pod.name", "tags", "error"]
     result = bubbleup.analyze(path, where="error")
     assert result.explanations["label"][0] in (
-        "\"http.request.method\" = 'POST'", "\"http.route\" = '/checkout'")
+        "\"http.request.method\" = 'POST'",
+        "\"http.route\" = '/checkout'",
+    )
     left = {x.column: x.reason for x in result.left_out}
     assert left["tags"].startswith("list: not ranked yet")
     quoted = bubbleup.analyze(path, where="\"http.route\" = '/checkout'")
@@ -166,17 +179,22 @@ def test_nested_ndjson_flattened_to_dotted_names(tmp_path: Path, runner: CliRunn
 
 
 def test_parquet_struct_columns_flattened(tmp_path: Path) -> None:
-    table = pa.table({
-        "resource": pa.array(
-            [{"service": {"name": "cart", "version": "1.2"}}] * 3
-            + [{"service": {"name": "cart", "version": "1.3"}}] * 3
-        ),
-        "ok": [True, True, True, False, False, True],
-    })
+    table = pa.table(
+        {
+            "resource": pa.array(
+                [{"service": {"name": "cart", "version": "1.2"}}] * 3
+                + [{"service": {"name": "cart", "version": "1.3"}}] * 3
+            ),
+            "ok": [True, True, True, False, False, True],
+        }
+    )
     pq.write_table(table, tmp_path / "s.parquet")
     loaded = load(tmp_path / "s.parquet")
     assert loaded.frame.collect_schema().names() == [
-        "resource.service.name", "resource.service.version", "ok"]
+        "resource.service.name",
+        "resource.service.version",
+        "ok",
+    ]
     in_memory = load(pl.from_arrow(table))
     assert in_memory.frame.collect_schema().names()[0] == "resource.service.name"
 
@@ -188,7 +206,8 @@ def test_unquoted_dotted_name_gets_a_hint(tmp_path: Path, runner: CliRunner) -> 
     assert out.exit_code == 1
     assert out.stderr.strip() == (
         "Error: column 'http' in --where not found; names with dots take double quotes in "
-        'SQL: "http.route"')
+        'SQL: "http.route"'
+    )
 
 
 def test_input_files_are_not_modified(texts: dict[str, Path]) -> None:

@@ -130,8 +130,21 @@ def test_report_is_self_contained(hostile: tuple[Path, bubbleup.Result]) -> None
     _, result = hostile
     parser = _Tags()
     parser.feed(to_html(result))
-    assert not parser.tags & {"script", "img", "link", "iframe", "object", "embed", "base",
-                              "video", "audio", "source", "form", "input", "a"}
+    assert not parser.tags & {
+        "script",
+        "img",
+        "link",
+        "iframe",
+        "object",
+        "embed",
+        "base",
+        "video",
+        "audio",
+        "source",
+        "form",
+        "input",
+        "a",
+    }
     assert not {a for a in parser.attributes if a in ("src", "href", "srcset", "action")}
     assert not {a for a in parser.attributes if a.startswith("on")}
     assert not [s for s in parser.styles if "url(" in s or "@import" in s]

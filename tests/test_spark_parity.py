@@ -70,8 +70,9 @@ def assert_same(a: Any, b: Any, path: str = "$") -> None:
         assert a == b, f"{path}: {a!r} != {b!r}"
 
 
-def assert_same_result(polars: bubbleup.Result, spark: bubbleup.Result, *,
-                       same_source: bool = True) -> None:
+def assert_same_result(
+    polars: bubbleup.Result, spark: bubbleup.Result, *, same_source: bool = True
+) -> None:
     a, b = polars.to_dict(), spark.to_dict()
     # the timeline (time windows) is computed by the polars engine only (documented)
     a.pop("timeline", None)
@@ -127,7 +128,9 @@ def test_outage_outcomes_and_restatements_same_json(spark: Any, tmp_path: Path) 
     assert kinds["duration_ms"] == ("numeric", "outcome")
     assert doc["restatements"][0]["label"] == "exit_code = 255"
     assert {"ts", "region"} <= {i["attribute"] for i in doc["explanations"][0]["items"]} or {
-        "naive", "region"} <= {i["attribute"] for i in doc["explanations"][0]["items"]}
+        "naive",
+        "region",
+    } <= {i["attribute"] for i in doc["explanations"][0]["items"]}
     assert {o["attribute"] for o in doc["outcomes"]} == {"duration_ms", "exit_code"}
     # a label with a time range (TIMESTAMPTZ, polars' words) pastes into Spark's --where,
     # and a drill into it counts the same events on both engines
@@ -181,16 +184,22 @@ def test_planted_baseline_filter_and_weights(spark: Any, planted: Path) -> None:
         "max_order": 2,
     }
     assert_same_result(*both(planted, **options))
-    assert_same_result(*both(planted, weight=False, columns=["ratio", "shard", "note",
-                                                           "version", "os", "flag"],
-                             where="outcome = 'error'"))
+    assert_same_result(
+        *both(
+            planted,
+            weight=False,
+            columns=["ratio", "shard", "note", "version", "os", "flag"],
+            where="outcome = 'error'",
+        )
+    )
 
 
 def test_spark_dataframe_and_in_memory_frames(spark: Any, planted: Path) -> None:
     frame = pl.read_parquet(planted)
     reference = bubbleup.analyze(frame, where="outcome = 'error'", max_order=1)
-    from_spark = bubbleup.analyze(spark.read.parquet(str(planted)), where="outcome = 'error'",
-                                  max_order=1)
+    from_spark = bubbleup.analyze(
+        spark.read.parquet(str(planted)), where="outcome = 'error'", max_order=1
+    )
     assert from_spark.source == "Spark DataFrame"
     assert_same_result(reference, from_spark, same_source=False)
     on_spark = bubbleup.analyze(frame, where="outcome = 'error'", max_order=1, engine="spark")
@@ -199,8 +208,20 @@ def test_spark_dataframe_and_in_memory_frames(spark: Any, planted: Path) -> None
 
 def test_cli_json_same(spark: Any, planted: Path) -> None:
     runner = CliRunner()
-    args = ["analyze", str(planted), "--where", "outcome = 'error'", "--format", "json",
-            "--top", "0", "--max-order", "1", "--columns", "version,os,region,memory_mb"]
+    args = [
+        "analyze",
+        str(planted),
+        "--where",
+        "outcome = 'error'",
+        "--format",
+        "json",
+        "--top",
+        "0",
+        "--max-order",
+        "1",
+        "--columns",
+        "version,os,region,memory_mb",
+    ]
     a = runner.invoke(app, args)
     b = runner.invoke(app, [*args, "--engine", "spark"])
     assert a.exit_code == 0, a.stderr
@@ -225,8 +246,8 @@ def errors_of(source: Any, **options: Any) -> tuple[BaseException, BaseException
 def test_unknown_column_same_message(spark: Any) -> None:
     a, b = errors_of(SAMPLE, where="exit_reasn = 'oom'")
     assert type(a) is type(b) is bubbleup.ColumnError
-    assert str(a) == str(b) == (
-        "column 'exit_reasn' in where not found; did you mean 'exit_reason'?"
+    assert (
+        str(a) == str(b) == ("column 'exit_reasn' in where not found; did you mean 'exit_reason'?")
     )
 
 
@@ -250,8 +271,9 @@ def test_malformed_predicate(spark: Any) -> None:
 
 def test_run_time_error_names_the_predicate(spark: Any) -> None:
     with pytest.raises(bubbleup.PredicateError) as info:
-        bubbleup.analyze(SAMPLE, engine="spark", where="exit_reason = 'oom'",
-                         baseline="CAST(region AS INT) > 1")
+        bubbleup.analyze(
+            SAMPLE, engine="spark", where="exit_reason = 'oom'", baseline="CAST(region AS INT) > 1"
+        )
     message = str(info.value)
     assert message.startswith("cannot evaluate baseline predicate 'CAST(region AS INT) > 1': ")
     assert "CAST_INVALID_INPUT" in message
@@ -273,14 +295,17 @@ def test_other_errors(spark: Any, tmp_path: Path) -> None:
 
 def test_cli_errors(spark: Any) -> None:
     runner = CliRunner()
-    result = runner.invoke(app, ["analyze", str(SAMPLE), "--engine", "spark", "--where",
-                                 "exit_reasn = 'oom'"])
+    result = runner.invoke(
+        app, ["analyze", str(SAMPLE), "--engine", "spark", "--where", "exit_reasn = 'oom'"]
+    )
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         "Error: column 'exit_reasn' in --where not found; did you mean 'exit_reason'?"
     )
-    result = runner.invoke(app, ["analyze", str(SAMPLE), "--where", "exit_reason = 'oom'",
-                                 "--spark-master", "local[2]"])
+    result = runner.invoke(
+        app,
+        ["analyze", str(SAMPLE), "--where", "exit_reason = 'oom'", "--spark-master", "local[2]"],
+    )
     assert result.exit_code == 2
     assert "--spark-master needs --engine spark" in result.stderr
 
@@ -291,9 +316,19 @@ def test_unreachable_master_fails_fast(spark: Any) -> None:
         port = probe.getsockname()[1]
     runner = CliRunner()
     start = time.monotonic()
-    result = runner.invoke(app, ["analyze", str(SAMPLE), "--engine", "spark", "--where",
-                                 "exit_reason = 'oom'", "--spark-master",
-                                 f"spark://127.0.0.1:{port}"])
+    result = runner.invoke(
+        app,
+        [
+            "analyze",
+            str(SAMPLE),
+            "--engine",
+            "spark",
+            "--where",
+            "exit_reason = 'oom'",
+            "--spark-master",
+            f"spark://127.0.0.1:{port}",
+        ],
+    )
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -310,10 +345,12 @@ def test_missing_pyspark_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "pyspark" else real(name, *a))
-    result = CliRunner().invoke(app, ["analyze", str(SAMPLE), "--engine", "spark", "--where",
-                                      "exit_reason = 'oom'"])
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name, *a)
+    )
+    result = CliRunner().invoke(
+        app, ["analyze", str(SAMPLE), "--engine", "spark", "--where", "exit_reason = 'oom'"]
+    )
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         "Error: the Spark engine needs pyspark, which is not installed; install it with: "
@@ -334,7 +371,7 @@ def test_missing_or_old_java_names_what_to_install(
     assert "no 'java' on PATH" in (spark_engine.java_problem() or "")
     fake = tmp_path / "old" / "bin" / "java"
     fake.parent.mkdir(parents=True)
-    fake.write_text('#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n')
+    fake.write_text("#!/bin/sh\necho 'openjdk version \"11.0.2\" 2019-01-15' >&2\n")
     fake.chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(fake.parent.parent))
     assert "is Java 11" in (spark_engine.java_problem() or "")
@@ -347,9 +384,24 @@ def test_missing_or_old_java_names_what_to_install(
 def test_cli_subprocess_stderr_is_one_line(spark: Any) -> None:
     """A real process: the JVM's banner and logs stay off the terminal."""
     proc = subprocess.run(
-        [sys.executable, "-m", "bubbleup", "analyze", str(SAMPLE), "--engine", "spark",
-         "--spark-master", "local[1]", "--where", "exit_reasn = 'oom'"],
-        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bubbleup",
+            "analyze",
+            str(SAMPLE),
+            "--engine",
+            "spark",
+            "--spark-master",
+            "local[1]",
+            "--where",
+            "exit_reasn = 'oom'",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [

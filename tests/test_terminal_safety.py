@@ -32,6 +32,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("esc") / "ev\x1b]0;file\x07.parquet"
     n = 400
     bad = [i % 10 == 3 for i in range(n)]
+
     # each value is in 50-80% of the selected events, none in the same ones: explanations,
     # not restatements, and not aliases of one another
     def has(share: int) -> list[bool]:

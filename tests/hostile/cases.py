@@ -127,7 +127,6 @@ def make_files(d: Path) -> None:
     readonly.chmod(0o444)
 
 
-
 def more_files(d: Path) -> None:
     """Files of the reader cases: NDJSON nested 5,000 deep, an OTLP intValue beyond 64
     bits, a gzip stream cut in half, a CSV row with a field too many."""
