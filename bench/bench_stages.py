@@ -6,9 +6,9 @@ Usage::
         [--repeat 3]
 
 Runs ``bubbleup.analyze`` ``--repeat`` times in this process (the pipeline's modules
-imported first: a CLI run imports them once), with timers around the engine's stages (``measure`` and the
-statistics' ``sample`` inside it; ``count``, split into the Parquet codes path and the
-polars queries for the attributes with very many values; ``count_patterns``;
+imported first: a CLI run imports them once), with timers around the engine's stages
+(``measure`` and the statistics' ``sample`` inside it; ``count``, split into the Parquet
+codes path and the polars queries for the attributes with very many values; ``count_patterns``;
 ``count_values``; the scoring in ``_finish``), and alternates each run with an in-process
 polars streaming scan of every column (``select(pl.all().null_count())``), the anchor of
 issue 15's "at most 4x a bare scan". Prints, for the median run, wall and CPU seconds

@@ -86,7 +86,7 @@ class Plan:
 @functools.lru_cache(maxsize=256)
 def _polars_type(field_type: pa.DataType) -> pl.DataType | None:
     try:
-        return pl.from_arrow(pa.array([], type=field_type)).dtype  # type: ignore[union-attr]
+        return pl.from_arrow(pa.nulls(0, type=field_type)).dtype  # type: ignore[union-attr]
     except Exception:  # any type polars cannot take: no fast path
         return None
 
@@ -421,6 +421,26 @@ def _counts_frame(keys: pl.Series, counts: np.ndarray) -> pl.DataFrame:
     return frame.filter((pl.col("sel_events") + pl.col("base_events")) > 0)
 
 
+def _array(kind: pa.DataType, values: np.ndarray, n: int) -> pa.Array:
+    """An array of ``n`` values without missing ones, from their numpy buffer.
+
+    ``pa.array`` (like ``pa.scalar``, ``Array.to_numpy`` and compute functions given Python
+    values) imports pandas to check its argument: 0.2-0.3 s of every analysis.
+    """
+    return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(np.ascontiguousarray(values))])
+
+
+def _floats(arr: pa.Array) -> np.ndarray:
+    """A fixed-width array's values as float64 (missing: NaN), without importing pandas."""
+    values, missing = _raw(arr)
+    if missing is None and values.dtype == np.float64:
+        return values
+    out = values.astype(np.float64)
+    if missing is not None:
+        out[missing] = np.nan
+    return out
+
+
 def _raw(arr: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
     """The values of a fixed-width array as numpy, without a copy, and its missing mask.
 
@@ -432,7 +452,7 @@ def _raw(arr: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
         bits = np.frombuffer(buffers[1], dtype=np.uint8)
         values = np.unpackbits(bits, count=n + offset, bitorder="little")[offset:]
     else:
-        dtype = np.dtype(arr.type.to_pandas_dtype())
+        dtype = np.dtype(arr.type.to_pandas_dtype())  # (the type's, not pandas': no import)
         values = np.frombuffer(buffers[1], dtype=dtype, count=n + offset)[offset:]
     missing = None
     if arr.null_count:
@@ -544,20 +564,22 @@ def _codes_of(chunk: pa.Array, attr: Attribute, binner: _Binner | None) -> _Code
     """The codes of one chunk of ``attr``'s column (``binner``: for binned attributes)."""
     if attr.binned:
         assert binner is not None
-        x = pc.cast(chunk, pa.float64()).to_numpy(zero_copy_only=False)  # null -> NaN
+        x = _floats(pc.cast(chunk, pa.float64()))  # null -> NaN
         return _Codes(binner.codes(x), None, None, binner.size)
     if attr.kind == "boolean":
         raw, missing = _raw(chunk)
-        return _Codes(raw, missing, pa.array([False, True]), 3)
+        false_true = _array(pa.bool_(), np.packbits([0, 1], bitorder="little"), 2)
+        return _Codes(raw, missing, false_true, 3)
     if pa.types.is_integer(chunk.type) and len(chunk) > chunk.null_count:
         low, high = (v.as_py() for v in pc.min_max(chunk).values())
         if high - low < PACK_CODES:  # few-valued integers: codes are offsets
             raw, missing = _raw(chunk)
             codes = np.subtract(raw, low, out=np.empty(len(raw), np.int32), casting="unsafe")
-            dictionary = pa.array(np.arange(low, high + 1), type=chunk.type)
+            values = np.arange(low, high + 1, dtype=np.dtype(chunk.type.to_pandas_dtype()))
+            dictionary = _array(chunk.type, values, len(values))
             return _Codes(codes, missing, dictionary, high - low + 2)
     if pa.types.is_floating(chunk.type):
-        chunk = pc.if_else(pc.is_nan(chunk), pa.scalar(None, chunk.type), chunk)
+        chunk = pc.if_else(pc.is_nan(chunk), pa.nulls(1, chunk.type)[0], chunk)
     if not pa.types.is_dictionary(chunk.type):
         chunk = pc.dictionary_encode(chunk)
     raw, missing = _raw(chunk.indices)
@@ -800,14 +822,13 @@ def _numbers(chunk: pa.Array, attr: Attribute) -> np.ndarray:
     """
     kind = chunk.type
     if pa.types.is_date(kind):
-        days = pc.cast(chunk, pa.date32()).cast(pa.int32()).to_numpy(zero_copy_only=False)
-        return np.asarray(days, dtype=np.float64) * 86_400_000_000.0
+        days = _floats(pc.cast(pc.cast(chunk, pa.date32()), pa.int32()))
+        return days * 86_400_000_000.0
     if pa.types.is_timestamp(kind) or pa.types.is_duration(kind):
         unit = pa.timestamp("us", kind.tz) if pa.types.is_timestamp(kind) else pa.duration("us")
-        micros = pc.cast(pc.cast(chunk, unit), pa.int64()).to_numpy(zero_copy_only=False)
-        x = np.asarray(micros, dtype=np.float64)
+        x = _floats(pc.cast(pc.cast(chunk, unit), pa.int64()))
         return x / 1000.0 if pa.types.is_duration(kind) else x
-    return np.asarray(pc.cast(chunk, pa.float64()).to_numpy(zero_copy_only=False))
+    return _floats(pc.cast(chunk, pa.float64()))
 
 
 def _holds(chunk: pa.Array, item: Mapping[str, Any], attr: Attribute) -> np.ndarray:
@@ -831,7 +852,7 @@ def _holds(chunk: pa.Array, item: Mapping[str, Any], attr: Attribute) -> np.ndar
     if op == "is_null":
         if chunk.null_count == 0:
             return np.zeros(len(chunk), dtype=bool)
-        return np.asarray(chunk.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        return _raw(chunk.is_null())[0].astype(bool)
     if attr.kind == "boolean":
         raw, missing = _raw(chunk)
         held = np.asarray(raw == (1 if item["value"] == "true" else 0), dtype=bool)
@@ -841,12 +862,14 @@ def _holds(chunk: pa.Array, item: Mapping[str, Any], attr: Attribute) -> np.ndar
         dictionary = chunk.dictionary
         if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
             dictionary = dictionary.cast(pa.string())
-        at = pc.index(dictionary, value).as_py()
+        found = pl.Series(dictionary.cast(pa.large_string())).eq(value).arg_true()
+        at = int(found[0]) if len(found) else -1
         raw, missing = _raw(chunk.indices)
         held = np.asarray(raw == at) if at >= 0 else np.zeros(len(chunk), dtype=bool)
         return held if missing is None else held & ~missing
     text = chunk if pa.types.is_string(chunk.type) else chunk.cast(pa.string())
-    return np.asarray(pc.fill_null(pc.equal(text, value), False).to_numpy(zero_copy_only=False))
+    equal = pl.Series(text.cast(pa.large_string())).eq(value).fill_null(False)
+    return equal.to_numpy()
 
 
 __all__ = ["MAX_CODED_DISTINCT", "Plan", "by_codes", "count", "count_patterns", "plan", "sample"]
