@@ -9,7 +9,7 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from bubbleup.pipeline.count import SUMS, items_table
-from bubbleup.pipeline.profile import Attribute, Profile, finalize
+from bubbleup.pipeline.profile import Attribute, Profile, finalize, stats_queries
 
 
 def _grouped(seed: int) -> pl.DataFrame:
@@ -62,3 +62,35 @@ def test_two_phase_values_never_selected_are_left_unsorted_but_finalize_agrees()
     assert got_profile.attributes[0].distinct == grouped.height
     assert_frame_equal(got, want, check_exact=True)
     assert got.filter(pl.col("op") == "other").height == 1
+
+
+def test_the_selection_is_read_once_for_up_to_32_numbers() -> None:
+    """The selection's quantiles of 20 numbers spread over 70 columns come from one query
+    (one read of the selection), with the same statistics as one query per column."""
+    rng = np.random.default_rng(5)
+    n = 3_000
+    data: dict[str, object] = {"outcome": rng.choice(["ok", "error"], n, p=[0.9, 0.1])}
+    for j in range(70):
+        data[f"c{j:02d}"] = rng.normal(size=n) if j % 7 < 2 else rng.choice(["a", "b"], n)
+    frame = pl.LazyFrame(data)
+    schema = frame.collect_schema()
+    names = [c for c in schema if c != "outcome"]
+    assert sum(schema[c].is_numeric() for c in names) == 20
+    selection = pl.col("outcome") == "error"
+    queries = stats_queries(frame, schema, names, n_rows=n, selection=selection, per_query=32)
+    on_selection = [q for q in queries if "_selected" in q.collect_schema()]
+    assert len(queries) == 4  # 3 of the scope (70 columns in slices of 32)...
+    assert len(on_selection) == 1  # ... and 1 of the selection
+    merged: dict[str, object] = {}
+    for q in queries:
+        merged.update(q.collect().row(0, named=True))
+    alone: dict[str, object] = {}
+    for i, name in enumerate(names):
+        for q in stats_queries(frame, schema, [name], n_rows=n, selection=selection):
+            alone.update(
+                {
+                    k.replace("0", str(i), 1) if k[1:] == "0" else k: v
+                    for k, v in q.collect().row(0, named=True).items()
+                }
+            )
+    assert merged == alone

@@ -220,21 +220,16 @@ def measure(
         if n_selected > SELECTION_SAMPLE:
             drawn = sampler(SELECTION_SAMPLE, n_selected, [*predicates, *numbers])
             selected = _enough(drawn, split, SELECTION_SAMPLE, selection=True)
-    queries = [
-        query
-        for first in range(0, max(len(names), 1), STATS_COLUMNS)
-        for query in stats_queries(
-            lf,
-            schema,
-            names[first : first + STATS_COLUMNS],
-            n_rows=n_rows,
-            selection=s,
-            sample=sample,
-            selected=selected,
-            n_columns=len(names),
-            first=first,
-        )
-    ]
+    queries = stats_queries(
+        lf,
+        schema,
+        names,
+        n_rows=n_rows,
+        selection=s,
+        sample=sample,
+        selected=selected,
+        per_query=STATS_COLUMNS,
+    )
     kept = _SCOPE_STATS.get()
     memo: Mapping[str, dict[str, Any]] = {} if kept is None else kept
     keys = [None if kept is None else _plan_key(q) for q in queries]

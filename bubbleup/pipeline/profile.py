@@ -275,45 +275,66 @@ def stats_queries(
     selection: pl.Expr,
     sample: pl.LazyFrame | None = None,
     selected: pl.LazyFrame | None = None,
-    n_columns: int | None = None,
-    first: int = 0,
+    per_query: int | None = None,
 ) -> list[pl.LazyFrame]:
     """Queries measuring each candidate column; each returns one row.
 
-    The first runs on an evenly spaced sample of the scope (every event up to
+    The first kind runs on an evenly spaced sample of the scope (every event up to
     ``EXACT_QUANTILE_ROWS``): ``u{i}``, distinct values (missing counts as one), and
     ``q{i}``, quantiles of numbers. The second runs on the selection: ``s{i}``, quantiles of
     numbers. Sampling whole rows (not one column at a time) lets polars stream the scan.
     ``sample`` replaces the evenly spaced sample, ``selected`` the scan of every event for
     the selection's quantiles, by samples of blocks of events (see
-    :func:`bubbleup.engines.parquet.sample`). ``names`` may be a slice of the columns
-    measured (``n_columns`` of them), whose first is number ``first``.
+    :func:`bubbleup.engines.parquet.sample`). Each query measures at most ``per_query``
+    columns: those of the scope a slice of ``names``, those of the selection a slice of the
+    numbers (one query of the selection, not one per slice of columns, reads it once when it
+    holds up to ``per_query`` numbers).
+
+    Examples
+    --------
+    >>> lf = pl.LazyFrame({"k": ["a", "b", "b"], "x": [1.0, 2.0, 3.0]})
+    >>> scope, sel = stats_queries(lf, lf.collect_schema(), ["k", "x"], n_rows=3,
+    ...                            selection=pl.col("x") > 1)
+    >>> scope.collect().row(0, named=True)["u0"], sel.collect().row(0, named=True)["_selected"]
+    (2, 2)
     """
-    stride = sample_stride(n_rows, n_columns or len(names))
+    stride = sample_stride(n_rows, len(names))
     if sample is None:
         sample = frame
         if stride > 1:  # every stride-th row; a row-index filter streams, gather_every not
             index = "__bubbleup_row"
             sample = frame.with_row_index(index).filter(pl.col(index) % stride == 0)
             sample = sample.drop(index)
-    on_sample: list[pl.Expr] = [pl.len().alias("_sample")]
-    on_selection: list[pl.Expr] = [pl.len().alias("_selected")]
-    for i, name in enumerate(names, start=first):
-        col = pl.col(name)
-        # exact on the sample: polars' lazy approx_n_unique was off by 15% on 200,000
-        # unique ids (171,924), enough to miss an identifier
-        on_sample.append(col.n_unique().alias(f"u{i}"))
-        if _kind(schema[name]) == "numeric":
-            x = number(name, schema[name])
-            x = pl.when(x.is_nan()).then(None).otherwise(x)
-            on_sample.append(
-                x.quantile(list(SCOPE_QUANTILES), interpolation="linear").alias(f"q{i}")
-            )
+    step = max(per_query or len(names), 1)
+    numbered = list(enumerate(names))
+    numbers = [(i, name) for i, name in numbered if _kind(schema[name]) == "numeric"]
+    queries = []
+    for start in range(0, max(len(names), 1), step):
+        on_sample: list[pl.Expr] = [pl.len().alias("_sample")]
+        for i, name in numbered[start : start + step]:
+            # exact on the sample: polars' lazy approx_n_unique was off by 15% on 200,000
+            # unique ids (171,924), enough to miss an identifier
+            on_sample.append(pl.col(name).n_unique().alias(f"u{i}"))
+            if _kind(schema[name]) == "numeric":
+                x = _not_nan(number(name, schema[name]))
+                on_sample.append(
+                    x.quantile(list(SCOPE_QUANTILES), interpolation="linear").alias(f"q{i}")
+                )
+        queries.append(sample.select(on_sample))
+    on = (frame if selected is None else selected).filter(selection)
+    for start in range(0, max(len(numbers), 1), step):
+        on_selection: list[pl.Expr] = [pl.len().alias("_selected")]
+        for i, name in numbers[start : start + step]:
+            x = _not_nan(number(name, schema[name]))
             on_selection.append(
                 x.quantile(list(SELECTION_QUANTILES), interpolation="linear").alias(f"s{i}")
             )
-    on = frame if selected is None else selected
-    return [sample.select(on_sample), on.filter(selection).select(on_selection)]
+        queries.append(on.select(on_selection))
+    return queries
+
+
+def _not_nan(x: pl.Expr) -> pl.Expr:
+    return pl.when(x.is_nan()).then(None).otherwise(x)
 
 
 def _edges(
