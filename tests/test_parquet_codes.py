@@ -264,7 +264,7 @@ def test_sample_takes_evenly_spaced_blocks_whatever_the_row_groups(tmp_path: Pat
         blocks = parquet.SAMPLE_BLOCKS
         each = -(-2_000 // blocks)
         assert got.height == blocks * each
-        # block b holds the events b/16 of the way through the source, consecutive
+        # block b holds the events b/SAMPLE_BLOCKS of the way through the source, consecutive
         starts = [b * 100_000 // blocks for b in range(blocks)]
         expected = np.concatenate([np.arange(s, s + each) for s in starts])
         assert got["i"].to_list() == expected.tolist()
@@ -387,7 +387,7 @@ def test_a_sample_that_misses_the_scope_or_selection_is_not_used(
     n = 200_000
     rng = np.random.default_rng(5)
     i = np.arange(n)
-    # 16 blocks start every 12,500 events: events 16,000-24,000 lie between two of them
+    # 8 blocks start every 25,000 events: events 16,000-24,000 lie between two of them
     inside = (i >= 16_000) & (i < 24_000)
     path = tmp_path / "narrow.parquet"
     table = pa.table(
