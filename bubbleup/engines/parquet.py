@@ -730,6 +730,10 @@ def _key_dtype(attr: Attribute, schema: Mapping[str, pl.DataType]) -> pl.DataTyp
     return dtype
 
 
+#: Up to this many items, the masks of a table are counted by ``bincount`` (an array of
+#: 2**items rows), above by a polars ``group_by``: 9 items on 2M events 0.165 -> 0.07 s.
+BINCOUNT_ITEMS = 16
+
 #: Item operations :func:`count_patterns` evaluates (all that single items use).
 _PATTERN_OPS = ("=", "is_null", "<=", ">", "between")
 
@@ -798,6 +802,15 @@ def _pattern_table(
             else _holds(column.chunk(0), item, attr)
         )
         mask |= held.astype(np.uint64) << np.uint64(bit)
+    if len(items) <= BINCOUNT_ITEMS:  # few masks: counted by code, as attributes are
+        counts = _bincount(mask.astype(np.intp), 1 << len(items), sides)
+        seen = np.flatnonzero(counts[:, 2] + counts[:, 3] > 0)
+        return pl.DataFrame(
+            {
+                "mask": seen.astype(np.uint64),
+                **{name: counts[seen, i] for i, name in enumerate(SUMS)},
+            }
+        )
     s = np.zeros(n, dtype=bool)
     s[sides.sel] = True
     if sides.base is None:
