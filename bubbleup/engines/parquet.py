@@ -453,7 +453,7 @@ def _raw(arr: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
         bits = np.frombuffer(buffers[1], dtype=np.uint8)
         values = np.unpackbits(bits, count=n + offset, bitorder="little")[offset:]
     else:
-        dtype = np.dtype(arr.type.to_pandas_dtype())  # (the type's, not pandas': no import)
+        dtype = np.dtype(arr.type.to_pandas_dtype())  # a numpy type; pandas is not imported
         values = np.frombuffer(buffers[1], dtype=dtype, count=n + offset)[offset:]
     missing = None
     if arr.null_count:

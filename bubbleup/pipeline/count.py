@@ -265,9 +265,9 @@ def _remember(key: str, part: dict[str, Any]) -> None:
 def _plan_key(query: pl.LazyFrame) -> str | None:
     """The key of a statistics query that does not read the selection, else ``None``.
 
-    The first query of each pair :func:`~bubbleup.pipeline.profile.stats_queries` makes
-    (distinct values, missing values, quantiles of the scope) depends on the events, the
-    scope and the columns only: its unoptimised plan names all three.
+    The queries of the scope that :func:`~bubbleup.pipeline.profile.stats_queries` makes
+    (distinct values, quantiles of the scope) depend on the events, the scope and the
+    columns only: their unoptimised plans name all three.
     """
     plan = query.explain(optimized=False)
     return None if "_selected" in plan else plan
