@@ -576,7 +576,7 @@ def _codes_of(chunk: pa.Array, attr: Attribute, binner: _Binner | None) -> _Code
         if high - low < PACK_CODES:  # few-valued integers: codes are offsets
             raw, missing = _raw(chunk)
             codes = np.subtract(raw, low, out=np.empty(len(raw), np.int32), casting="unsafe")
-            values = np.arange(low, high + 1, dtype=np.dtype(chunk.type.to_pandas_dtype()))
+            values = np.arange(low, high + 1, dtype=raw.dtype)
             dictionary = _array(chunk.type, values, len(values))
             return _Codes(codes, missing, dictionary, high - low + 2)
     if pa.types.is_floating(chunk.type):
@@ -803,14 +803,10 @@ def _pattern_table(
         )
         mask |= held.astype(np.uint64) << np.uint64(bit)
     if len(items) <= BINCOUNT_ITEMS:  # few masks: counted by code, as attributes are
-        counts = _bincount(mask.astype(np.intp), 1 << len(items), sides)
-        seen = np.flatnonzero(counts[:, 2] + counts[:, 3] > 0)
-        return pl.DataFrame(
-            {
-                "mask": seen.astype(np.uint64),
-                **{name: counts[seen, i] for i, name in enumerate(SUMS)},
-            }
-        )
+        size = 1 << len(items)
+        counts = _bincount(mask.astype(np.intp), size, sides)
+        masks = pl.Series("k", np.arange(size, dtype=np.uint64))
+        return _counts_frame(masks, counts).rename({"k": "mask"})
     s = np.zeros(n, dtype=bool)
     s[sides.sel] = True
     if sides.base is None:
@@ -873,16 +869,12 @@ def _holds(chunk: pa.Array, item: Mapping[str, Any], attr: Attribute) -> np.ndar
         return held if missing is None else held & ~missing
     value = str(item["value"])
     if pa.types.is_dictionary(chunk.type):
-        dictionary = chunk.dictionary
-        if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
-            dictionary = dictionary.cast(pa.string())
-        found = pl.Series(dictionary.cast(pa.large_string())).eq(value).arg_true()
+        found = pl.Series(chunk.dictionary.cast(pa.large_string())).eq(value).arg_true()
         at = int(found[0]) if len(found) else -1
         raw, missing = _raw(chunk.indices)
         held = np.asarray(raw == at) if at >= 0 else np.zeros(len(chunk), dtype=bool)
         return held if missing is None else held & ~missing
-    text = chunk if pa.types.is_string(chunk.type) else chunk.cast(pa.string())
-    equal = pl.Series(text.cast(pa.large_string())).eq(value).fill_null(False)
+    equal = pl.Series(chunk.cast(pa.large_string())).eq(value).fill_null(False)
     return equal.to_numpy()
 
 
