@@ -466,3 +466,36 @@ def test_a_sample_that_misses_the_scope_or_selection_is_not_used(
         assert with_sampler["_selected"] == exact["_selected"] == int(inside.sum())
         assert with_sampler["s0"] == exact["s0"]
         assert exact["s0"][0] > 1  # the selection's numbers, not 0.5
+
+
+def test_many_valued_attributes_counted_meanwhile(
+    odd_files: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine counts attributes with very many values by polars, on a second thread,
+    while the others are counted from codes: the table is the polars queries' own, in the
+    attributes' order."""
+    p = profiled([str(path) for path in odd_files])
+    attributes = p.profile.attributes
+    monkeypatch.setattr(parquet, "MAX_CODED_DISTINCT", 100)  # "host" (3000 values) and more
+    many = [a.name for a in attributes if not parquet.by_codes(a)]
+    assert "host" in many
+    assert len(many) < len(attributes)
+    by_engine = p.engine.count(p.split, attributes)
+    by_polars = counting.count(p.engine.frame, p.split, attributes)
+    assert by_engine["attribute"].unique(maintain_order=True).to_list() == [
+        a.name for a in attributes
+    ]
+    assert_same_counts(by_polars, by_engine)
+
+
+def test_a_failure_meanwhile_reaches_the_caller() -> None:
+    """An error on the second thread is raised where the result is asked for."""
+    from bubbleup.engines import _meanwhile
+    from bubbleup.errors import SourceError
+
+    def fail() -> None:
+        raise SourceError("could not read x.parquet: truncated")
+
+    result = _meanwhile(fail)
+    with pytest.raises(SourceError, match="truncated"):
+        result()
