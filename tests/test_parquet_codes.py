@@ -499,3 +499,27 @@ def test_a_failure_meanwhile_reaches_the_caller() -> None:
     result = _meanwhile(fail)
     with pytest.raises(SourceError, match="truncated"):
         result()
+
+
+def test_integers_beyond_2_53_are_binned_like_polars(tmp_path: Path) -> None:
+    """Integers that a float64 cannot hold exactly (hashes, nanoseconds) are binned as
+    polars does, rounded to the nearest float; pyarrow's checked cast used to stop the
+    analysis with an ArrowInvalid traceback."""
+    rng = np.random.default_rng(5)
+    n = 20_000
+    big = rng.integers(2**60, 2**62, n)
+    big[:3] = [2**53 + 1, -(2**62), 2**63 - 1]
+    path = tmp_path / "big.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "big": pa.array(big, pa.int64()),
+                "outcome": pa.array(np.where(rng.random(n) < 0.1, "error", "ok")),
+            }
+        ),
+        path,
+    )
+    a, b = both_ways(str(path))
+    assert_same_counts(a, b)
+    assert "big" in set(b["attribute"].to_list())
+    assert b.filter(pl.col("attribute") == "big")["low"].drop_nulls().len() > 3  # binned
