@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
+import bubbleup
 from bubbleup.pipeline.count import SUMS, items_table
 from bubbleup.pipeline.profile import Attribute, Profile, finalize, stats_queries
 
@@ -94,3 +97,43 @@ def test_the_selection_is_read_once_for_up_to_32_numbers() -> None:
                 }
             )
     assert merged == alone
+
+
+def test_the_selection_is_measured_for_numbers_with_ranges_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Numbers with few values are counted value by value: the selection's quantiles are
+    read for the many-valued numbers only (one column fewer to read here), and the answer
+    is the one measuring every number gives."""
+    from bubbleup.pipeline import count as counting
+
+    rng = np.random.default_rng(8)
+    n = 4_000
+    frame = pl.DataFrame(
+        {
+            "outcome": rng.choice(["ok", "error"], n, p=[0.85, 0.15]),
+            "mem": rng.choice([2048, 4096, 8192], n),  # few values: no ranges
+            "latency": rng.lognormal(3, 1, n),  # ranges
+            "region": rng.choice(["eu", "us"], n),
+        }
+    )
+    built: list[list[str]] = []
+    real = counting.selection_queries
+
+    def spy(*args: Any, **kwargs: Any) -> list[pl.LazyFrame]:
+        queries = real(*args, **kwargs)
+        built.append([c for q in queries for c in q.collect_schema() if c.startswith("s")])
+        return queries
+
+    monkeypatch.setattr(counting, "selection_queries", spy)
+    answer = bubbleup.analyze(frame, where="outcome = 'error'").to_json()
+    names = ["mem", "latency", "region"]
+    assert built == [[f"s{names.index('latency')}"]]
+
+    def every_number(schema: Any, names: Any, stats: Any) -> list[str]:
+        return [name for name in names if schema[name].is_numeric()]
+
+    monkeypatch.setattr(counting, "ranged", every_number)
+    built.clear()
+    assert bubbleup.analyze(frame, where="outcome = 'error'").to_json() == answer
+    assert built == [["s0", "s1"]]

@@ -32,8 +32,10 @@ from bubbleup.pipeline.profile import (
     SELECTION_SAMPLE,
     Attribute,
     attribute_number,
+    ranged,
     sample_stride,
-    stats_queries,
+    scope_queries,
+    selection_queries,
     time_bounds,
 )
 from bubbleup.pipeline.split import Split, predicate_failure
@@ -184,7 +186,8 @@ def measure(
     """Return the totals and the per-column statistics (see :func:`stats_queries`).
 
     The totals come first (a pass over the predicate and weight columns only); then the
-    column statistics, from samples when the scope has more than
+    column statistics of the scope, then the selection's quantiles of the numbers that get
+    ranges, from samples when the scope has more than
     :data:`~bubbleup.pipeline.profile.EXACT_QUANTILE_ROWS` events and ``sampler`` can draw them.
     """
     lf = _scoped(frame, split)
@@ -211,24 +214,16 @@ def measure(
         raise blamed from None
     row: dict[str, Any] = dict(first.row(0, named=True))
     n_rows, n_selected = int(row["_scope"]), int(row["_sel_n"] or 0)
-    sample = selected = None
-    if sampler is not None and sample_stride(n_rows, len(names)) > 1 and n_selected > 0:
-        predicates = sorted(split.predicate_columns)
-        numbers = [n for n in names if schema[n].is_numeric()]
-        drawn = sampler(QUANTILE_SAMPLE, n_rows, [*predicates, *names])
-        sample = _enough(drawn, split, QUANTILE_SAMPLE)
-        if n_selected > SELECTION_SAMPLE:
-            drawn = sampler(SELECTION_SAMPLE, n_selected, [*predicates, *numbers])
-            selected = _enough(drawn, split, SELECTION_SAMPLE, selection=True)
-    queries = stats_queries(
-        lf,
-        schema,
-        names,
-        n_rows=n_rows,
-        selection=s,
-        sample=sample,
-        selected=selected,
-        per_query=STATS_COLUMNS,
+    sampled = sampler is not None and sample_stride(n_rows, len(names)) > 1 and n_selected > 0
+    predicates = sorted(split.predicate_columns)
+    sample = None
+    if sampled:
+        assert sampler is not None
+        sample = _enough(
+            sampler(QUANTILE_SAMPLE, n_rows, [*predicates, *names]), split, QUANTILE_SAMPLE
+        )
+    queries = scope_queries(
+        lf, schema, names, n_rows=n_rows, sample=sample, per_query=STATS_COLUMNS
     )
     kept = _SCOPE_STATS.get()
     memo: Mapping[str, dict[str, Any]] = {} if kept is None else kept
@@ -243,6 +238,19 @@ def measure(
             if key is not None:
                 _remember(key, part)
         row.update(part)
+    # the selection's quantiles, of the numbers that get ranges only (the others are
+    # counted value by value): the selection is read for fewer columns
+    numbers = ranged(schema, names, row)
+    selected = None
+    if sampled and numbers and n_selected > SELECTION_SAMPLE:
+        assert sampler is not None
+        drawn = sampler(SELECTION_SAMPLE, n_selected, [*predicates, *numbers])
+        selected = _enough(drawn, split, SELECTION_SAMPLE, selection=True)
+    on_selection = selection_queries(
+        lf, schema, names, selection=s, selected=selected, per_query=STATS_COLUMNS, numbers=numbers
+    )
+    for quantiles in _collect(on_selection, "measuring columns", STATS_BATCH):
+        row.update(quantiles.row(0, named=True))
     return totals_from_row(row, split), row
 
 
@@ -265,7 +273,7 @@ def _remember(key: str, part: dict[str, Any]) -> None:
 def _plan_key(query: pl.LazyFrame) -> str | None:
     """The key of a statistics query that does not read the selection, else ``None``.
 
-    The queries of the scope that :func:`~bubbleup.pipeline.profile.stats_queries` makes
+    The queries of the scope that :func:`~bubbleup.pipeline.profile.scope_queries` makes
     (distinct values, quantiles of the scope) depend on the events, the scope and the
     columns only: their unoptimised plans name all three.
     """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import polars as pl
@@ -279,16 +279,8 @@ def stats_queries(
 ) -> list[pl.LazyFrame]:
     """Queries measuring each candidate column; each returns one row.
 
-    The first kind runs on an evenly spaced sample of the scope (every event up to
-    ``EXACT_QUANTILE_ROWS``): ``u{i}``, distinct values (missing counts as one), and
-    ``q{i}``, quantiles of numbers. The second runs on the selection: ``s{i}``, quantiles of
-    numbers. Sampling whole rows (not one column at a time) lets polars stream the scan.
-    ``sample`` replaces the evenly spaced sample, ``selected`` the scan of every event for
-    the selection's quantiles, by samples of blocks of events (see
-    :func:`bubbleup.engines.parquet.sample`). Each query measures at most ``per_query``
-    columns: those of the scope a slice of ``names``, those of the selection a slice of the
-    numbers (one query of the selection, not one per slice of columns, reads it once when it
-    holds up to ``per_query`` numbers).
+    The queries of :func:`scope_queries`, then those of :func:`selection_queries` for every
+    number.
 
     Examples
     --------
@@ -297,6 +289,39 @@ def stats_queries(
     ...                            selection=pl.col("x") > 1)
     >>> scope.collect().row(0, named=True)["u0"], sel.collect().row(0, named=True)["_selected"]
     (2, 2)
+    """
+    return [
+        *scope_queries(frame, schema, names, n_rows=n_rows, sample=sample, per_query=per_query),
+        *selection_queries(
+            frame, schema, names, selection=selection, selected=selected, per_query=per_query
+        ),
+    ]
+
+
+def scope_queries(
+    frame: pl.LazyFrame,
+    schema: Mapping[str, pl.DataType],
+    names: Sequence[str],
+    *,
+    n_rows: int,
+    sample: pl.LazyFrame | None = None,
+    per_query: int | None = None,
+) -> list[pl.LazyFrame]:
+    """Queries of the scope: ``u{i}``, distinct values (missing counts as one), and
+    ``q{i}``, quantiles of numbers, for the ``i``-th of ``names``; ``_sample``, events seen.
+
+    They run on an evenly spaced sample of the scope (every event up to
+    ``EXACT_QUANTILE_ROWS``). Sampling whole rows (not one column at a time) lets polars
+    stream the scan. ``sample`` replaces the evenly spaced sample by a sample of blocks of
+    events (see :func:`bubbleup.engines.parquet.sample`). Each query measures a slice of at
+    most ``per_query`` names.
+
+    Examples
+    --------
+    >>> lf = pl.LazyFrame({"k": ["a", "b", "b"], "x": [1.0, 2.0, 3.0]})
+    >>> [q.collect().row(0, named=True)["u0"] for q in scope_queries(
+    ...     lf, lf.collect_schema(), ["k", "x"], n_rows=3)]
+    [2]
     """
     stride = sample_stride(n_rows, len(names))
     if sample is None:
@@ -307,7 +332,6 @@ def stats_queries(
             sample = sample.drop(index)
     step = max(per_query or len(names), 1)
     numbered = list(enumerate(names))
-    numbers = [(i, name) for i, name in numbered if _kind(schema[name]) == "numeric"]
     queries = []
     for start in range(0, max(len(names), 1), step):
         on_sample: list[pl.Expr] = [pl.len().alias("_sample")]
@@ -321,10 +345,67 @@ def stats_queries(
                     x.quantile(list(SCOPE_QUANTILES), interpolation="linear").alias(f"q{i}")
                 )
         queries.append(sample.select(on_sample))
+    return queries
+
+
+def ranged(
+    schema: Mapping[str, pl.DataType], names: Sequence[str], stats: Mapping[str, object]
+) -> list[str]:
+    """The numbers among ``names`` with so many distinct values (``u{i}`` in ``stats``) that
+    they get ranges: only those need the selection's quantiles (see :func:`build_profile`).
+
+    Examples
+    --------
+    >>> ranged({"x": pl.Float64(), "n": pl.Int64(), "k": pl.String()}, ["x", "n", "k"],
+    ...        {"u0": 5000, "u1": 3, "u2": 90})
+    ['x']
+    """
+    return [
+        name
+        for i, name in enumerate(names)
+        if _kind(schema[name]) == "numeric" and int(stats[f"u{i}"]) > MAX_NUMERIC_CATEGORIES  # type: ignore[call-overload]
+    ]
+
+
+def selection_queries(
+    frame: pl.LazyFrame,
+    schema: Mapping[str, pl.DataType],
+    names: Sequence[str],
+    *,
+    selection: pl.Expr,
+    selected: pl.LazyFrame | None = None,
+    per_query: int | None = None,
+    numbers: Collection[str] | None = None,
+) -> list[pl.LazyFrame]:
+    """Queries of the selection: ``s{i}``, quantiles of the ``i``-th of ``names`` among the
+    selected events, for the ``numbers`` among them (default: every number; none: no query);
+    ``_selected``, events selected.
+
+    ``selected`` replaces the scan of every event by a sample of blocks of them. Each query
+    measures at most ``per_query`` numbers, so the selection is read once when it holds up
+    to ``per_query`` numbers.
+
+    Examples
+    --------
+    >>> lf = pl.LazyFrame({"k": ["a", "b", "b"], "x": [1.0, 2.0, 3.0]})
+    >>> (q,) = selection_queries(lf, lf.collect_schema(), ["k", "x"], selection=pl.col("x") > 1)
+    >>> q.collect().row(0, named=True)["s1"]
+    [2.125, 2.25, 2.375, 2.5, 2.625, 2.75, 2.875]
+    >>> selection_queries(lf, lf.collect_schema(), ["k", "x"], selection=pl.lit(True),
+    ...                   numbers=[])
+    []
+    """
+    wanted = [
+        (i, name)
+        for i, name in enumerate(names)
+        if _kind(schema[name]) == "numeric" and (numbers is None or name in numbers)
+    ]
+    step = max(per_query or len(names), 1)
     on = (frame if selected is None else selected).filter(selection)
-    for start in range(0, max(len(numbers), 1), step):
+    queries = []
+    for start in range(0, len(wanted), step):
         on_selection: list[pl.Expr] = [pl.len().alias("_selected")]
-        for i, name in numbers[start : start + step]:
+        for i, name in wanted[start : start + step]:
             x = _not_nan(number(name, schema[name]))
             on_selection.append(
                 x.quantile(list(SELECTION_QUANTILES), interpolation="linear").alias(f"s{i}")
