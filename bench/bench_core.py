@@ -139,7 +139,7 @@ def run_bubbleup(path: str) -> tuple[Timed, dict[str, Any]]:
 
     # imports before timing, as for the other methods: bubbleup loads its pipeline (polars,
     # pyarrow, numpy, scipy.special) on the first analysis; the CLI's whole process, imports
-    # included, is timed by farm-bench in bench/README.md
+    # included, is timed by bench_pair.py in bench/README.md
     for module in ("pipeline.analyze", "engines", "engines.parquet", "pipeline.explain"):
         importlib.import_module(f"bubbleup.{module}")
     with Timed() as t:
