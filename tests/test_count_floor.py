@@ -12,7 +12,13 @@ from polars.testing import assert_frame_equal
 
 import bubbleup
 from bubbleup.pipeline.count import SUMS, items_table
-from bubbleup.pipeline.profile import Attribute, Profile, finalize, stats_queries
+from bubbleup.pipeline.profile import (
+    Attribute,
+    Profile,
+    finalize,
+    scope_queries,
+    selection_queries,
+)
 
 
 def _grouped(seed: int) -> pl.DataFrame:
@@ -80,7 +86,14 @@ def test_the_selection_is_read_once_for_up_to_32_numbers() -> None:
     names = [c for c in schema if c != "outcome"]
     assert sum(schema[c].is_numeric() for c in names) == 20
     selection = pl.col("outcome") == "error"
-    queries = stats_queries(frame, schema, names, n_rows=n, selection=selection, per_query=32)
+
+    def stats_queries(names: list[str], per_query: int | None = None) -> list[pl.LazyFrame]:
+        return [
+            *scope_queries(frame, schema, names, n_rows=n, per_query=per_query),
+            *selection_queries(frame, schema, names, selection=selection, per_query=per_query),
+        ]
+
+    queries = stats_queries(names, per_query=32)
     on_selection = [q for q in queries if "_selected" in q.collect_schema()]
     assert len(queries) == 4  # 3 of the scope (70 columns in slices of 32)...
     assert len(on_selection) == 1  # ... and 1 of the selection
@@ -89,7 +102,7 @@ def test_the_selection_is_read_once_for_up_to_32_numbers() -> None:
         merged.update(q.collect().row(0, named=True))
     alone: dict[str, object] = {}
     for i, name in enumerate(names):
-        for q in stats_queries(frame, schema, [name], n_rows=n, selection=selection):
+        for q in stats_queries([name]):
             alone.update(
                 {
                     k.replace("0", str(i), 1) if k[1:] == "0" else k: v

@@ -41,8 +41,9 @@ class Engine(Protocol):
     """What the pipeline needs from an engine.
 
     ``measure`` returns the :class:`~bubbleup.pipeline.count.Totals` and a row of statistics keyed
-    like :func:`bubbleup.pipeline.profile.stats_exprs` (``u{i}``, ``n{i}``, ``q{i}``, ``s{i}`` for
-    the ``i``-th name); ``count`` returns the counts table
+    like those of :func:`bubbleup.pipeline.profile.scope_queries` and
+    :func:`~bubbleup.pipeline.profile.selection_queries` (``u{i}``, ``q{i}``, ``s{i}`` for the
+    ``i``-th name); ``count`` returns the counts table
     (:data:`bubbleup.pipeline.count.COUNTS_SCHEMA`); ``count_patterns`` the mask table
     (:data:`bubbleup.pipeline.count.PATTERNS_SCHEMA`).
     """

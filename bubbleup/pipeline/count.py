@@ -183,7 +183,9 @@ def measure(
     *,
     sampler: Sampler | None = None,
 ) -> tuple[Totals, dict[str, Any]]:
-    """Return the totals and the per-column statistics (see :func:`stats_queries`).
+    """Return the totals and the per-column statistics (see
+    :func:`~bubbleup.pipeline.profile.scope_queries` and
+    :func:`~bubbleup.pipeline.profile.selection_queries`).
 
     The totals come first (a pass over the predicate and weight columns only); then the
     column statistics of the scope, then the selection's quantiles of the numbers that get

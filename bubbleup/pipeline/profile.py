@@ -266,38 +266,6 @@ def sample_stride(n_rows: int, n_columns: int = 1) -> int:
     return 1 if exact else max(1, n_rows // QUANTILE_SAMPLE)
 
 
-def stats_queries(
-    frame: pl.LazyFrame,
-    schema: Mapping[str, pl.DataType],
-    names: Sequence[str],
-    *,
-    n_rows: int,
-    selection: pl.Expr,
-    sample: pl.LazyFrame | None = None,
-    selected: pl.LazyFrame | None = None,
-    per_query: int | None = None,
-) -> list[pl.LazyFrame]:
-    """Queries measuring each candidate column; each returns one row.
-
-    The queries of :func:`scope_queries`, then those of :func:`selection_queries` for every
-    number.
-
-    Examples
-    --------
-    >>> lf = pl.LazyFrame({"k": ["a", "b", "b"], "x": [1.0, 2.0, 3.0]})
-    >>> scope, sel = stats_queries(lf, lf.collect_schema(), ["k", "x"], n_rows=3,
-    ...                            selection=pl.col("x") > 1)
-    >>> scope.collect().row(0, named=True)["u0"], sel.collect().row(0, named=True)["_selected"]
-    (2, 2)
-    """
-    return [
-        *scope_queries(frame, schema, names, n_rows=n_rows, sample=sample, per_query=per_query),
-        *selection_queries(
-            frame, schema, names, selection=selection, selected=selected, per_query=per_query
-        ),
-    ]
-
-
 def scope_queries(
     frame: pl.LazyFrame,
     schema: Mapping[str, pl.DataType],
