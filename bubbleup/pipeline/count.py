@@ -272,15 +272,13 @@ def _remember(key: str, part: dict[str, Any]) -> None:
             memo.popitem(last=False)
 
 
-def _plan_key(query: pl.LazyFrame) -> str | None:
-    """The key of a statistics query that does not read the selection, else ``None``.
+def _plan_key(query: pl.LazyFrame) -> str:
+    """The key of a query of :func:`~bubbleup.pipeline.profile.scope_queries`.
 
-    The queries of the scope that :func:`~bubbleup.pipeline.profile.scope_queries` makes
-    (distinct values, quantiles of the scope) depend on the events, the scope and the
-    columns only: their unoptimised plans name all three.
+    Those queries (distinct values, quantiles of the scope) depend on the events, the scope
+    and the columns only, not on the selection: their unoptimised plans name all three.
     """
-    plan = query.explain(optimized=False)
-    return None if "_selected" in plan else plan
+    return query.explain(optimized=False)
 
 
 @contextmanager
