@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,26 @@ def _text_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     import os
 
     os.environ["BUBBLEUP_CACHE_DIR"] = str(tmp_path_factory.mktemp("text-cache"))
+
+
+def item_holds(item: dict, value: object) -> bool:
+    """Whether one value satisfies an explanation's item, in plain Python: missing and NaN
+    satisfy only ``is_null``; text and booleans compare as their text, numbers as floats."""
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    if item["op"] == "is_null":
+        return missing
+    if missing:
+        return False
+    if item["op"] == "=":
+        if isinstance(value, (bool, str)):
+            return str(value).lower() == item["value"] or str(value) == item["value"]
+        return float(value) == float(item["value"])  # type: ignore[arg-type]
+    x = float(value)  # type: ignore[arg-type]
+    if item["op"] == "<=":
+        return x <= item["high"]
+    if item["op"] == ">":
+        return x > item["low"]
+    return item["low"] < x <= item["high"]
 
 
 ROOT = Path(__file__).resolve().parent.parent

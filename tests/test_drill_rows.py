@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import bubbleup
 from bubbleup.interfaces.cli import app
 from bubbleup.pipeline.drill import items_sql
-from tests.conftest import SAMPLE, make_events
+from tests.conftest import SAMPLE, item_holds, make_events
 
 WHERE = "outcome = 'error'"
 
@@ -189,28 +189,13 @@ def test_rows_come_from_each_side(frame: pl.DataFrame, result: bubbleup.Result) 
     assert frame.join(sel.drop("side"), on=frame.columns, how="semi", nulls_equal=True).height == 4
 
 
-def _holds(item: dict, value: object) -> bool:
-    if item["op"] == "is_null":
-        return value is None
-    if value is None:
-        return False
-    if item["op"] == "=":
-        return str(value).lower() == item["value"] or str(value) == item["value"]
-    x = float(value)  # type: ignore[arg-type]
-    if item["op"] == "<=":
-        return x <= item["high"]
-    if item["op"] == ">":
-        return x > item["low"]
-    return item["low"] < x <= item["high"]
-
-
 def test_rows_inside_an_explanation(frame: pl.DataFrame, result: bubbleup.Result) -> None:
     for n in range(1, min(result.explanations.height, 12) + 1):
         items = result.explanations["items"][n - 1].to_list()
         rows = result.rows(explanation=n, limit=3)
         assert rows.columns[1 : 1 + len(items)] == [i["attribute"] for i in items]
         for item in items:
-            assert all(_holds(item, v) for v in rows[item["attribute"]].to_list()), item
+            assert all(item_holds(item, v) for v in rows[item["attribute"]].to_list()), item
 
 
 def test_rows_are_repeatable(result: bubbleup.Result) -> None:

@@ -26,7 +26,7 @@ from bubbleup.pipeline.load import load
 from bubbleup.pipeline.profile import Profile, build_profile, candidates, finalize
 from bubbleup.pipeline.split import Split
 from bubbleup.pipeline.split import split as make_split
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, item_holds
 
 KEY = ["attribute", "op", "value", "low", "high"]
 
@@ -296,32 +296,6 @@ def test_one_column_predicates_evaluated_per_value(odd_files: list[Path], where:
     assert plan.coded_predicate is not None
 
 
-def _naive_holds(values: list, item: dict) -> np.ndarray:
-    """Whether each value satisfies ``item``, in plain Python: missing and NaN satisfy only
-    ``is_null``; numbers compare as floats, text and booleans as their text."""
-
-    def one(v: object) -> bool:
-        missing = v is None or (isinstance(v, float) and np.isnan(v))
-        if item["op"] == "is_null":
-            return missing
-        if missing:
-            return False
-        if isinstance(v, bool):
-            return str(v).lower() == item["value"]
-        if isinstance(v, str):
-            return v == item["value"]
-        x = float(v)  # type: ignore[arg-type]
-        if item["op"] == "=":
-            return x == float(item["value"])
-        if item["op"] == "<=":
-            return x <= item["high"]
-        if item["op"] == ">":
-            return x > item["low"]
-        return item["low"] < x <= item["high"]
-
-    return np.array([one(v) for v in values], dtype=bool)
-
-
 def test_pattern_masks_of_parquet_match_a_naive_count(odd_files: list[Path]) -> None:
     """Combinations on Parquet files (polars, in one pass): the masks of items of every
     kind and operation, against masks built value by value in Python."""
@@ -364,7 +338,7 @@ def test_pattern_masks_of_parquet_match_a_naive_count(odd_files: list[Path]) -> 
     events = pl.concat([pl.read_parquet(path) for path in odd_files])
     mask = np.zeros(events.height, dtype=np.uint64)
     for bit, it in enumerate(items):
-        held = _naive_holds(events[it["attribute"]].to_list(), it)
+        held = np.array([item_holds(it, v) for v in events[it["attribute"]].to_list()])
         mask |= held.astype(np.uint64) << np.uint64(bit)
     selected = np.array([v == "error" for v in events["outcome"].to_list()])
     weight = events.select(sp.weight.alias("w"))["w"].to_numpy()
