@@ -216,11 +216,11 @@ def measure(
         raise blamed from None
     row: dict[str, Any] = dict(first.row(0, named=True))
     n_rows, n_selected = int(row["_scope"]), int(row["_sel_n"] or 0)
-    sampled = sampler is not None and sample_stride(n_rows, len(names)) > 1 and n_selected > 0
+    if sample_stride(n_rows, len(names)) == 1 or n_selected == 0:
+        sampler = None  # every event is measured (or nothing is selected)
     predicates = sorted(split.predicate_columns)
     sample = None
-    if sampled:
-        assert sampler is not None
+    if sampler is not None:
         sample = _enough(
             sampler(QUANTILE_SAMPLE, n_rows, [*predicates, *names]), split, QUANTILE_SAMPLE
         )
@@ -244,8 +244,7 @@ def measure(
     # counted value by value): the selection is read for fewer columns
     numbers = ranged(schema, names, row)
     selected = None
-    if sampled and numbers and n_selected > SELECTION_SAMPLE:
-        assert sampler is not None
+    if sampler is not None and numbers and n_selected > SELECTION_SAMPLE:
         drawn = sampler(SELECTION_SAMPLE, n_selected, [*predicates, *numbers])
         selected = _enough(drawn, split, SELECTION_SAMPLE, selection=True)
     on_selection = selection_queries(
