@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from bubbleup.errors import SourceError, first_line
 from bubbleup.io.paths import hive_keys
-from bubbleup.pipeline.count import COUNTS_SCHEMA, SUMS, items_table, pack_sizes
+from bubbleup.pipeline.count import SUMS, concat_counts, items_table, pack_sizes
 from bubbleup.pipeline.profile import Attribute
 from bubbleup.pipeline.split import Split
 
@@ -618,8 +618,18 @@ def count(
     >>> table.filter(pl.col("value") == "gradle").select("sel_events", "base_events").row(0)
     (2104, 14334)
     """
+    return concat_counts(count_each(files_plan, split, attributes, schema))
+
+
+def count_each(
+    files_plan: Plan,
+    split: Split,
+    attributes: Sequence[Attribute],
+    schema: Mapping[str, pl.DataType],
+) -> list[pl.DataFrame]:
+    """The rows of :func:`count`, one frame per attribute, in the order of ``attributes``."""
     if not attributes:
-        return pl.DataFrame(schema=COUNTS_SCHEMA)
+        return []
     columns, text = _columns(files_plan, attributes, schema)
     tallies = [_Tally() for _ in attributes]
     binners = [_Binner(a.edges) if a.binned else None for a in attributes]
@@ -648,7 +658,7 @@ def count(
         if not attr.binned:
             grouped = grouped.with_columns(pl.col("k").cast(_key_dtype(attr, schema)))
         parts.append(items_table(attr, grouped))
-    return pl.concat(parts, how="vertical")
+    return parts
 
 
 def _columns(

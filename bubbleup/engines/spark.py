@@ -61,6 +61,7 @@ from bubbleup.pipeline.count import (
     PATTERNS_SCHEMA,
     VALUES_SCHEMA,
     Totals,
+    concat_counts,
     packs,
     totals_from_row,
     unpack,
@@ -730,7 +731,7 @@ class SparkEngine:
                     pl.col("base_events").fill_null(0).cast(pl.Int64),
                 )
             )
-        return unpack(attributes, groups, results)
+        return concat_counts(unpack(attributes, groups, results))
 
     def _key(self, attr: Attribute) -> Any:
         """The grouping key of ``attr``, as polars' :func:`bubbleup.pipeline.count.key_expr`."""

@@ -479,8 +479,15 @@ def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) ->
     ...     "value", "sel", "base").rows()
     [('a', 1.0, 1.0), ('b', 1.0, 0.0)]
     """
+    return concat_counts(count_each(frame, split, attributes))
+
+
+def count_each(
+    frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]
+) -> list[pl.DataFrame]:
+    """The rows of :func:`count`, one frame per attribute, in the order of ``attributes``."""
     if not attributes:
-        return pl.DataFrame(schema=COUNTS_SCHEMA)
+        return []
     lf = _scoped(frame, split)
     groups = packs(attributes)
     queries = []
@@ -489,6 +496,13 @@ def count(frame: pl.LazyFrame, split: Split, attributes: Sequence[Attribute]) ->
         queries.append(_value_counts(lf, split, keys))
     results = _collect(queries, "counting values")
     return unpack(attributes, groups, results)
+
+
+def concat_counts(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """One counts table from per-attribute parts (an empty table of the schema for none)."""
+    if not parts:
+        return pl.DataFrame(schema=COUNTS_SCHEMA)
+    return pl.concat(parts, how="vertical")
 
 
 #: Attributes with few values are counted together, in one ``group_by`` over their
@@ -548,8 +562,9 @@ def unpack(
     attributes: Sequence[Attribute],
     groups: Sequence[Sequence[int]],
     results: Sequence[pl.DataFrame],
-) -> pl.DataFrame:
-    """The counts table from the results of packed queries (keys ``k0``, ``k1``...)."""
+) -> list[pl.DataFrame]:
+    """The counts table's rows, one frame per attribute in the order of ``attributes``, from
+    the results of packed queries (keys ``k0``, ``k1``...)."""
     parts: dict[int, pl.DataFrame] = {}
     for group, res in zip(groups, results, strict=True):
         for j, i in enumerate(group):
@@ -560,7 +575,7 @@ def unpack(
                 grouped = res.group_by(key).agg(pl.col(SUMS).sum()).rename({key: "k"})
             parts[i] = items_table(attributes[i], grouped)
 
-    return pl.concat([parts[i] for i in range(len(attributes))], how="vertical")
+    return [parts[i] for i in range(len(attributes))]
 
 
 #: Schema of the pattern table returned by :func:`count_patterns`.
