@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bubbleup._interrupt import end_startup
+from bubbleup._interrupt import end_startup, quiet_interrupts
 from bubbleup._version import __version__
 from bubbleup.errors import BubbleupError, UsageError
 from bubbleup.options import (
@@ -299,6 +299,7 @@ def _main(
     ] = False,
 ) -> None:
     """Find what the weird events have in common."""
+    end_startup()  # from here on Ctrl-C ends the command with code 130 (Typer)
 
 
 SourceArg = Annotated[
@@ -779,5 +780,4 @@ def explore(
 
 def main() -> None:
     """Entry point of the ``bubbleup`` console script."""
-    end_startup()  # from here on Ctrl-C ends the command with code 130 (Typer)
-    app()
+    quiet_interrupts(app)
