@@ -65,6 +65,13 @@ def end_startup() -> None:
         signal.signal(signal.SIGINT, _interrupted)
 
 
+def give_sigint_to_the_event_loop() -> None:
+    """Put Python's own SIGINT handler back before an event loop starts: asyncio and anyio
+    install their Ctrl-C handling (cancel the running task, then raise) only over it."""
+    if signal.getsignal(signal.SIGINT) is _interrupted:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def is_interrupt(exc: BaseException) -> bool:
     """Whether ``exc`` is a Ctrl-C: a ``KeyboardInterrupt``, or the panic that polars (pyo3)
     raises in its place when the interrupt lands in Python code that Rust called.

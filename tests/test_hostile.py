@@ -265,6 +265,21 @@ def test_what_a_ctrl_c_becomes_ends_the_command_with_130(raised: str, code: int)
         assert "index out of bounds" in done.stderr
 
 
+def test_an_event_loop_gets_python_s_own_sigint_handler() -> None:
+    """asyncio and anyio (``bubbleup mcp``) install their Ctrl-C handling (cancel the task,
+    then raise) only over Python's default handler: the CLI gives it back to them."""
+    done = interrupts(
+        "import asyncio\n"
+        "I.give_sigint_to_the_event_loop()\n"
+        "async def handler_in_the_loop():\n"
+        "    return signal.getsignal(signal.SIGINT)\n"
+        "inside = asyncio.run(handler_in_the_loop())\n"
+        "print(inside is I._interrupted, inside is signal.default_int_handler)\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "False False\n"  # asyncio's own
+
+
 def test_ctrl_c_ends_the_process_at_once_until_the_command_runs() -> None:
     """Typer builds the commands from their signatures and parses the arguments before its
     own handling of Ctrl-C exists (a KeyboardInterrupt there was a traceback, about 0.1 s

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bubbleup._interrupt import end_startup, quiet_interrupts
+from bubbleup._interrupt import end_startup, give_sigint_to_the_event_loop, quiet_interrupts
 from bubbleup._version import __version__
 from bubbleup.errors import BubbleupError, UsageError
 from bubbleup.options import (
@@ -705,6 +705,7 @@ def mcp(
     """Serve the analysis as MCP tools for AI assistants (needs bubbleup[mcp])."""
     from bubbleup.interfaces.mcpserver import serve
 
+    give_sigint_to_the_event_loop()  # anyio's own Ctrl-C handling
     with errors(flags=False):
         serve(root, http=http, timeout=timeout)
 
