@@ -107,7 +107,7 @@ def quiet_unraisable_interrupt(unraisable: "sys.UnraisableHookArgs") -> None:
     """The CLI's ``sys.unraisablehook``. A ``KeyboardInterrupt`` raised where Python cannot
     pass it on (a finalizer: a generator that holds an open file, closed as the command
     unwinds; a callback of the import system) is not printed. When it is the one the Ctrl-C
-    raised, the command never saw that Ctrl-C: it is raised again in the main thread, a
+    raised, the command never saw that Ctrl-C: SIGINT is sent again to the main thread, a
     moment later (not inside this hook, where it would be lost again), so that the command
     stops with 130 rather than go on to the end. Anything else goes to Python's own hook
     ("Exception ignored in: ...")."""
@@ -119,8 +119,12 @@ def quiet_unraisable_interrupt(unraisable: "sys.UnraisableHookArgs") -> None:
 
 
 def _interrupt_soon() -> None:
+    import threading  # loaded long before any finalizer can run into a Ctrl-C
+
     time.sleep(0.01)  # the main thread is out of the finalizer by then
-    _thread.interrupt_main()
+    main = threading.main_thread().ident
+    if main is not None:  # a real signal: it also cuts short a blocking call (a sleep, a read)
+        signal.pthread_kill(main, signal.SIGINT)
 
 
 guard_startup()
