@@ -216,9 +216,14 @@ def interrupts(script: str) -> subprocess.CompletedProcess[str]:
         "signal.signal(signal.SIGINT, I._quit)  # as guard_startup does in the CLI\n"
         "I.end_startup()\n"
     )
+    return python_c(prelude + script)
+
+
+def python_c(script: str) -> subprocess.CompletedProcess[str]:
+    """``python -c script`` in the project's folder, its output captured."""
     return subprocess.run(
-        [sys.executable, "-c", prelude + script], capture_output=True, text=True, cwd=ROOT,
-        timeout=60, check=False,
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60,
+        check=False,
     )  # fmt: skip
 
 
@@ -303,10 +308,7 @@ def test_ctrl_c_ends_the_process_at_once_until_the_command_runs() -> None:
         "finally:\n"
         "    print(seen, signal.getsignal(signal.SIGINT) is I._interrupted, file=sys.stderr)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60,
-        check=False,
-    )  # fmt: skip
+    done = python_c(script)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == "[True] True"
 
@@ -522,10 +524,7 @@ def test_ctrl_c_in_a_finalizer_is_not_printed(tmp_path: Path) -> None:
         "g = lines(ValueError('kept')); next(g); del g\n"
         "print('done')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60,
-        check=False,
-    )  # fmt: skip
+    done = python_c(script)
     assert done.returncode == 0
     assert done.stdout == "done\n"
     assert "KeyboardInterrupt" not in done.stderr
