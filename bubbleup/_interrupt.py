@@ -14,6 +14,8 @@ Python can only drop it (:func:`quiet_unraisable_interrupt`). Imported as a libr
 bubbleup leaves signals alone.
 """
 
+from __future__ import annotations
+
 # Only modules the interpreter has loaded before any user code: the point is to be early.
 import _thread
 import itertools
@@ -21,8 +23,11 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
-from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for the annotations only
+    from collections.abc import Callable
+    from types import FrameType
 
 #: Exit code of a process ended by Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED = 130
@@ -103,7 +108,7 @@ def quiet_interrupts(run: Callable[[], object]) -> None:
         raise
 
 
-def quiet_unraisable_interrupt(unraisable: "sys.UnraisableHookArgs") -> None:
+def quiet_unraisable_interrupt(unraisable: sys.UnraisableHookArgs) -> None:
     """The CLI's ``sys.unraisablehook``. A ``KeyboardInterrupt`` raised where Python cannot
     pass it on (a finalizer: a generator that holds an open file, closed as the command
     unwinds; a callback of the import system) is not printed. When it is the one the Ctrl-C
