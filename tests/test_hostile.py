@@ -231,7 +231,8 @@ def test_a_ctrl_c_that_lands_in_a_finalizer_still_ends_the_command() -> None:
     """The Ctrl-C's KeyboardInterrupt raised inside a finalizer (here an object's __del__;
     in the wild a callback of the import system) is dropped by Python: the command would go
     on to the end and exit 0 as if no key had been pressed (seen once in ~300 Ctrl-Cs at
-    startup). It is raised again in the main thread: 130, nothing printed."""
+    startup). SIGINT is sent again to the main thread, which also cuts its sleep short: 130,
+    nothing printed."""
     done = interrupts(
         "class Finalized:\n"
         "    def __del__(self):\n"
