@@ -194,6 +194,51 @@ def test_planted_baseline_filter_and_weights(spark: Any, planted: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("limit", [0, 10**9])
+def test_exact_distinct_counts_both_ways(
+    spark: Any, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """Exact statistics count distinct values exactly, as sets (``collect_set``) or with a
+    ``countDistinct`` per column (``limit`` sends every column one way or the other), on
+    counts where Spark's estimate is off: nulls, NaN, -0.0 and 0.0 as polars counts them."""
+    monkeypatch.setattr(spark_engine, "SET_DISTINCT", limit)
+    rng = np.random.default_rng(7)
+    n = 30_000
+    floats = rng.integers(0, 4_000, n).astype(float)
+    floats[:50] = np.nan
+    floats[50:60] = -0.0
+    floats[60:70] = 0.0
+    frame = pl.DataFrame(
+        {
+            "flag": ["bad" if i % 7 == 0 else "ok" for i in range(n)],
+            "text": [f"v{x}" if x % 11 else None for x in rng.integers(0, 5_000, n)],
+            "whole": rng.integers(0, 3_000, n),
+            "real": floats,
+        }
+    )
+    engine = spark_engine.SparkEngine.open(frame)
+    split = engine.split(where="flag = 'bad'", baseline=None, filter=None, weight=False)
+    names = ["text", "whole", "real"]
+    jobs: list[str] = []
+    run = spark_engine.SparkEngine._run
+
+    def counted(self: Any, what: str, *args: Any) -> Any:
+        jobs.append(what)
+        return run(self, what, *args)
+
+    monkeypatch.setattr(spark_engine.SparkEngine, "_run", counted)
+    _, row = engine.measure(split, names)
+    # the sets in one job; a countDistinct per job (never two in one aggregation)
+    assert jobs.count("counting distinct values") == (1 if limit else len(names))
+    for i, name in enumerate(names):
+        column = frame[name]
+        expected = column.drop_nulls().n_unique() + (1 if column.null_count() else 0)
+        assert row[f"u{i}"] == expected, name
+    polars = bubbleup.analyze(frame, where="flag = 'bad'", engine="polars")
+    distinct = dict(polars.attributes.select("attribute", "distinct").iter_rows())
+    assert [row[f"u{i}"] for i in range(3)] == [distinct[name] for name in names]
+
+
 def test_spark_dataframe_and_in_memory_frames(spark: Any, planted: Path) -> None:
     frame = pl.read_parquet(planted)
     reference = bubbleup.analyze(frame, where="outcome = 'error'", max_order=1)
