@@ -239,6 +239,62 @@ def test_exact_distinct_counts_both_ways(
     assert [row[f"u{i}"] for i in range(3)] == [distinct[name] for name in names]
 
 
+def test_above_the_exact_limit_statistics_come_from_samples(
+    spark: Any, monkeypatch: pytest.MonkeyPatch, planted: Path
+) -> None:
+    """Above the exact limit (lowered here to 1,000 events) Spark measures as polars does:
+    totals over every event, distinct values and quantiles on a sample of about
+    QUANTILE_SAMPLE events, the selection's quantiles on a sample of its events. The
+    samples differ (Bernoulli against blocks), so ranges may differ; every count of a value
+    is exact in both engines."""
+    from bubbleup.pipeline import profile
+
+    monkeypatch.setattr(profile, "EXACT_QUANTILE_ROWS", 1_000)
+    monkeypatch.setattr(profile, "QUANTILE_SAMPLE", 2_000)
+    monkeypatch.setattr(profile, "SELECTION_SAMPLE", 500)
+    jobs: list[str] = []
+    rows: list[dict[str, Any]] = []
+    run = spark_engine.SparkEngine._run
+
+    def counted(self: Any, what: str, *args: Any) -> Any:
+        jobs.append(what)
+        out = run(self, what, *args)
+        if isinstance(out, dict):
+            rows.append(out)
+        return out
+
+    monkeypatch.setattr(spark_engine.SparkEngine, "_run", counted)
+    where = "outcome = 'error'"
+    polars, on_spark = both(planted, where=where, max_order=1)
+    events = pl.read_parquet(planted).height
+    selected = pl.read_parquet(planted).filter(pl.col("outcome") == "error").height
+    assert events == 20_000  # so both samples are drawn
+    assert selected > 500
+    assert "measuring a sample" in jobs
+    assert "measuring the selection" in jobs
+    assert "counting distinct values" not in jobs  # no exact count over every event
+    sample = next(r["_sample"] for r in rows if "_sample" in r)
+    assert 1_600 <= sample <= 2_400  # about QUANTILE_SAMPLE of the 20,000 events
+    seen = next(r["_selected"] for r in rows if "_selected" in r)
+    assert 350 <= seen <= 650  # about SELECTION_SAMPLE of the selected events
+    assert on_spark.totals == polars.totals
+    # the same attributes, kinds and choices of ranges (the order follows the statistics)
+    a, b = (
+        r.attributes.select("attribute", "kind", "binned").sort("attribute")
+        for r in (polars, on_spark)
+    )
+    assert a.equals(b)
+    # values counted one by one are exact in both engines, whatever the samples
+    by_value = a.filter(~pl.col("binned"))["attribute"].to_list()
+    order = ["attribute", "op", "value"]
+
+    def counted_values(result: bubbleup.Result) -> pl.DataFrame:
+        return result.counts.filter(pl.col("attribute").is_in(by_value)).sort(order)
+
+    assert counted_values(polars).equals(counted_values(on_spark))
+    assert polars.explanations["label"][0] == on_spark.explanations["label"][0]
+
+
 def test_spark_dataframe_and_in_memory_frames(spark: Any, planted: Path) -> None:
     frame = pl.read_parquet(planted)
     reference = bubbleup.analyze(frame, where="outcome = 'error'", max_order=1)
