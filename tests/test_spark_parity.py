@@ -194,6 +194,23 @@ def test_planted_baseline_filter_and_weights(spark: Any, planted: Path) -> None:
     )
 
 
+def record_jobs(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[dict[str, Any]]]:
+    """From now on, the name of every Spark job the engine runs, and each one-row result."""
+    jobs: list[str] = []
+    rows: list[dict[str, Any]] = []
+    run = spark_engine.SparkEngine._run
+
+    def recorded(self: Any, what: str, *args: Any) -> Any:
+        jobs.append(what)
+        out = run(self, what, *args)
+        if isinstance(out, dict):
+            rows.append(out)
+        return out
+
+    monkeypatch.setattr(spark_engine.SparkEngine, "_run", recorded)
+    return jobs, rows
+
+
 @pytest.mark.parametrize("limit", [0, 10**9])
 def test_exact_distinct_counts_both_ways(
     spark: Any, monkeypatch: pytest.MonkeyPatch, limit: int
@@ -219,14 +236,7 @@ def test_exact_distinct_counts_both_ways(
     engine = spark_engine.SparkEngine.open(frame)
     split = engine.split(where="flag = 'bad'", baseline=None, filter=None, weight=False)
     names = ["text", "whole", "real"]
-    jobs: list[str] = []
-    run = spark_engine.SparkEngine._run
-
-    def counted(self: Any, what: str, *args: Any) -> Any:
-        jobs.append(what)
-        return run(self, what, *args)
-
-    monkeypatch.setattr(spark_engine.SparkEngine, "_run", counted)
+    jobs, _ = record_jobs(monkeypatch)
     _, row = engine.measure(split, names)
     # the sets in one job; a countDistinct per job (never two in one aggregation)
     assert jobs.count("counting distinct values") == (1 if limit else len(names))
@@ -252,24 +262,11 @@ def test_above_the_exact_limit_statistics_come_from_samples(
     monkeypatch.setattr(profile, "EXACT_QUANTILE_ROWS", 1_000)
     monkeypatch.setattr(profile, "QUANTILE_SAMPLE", 2_000)
     monkeypatch.setattr(profile, "SELECTION_SAMPLE", 500)
-    jobs: list[str] = []
-    rows: list[dict[str, Any]] = []
-    run = spark_engine.SparkEngine._run
-
-    def counted(self: Any, what: str, *args: Any) -> Any:
-        jobs.append(what)
-        out = run(self, what, *args)
-        if isinstance(out, dict):
-            rows.append(out)
-        return out
-
-    monkeypatch.setattr(spark_engine.SparkEngine, "_run", counted)
-    where = "outcome = 'error'"
-    polars, on_spark = both(planted, where=where, max_order=1)
-    events = pl.read_parquet(planted).height
-    selected = pl.read_parquet(planted).filter(pl.col("outcome") == "error").height
-    assert events == 20_000  # so both samples are drawn
-    assert selected > 500
+    jobs, rows = record_jobs(monkeypatch)
+    polars, on_spark = both(planted, where="outcome = 'error'", max_order=1)
+    events = pl.read_parquet(planted)
+    assert events.height == 20_000  # so both samples are drawn
+    assert events.filter(pl.col("outcome") == "error").height > 500
     assert "measuring a sample" in jobs
     assert "measuring the selection" in jobs
     assert "counting distinct values" not in jobs  # no exact count over every event

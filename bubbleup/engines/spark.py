@@ -1,8 +1,8 @@
 """The Spark engine: the passes that read events, as Spark SQL, with the polars engine's answers.
 
 Predicates are Spark SQL (``F.expr``), null results count as false, weights are
-``coalesce(weight, 1)``. Each pass is one Spark job (the measuring pass a few more when its
-distinct counts are exact: :data:`SET_DISTINCT`) whose small result comes back through
+``coalesce(weight, 1)``. Each pass is one Spark job (the measuring pass a few:
+:meth:`SparkEngine.measure`) whose small result comes back through
 ``DataFrame.toArrow()``; values are turned into text, and bins into labels, by the shared
 polars code after the transfer, never inside Spark (Spark and polars print floats
 differently). Only DataFrame and SQL APIs are used, so the same code runs on a classic
@@ -654,9 +654,8 @@ class SparkEngine:
         row = self._run(
             "counting events", sp, functools.partial(_one_row, scoped, self._totals(sp, names))
         )
-        n_rows = int(row["_scope"])
-        if sample_stride(n_rows, len(names)) > 1:
-            return self._measure_sample(sp, scoped, names, n_rows, row)
+        if sample_stride(int(row["_scope"]), len(names)) > 1:
+            return self._measure_sample(sp, scoped, names, row)
         s = sp.spark_selection
         schema = self.schema()
         exprs = []
@@ -708,7 +707,7 @@ class SparkEngine:
         return F.when(F.isnan(x), F.lit(None)).otherwise(x)
 
     def _measure_sample(
-        self, sp: SparkSplit, scoped: Any, names: Sequence[str], n_rows: int, row: dict[str, Any]
+        self, sp: SparkSplit, scoped: Any, names: Sequence[str], row: dict[str, Any]
     ) -> tuple[Totals, dict[str, Any]]:
         """Above the exact limit, as the polars engine measures: the totals, missing values
         and time bounds over every event; distinct values and quantiles exactly on a sample
@@ -725,7 +724,7 @@ class SparkEngine:
         schema = self.schema()
         sample = scoped.sample(
             withReplacement=False,
-            fraction=min(1.0, profile.QUANTILE_SAMPLE / n_rows),
+            fraction=min(1.0, profile.QUANTILE_SAMPLE / int(row["_scope"])),
             seed=SAMPLE_SEED,
         )
         # a sample's sets are bounded by its size: one job for every column
