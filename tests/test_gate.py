@@ -18,6 +18,7 @@ import bubbleup
 from bubbleup.errors import PredicateError
 from bubbleup.interfaces.cli import app
 from bubbleup.pipeline import gate
+from tests.conftest import SAMPLE
 
 SECRET = "TOPSECRET-7f3a9c"
 
@@ -348,3 +349,17 @@ def test_error_shows_control_characters_escaped(events: Path) -> None:
     assert "\x1b" not in err
     assert "\x07" not in err
     assert "'nosuch\\x1b]0;owned\\x07 = 1'" in err, err
+
+
+@pytest.mark.parametrize(
+    ("where", "name"),
+    [("exit_reason = 'oom' oops", "oops"), ("exit_reason = 'oom' AS kills", "kills")],
+)
+def test_a_name_after_the_condition_is_refused(where: str, name: str) -> None:
+    """polars' SQL reads a word after the condition as its name (an alias): refused, so that
+    an unfinished or mistyped predicate is not analysed as a shorter one."""
+    with pytest.raises(PredicateError) as info:
+        bubbleup.analyze(SAMPLE, where=where)
+    assert str(info.value).startswith(
+        f"malformed where predicate \"{where}\": '{name}' after the condition would only name it; "
+    )

@@ -362,6 +362,20 @@ def test_malformed_predicate(spark: Any) -> None:
         assert str(err).startswith("malformed where predicate \"exit_reason = = 'oom'\": ")
         assert "\n" not in str(err)
     assert "syntax error at or near '='" in str(b)
+    # a trailing word is not taken for a name of the condition (Spark's expression syntax)
+    for where, name in (("exit_reason = 'oom' AND", "AND"), ("exit_reason = 'oom' oops", "oops")):
+        a, b = errors_of(SAMPLE, where=where)
+        assert type(a) is type(b) is bubbleup.PredicateError, where
+        for err in (a, b):
+            assert str(err).startswith(f'malformed where predicate "{where}": '), str(err)
+            assert "\n" not in str(err)
+        # polars' parser refuses a trailing AND itself; both read other words as names
+        assert str(b).startswith(
+            f"malformed where predicate \"{where}\": '{name}' after the condition would only "
+            "name it; "
+        ), str(b)
+        if name == "oops":
+            assert str(a) == str(b)
     _, c = errors_of(SAMPLE, where="exit_reason = 'oom'", filter="nosuchfunc(region)")
     assert isinstance(c, bubbleup.PredicateError)
     assert str(c).startswith("cannot evaluate filter predicate 'nosuchfunc(region)': ")

@@ -527,6 +527,13 @@ class SparkEngine:
                 dtype = self.frame.select(column.alias("_p")).schema["_p"].dataType
         except PySparkException as exc:
             raise self._predicate_error(exc, text, option) from None
+        try:  # a name for the condition ("x = 1 AND" is "x = 1 AS `AND`") cannot be bracketed
+            with _quiet():
+                _ = self.frame.select(F.expr(f"({text})")).schema
+        except PySparkException:
+            with _quiet():
+                name = self.frame.select(column).columns[0]
+            raise gate.named(option, text, name) from None
         if type(dtype).__name__ != "BooleanType":
             raise PredicateError(
                 f"{option} predicate {gate.shown(text)} gives {polars_dtype(dtype)} values, not "

@@ -97,6 +97,23 @@ def shown(text: str) -> str:
     return repr(cut(text, SHOWN_CHARS))
 
 
+def named(option: str, text: str, name: str) -> PredicateError:
+    """The error for a predicate that ends in a name for its condition: both SQL parsers
+    read ``exit_reason = 'oom' AND`` as the condition ``exit_reason = 'oom'`` named ``AND``
+    (an alias), which would hide an unfinished or mistyped predicate.
+
+    Examples
+    --------
+    >>> str(named("--where", "x = 1 AND", "AND")).split(";")[0]
+    "malformed --where predicate 'x = 1 AND': 'AND' after the condition would only name it"
+    """
+    return PredicateError(
+        f"malformed {option} predicate {shown(text)}: {shown(name)} after the condition would "
+        "only name it; finish or remove it (SQL WHERE syntax, e.g. \"exit_reason = 'oom' AND "
+        'duration_ms > 5000")'
+    )
+
+
 def _refuse(option: str, text: str, why: str) -> PredicateError:
     return PredicateError(f"{option} predicate {shown(text)} {why}")
 

@@ -142,6 +142,8 @@ def compile_predicate(
                 f"malformed {option} predicate {gate.shown(text)}: {printable(reason)}; use "
                 "SQL WHERE syntax, e.g. \"exit_reason = 'oom' AND duration_ms > 5000\""
             ) from None
+        if not expr.meta.eq(expr.meta.undo_aliases()):
+            raise gate.named(option, text, expr.meta.output_name())
         gate.check_polars_tree(expr.meta.serialize(format="json"), text, option)
     elif isinstance(predicate, pl.Expr):
         text, expr = str(predicate), predicate
