@@ -397,6 +397,10 @@ def test_other_errors(spark: Any, tmp_path: Path) -> None:
         bubbleup.analyze(SAMPLE, engine="spark", where=pl.col("exit_reason") == "oom")
     with pytest.raises(bubbleup.SourceError, match="file not found"):
         bubbleup.analyze(tmp_path / "nope.parquet", engine="spark", where="x = 1")
+    fifo = tmp_path / "pipe.parquet"
+    os.mkfifo(fifo)  # Spark would block on it, or say it cannot infer a schema
+    with pytest.raises(bubbleup.SourceError, match="is not a regular file"):
+        bubbleup.analyze(fifo, engine="spark", where="x = 1")
     with pytest.raises(bubbleup.UsageError, match="runs on the Spark engine"):
         bubbleup.analyze(spark.range(3), engine="polars", where="id = 1")
     with pytest.raises(bubbleup.UsageError, match="unknown engine 'duckdb'"):

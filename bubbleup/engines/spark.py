@@ -55,6 +55,7 @@ from bubbleup.errors import (
     did_you_mean,
     first_line,
 )
+from bubbleup.io.paths import expand
 from bubbleup.options import option_name
 from bubbleup.pipeline import gate, profile
 from bubbleup.pipeline.count import (
@@ -1032,9 +1033,7 @@ def _local_files(path: str) -> list[str]:
         if not files:
             raise SourceError(f"directory {path} has no event files (.parquet, .csv, .ndjson...)")
         return files
-    if not os.path.exists(path):
-        raise SourceError(f"file not found: {path}")
-    return [path]
+    return expand(path)  # one file: not found, or not a regular file (a FIFO would block)
 
 
 def _read_paths(spark: Any, source: Any) -> tuple[Any, str, tuple[str, ...]]:
