@@ -11,6 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import bubbleup
+import bubbleup.engines.parquet
 from bubbleup.pipeline.count import SUMS, items_table
 from bubbleup.pipeline.profile import (
     Attribute,
@@ -19,6 +20,7 @@ from bubbleup.pipeline.profile import (
     scope_queries,
     selection_queries,
 )
+from tests.conftest import make_events
 
 
 def _grouped(seed: int) -> pl.DataFrame:
@@ -150,3 +152,51 @@ def test_the_selection_is_measured_for_numbers_with_ranges_only(
     built.clear()
     assert bubbleup.analyze(frame, where="outcome = 'error'").to_json() == answer
     assert built == [["s0", "s1"]]
+
+
+def test_small_queries_and_samples_are_measured_in_memory_with_the_same_answer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """The column statistics of a few events, or of a sample already in memory, are
+    computed by polars' in-memory engine; above ``SMALL_VALUES`` by the streaming engine;
+    the answer is the same whichever engine measured."""
+    from bubbleup.pipeline import count as counting
+
+    path = tmp_path / "events.parquet"
+    make_events(3_000, seed=21, planted=True).write_parquet(path)
+    engines: list[str] = []
+    real = counting._collect
+
+    def spy(frames: Any, what: str, *args: Any, **kwargs: Any) -> list[pl.DataFrame]:
+        if what == "measuring columns":
+            engines.append(kwargs.get("engine", "streaming"))
+        return real(frames, what, *args, **kwargs)
+
+    monkeypatch.setattr(counting, "_collect", spy)
+    where = "outcome = 'error'"
+    small = bubbleup.analyze(path, where=where).to_json()
+    assert engines == ["in-memory", "in-memory"]  # the scope, the selection
+
+    engines.clear()
+    monkeypatch.setattr(counting, "SMALL_VALUES", 0)
+    assert bubbleup.analyze(path, where=where).to_json() == small
+    assert engines == ["streaming", "streaming"]
+
+    # above the exact limit the statistics come from samples in memory, whatever their size
+    engines.clear()
+    drawn: list[int] = []
+    sample = bubbleup.engines.parquet.sample
+
+    def sampled(*args: Any, **kwargs: Any) -> pl.DataFrame | None:
+        out = sample(*args, **kwargs)
+        drawn.append(0 if out is None else out.height)
+        return out
+
+    monkeypatch.setattr(bubbleup.engines.parquet, "sample", sampled)
+    monkeypatch.setattr(counting, "sample_stride", lambda rows, *a: 2)
+    monkeypatch.setattr(counting, "QUANTILE_SAMPLE", 500)
+    monkeypatch.setattr(counting, "SELECTION_SAMPLE", 50)
+    bubbleup.analyze(path, where=where)
+    assert len(drawn) == 2  # the scope's sample, the selection's
+    assert min(drawn) > 0
+    assert engines == ["in-memory", "in-memory"]

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -99,15 +99,41 @@ STATS_BATCH = 2
 STATS_COLUMNS = 32
 
 
+#: Queries over at most this many values (events x columns read) run on polars' in-memory
+#: engine, as do queries of a sample already in memory: the streaming engine's set-up per
+#: aggregation dominates small queries (measuring 999 columns of 2,000 events: 1.77 s
+#: streaming, 0.13 s in memory; the 200,000-event sample of 2M x 41: 0.27 -> 0.15 s, the
+#: same statistics). Above it, streaming keeps the memory bounded.
+SMALL_VALUES = 1 << 22
+
+Engine = Literal["streaming", "in-memory"]
+
+
+def engine_for(rows: int, columns: int, *, in_memory: bool = False) -> Engine:
+    """The polars engine for queries reading ``columns`` columns of ``rows`` events (see
+    :data:`SMALL_VALUES`); ``in_memory``: their input is a frame already in memory.
+
+    Examples
+    --------
+    >>> engine_for(2_000, 32), engine_for(10_000_000, 32), engine_for(10**7, 32, in_memory=True)
+    ('in-memory', 'streaming', 'in-memory')
+    """
+    return "in-memory" if in_memory or rows * max(columns, 1) <= SMALL_VALUES else "streaming"
+
+
 def _collect(
-    frames: list[pl.LazyFrame], what: str, batch: int = COLLECT_BATCH
+    frames: list[pl.LazyFrame],
+    what: str,
+    batch: int = COLLECT_BATCH,
+    *,
+    engine: Engine = "streaming",
 ) -> list[pl.DataFrame]:
     try:
         return [
             result
             for start in range(0, len(frames), batch)
             for result in pl.collect_all(
-                frames[start : start + batch], engine="streaming", optimizations=_NO_CSE
+                frames[start : start + batch], engine=engine, optimizations=_NO_CSE
             )
         ]
     except pl.exceptions.ColumnNotFoundError:
@@ -231,7 +257,9 @@ def measure(
     memo: Mapping[str, dict[str, Any]] = {} if kept is None else kept
     keys = [None if kept is None else _plan_key(q) for q in queries]
     todo = [q for q, key in zip(queries, keys, strict=True) if key is None or key not in memo]
-    fresh = iter(_collect(todo, "measuring columns", STATS_BATCH))
+    columns = min(len(names), STATS_COLUMNS)
+    engine = engine_for(n_rows, columns, in_memory=sample is not None)
+    fresh = iter(_collect(todo, "measuring columns", STATS_BATCH, engine=engine))
     for key in keys:
         if key is not None and key in memo:
             part = memo[key]
@@ -250,7 +278,8 @@ def measure(
     on_selection = selection_queries(
         lf, schema, names, selection=s, selected=selected, per_query=STATS_COLUMNS, numbers=numbers
     )
-    for quantiles in _collect(on_selection, "measuring columns", STATS_BATCH):
+    engine = engine_for(n_rows, columns, in_memory=selected is not None)
+    for quantiles in _collect(on_selection, "measuring columns", STATS_BATCH, engine=engine):
         row.update(quantiles.row(0, named=True))
     return totals_from_row(row, split), row
 
