@@ -634,10 +634,10 @@ def test_a_new_box_reuses_its_scopes_statistics_and_gives_the_same_answer(
     measured: list[int] = []
     real = counting._collect
 
-    def spy(frames: list[pl.LazyFrame], what: str, batch: int = 1) -> list[pl.DataFrame]:
+    def spy(frames: list[pl.LazyFrame], what: str, *args: Any, **kwargs: Any) -> list[pl.DataFrame]:
         if what == "measuring columns":
             measured.append(len(frames))
-        return real(frames, what, batch)
+        return real(frames, what, *args, **kwargs)
 
     monkeypatch.setattr(counting, "_collect", spy)
     eu = (Step("only", "region = 'eu'"),)
