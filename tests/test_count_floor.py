@@ -157,9 +157,10 @@ def test_the_selection_is_measured_for_numbers_with_ranges_only(
 def test_small_queries_and_samples_are_measured_in_memory_with_the_same_answer(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    """The column statistics of a few events, or of a sample already in memory, are
-    computed by polars' in-memory engine; above ``SMALL_VALUES`` by the streaming engine;
-    the answer is the same whichever engine measured."""
+    """The column statistics of a few events (of Parquet files or a table in memory), or of
+    a sample already in memory, are computed by polars' in-memory engine; above
+    ``SMALL_VALUES``, or of a LazyFrame, by the streaming engine; the answer is the same
+    whichever engine measured."""
     from bubbleup.pipeline import count as counting
 
     path = tmp_path / "events.parquet"
@@ -176,6 +177,16 @@ def test_small_queries_and_samples_are_measured_in_memory_with_the_same_answer(
     where = "outcome = 'error'"
     small = bubbleup.analyze(path, where=where).to_json()
     assert engines == ["in-memory", "in-memory"]  # the scope, the selection
+
+    # a table in memory is small too; a LazyFrame's plan may read anything: streamed
+    engines.clear()
+    frame = pl.read_parquet(path)
+    in_memory = bubbleup.analyze(frame, where=where).to_json()
+    assert engines == ["in-memory", "in-memory"]
+    engines.clear()
+    lazy = bubbleup.analyze(frame.lazy(), where=where).to_json()
+    assert lazy == in_memory.replace('"DataFrame (3,000 rows)"', '"LazyFrame"')
+    assert engines == ["streaming", "streaming"]
 
     engines.clear()
     monkeypatch.setattr(counting, "SMALL_VALUES", 0)

@@ -140,7 +140,10 @@ class PolarsEngine:
                 return parquet.sample(frame, columns, rows=rows, wanted=wanted, total=total())
 
         try:
-            return counting.measure(self.frame, split, self.schema(), names, sampler=sampler)
+            plain = self.loaded.in_memory or (self.direct and bool(self.paths))
+            return counting.measure(
+                self.frame, split, self.schema(), names, sampler=sampler, plain=plain
+            )
         except pl.exceptions.PolarsError as exc:
             raise SourceError(f"could not read {self.description}: {first_line(exc)}") from None
 

@@ -109,16 +109,26 @@ SMALL_VALUES = 1 << 22
 Engine = Literal["streaming", "in-memory"]
 
 
-def engine_for(rows: int, columns: int, *, in_memory: bool = False) -> Engine:
+def engine_for(rows: int | None, columns: int, *, in_memory: bool = False) -> Engine:
     """The polars engine for queries reading ``columns`` columns of ``rows`` events (see
     :data:`SMALL_VALUES`); ``in_memory``: their input is a frame already in memory.
 
+    ``rows`` is ``None`` when the events the queries read are not known to be few: a frame
+    whose plan filters a scan the reader cannot filter (a row index, a LazyFrame of the
+    user's) would be read whole into memory by the in-memory engine, however few events
+    pass the filter (10M x 50 events, 1,000 kept by row index: 5.1 GB in memory, 1.4 GB
+    streaming).
+
     Examples
     --------
-    >>> engine_for(2_000, 32), engine_for(10_000_000, 32), engine_for(10**7, 32, in_memory=True)
-    ('in-memory', 'streaming', 'in-memory')
+    >>> engine_for(2_000, 32), engine_for(10_000_000, 32), engine_for(None, 32)
+    ('in-memory', 'streaming', 'streaming')
+    >>> engine_for(None, 32, in_memory=True)
+    'in-memory'
     """
-    return "in-memory" if in_memory or rows * max(columns, 1) <= SMALL_VALUES else "streaming"
+    if in_memory or (rows is not None and rows * max(columns, 1) <= SMALL_VALUES):
+        return "in-memory"
+    return "streaming"
 
 
 def _collect(
@@ -208,10 +218,14 @@ def measure(
     names: Sequence[str],
     *,
     sampler: Sampler | None = None,
+    plain: bool = False,
 ) -> tuple[Totals, dict[str, Any]]:
     """Return the totals and the per-column statistics (see
     :func:`~bubbleup.pipeline.profile.scope_queries` and
     :func:`~bubbleup.pipeline.profile.selection_queries`).
+
+    ``plain``: ``frame`` reads Parquet files as they are or a table in memory, so that a
+    query of few events (see :func:`engine_for`) may run in memory.
 
     The totals come first (a pass over the predicate and weight columns only); then the
     column statistics of the scope, then the selection's quantiles of the numbers that get
@@ -258,7 +272,8 @@ def measure(
     keys = [None if kept is None else _plan_key(q) for q in queries]
     todo = [q for q, key in zip(queries, keys, strict=True) if key is None or key not in memo]
     columns = min(len(names), STATS_COLUMNS)
-    engine = engine_for(n_rows, columns, in_memory=sample is not None)
+    rows = n_rows if plain else None
+    engine = engine_for(rows, columns, in_memory=sample is not None)
     fresh = iter(_collect(todo, "measuring columns", STATS_BATCH, engine=engine))
     for key in keys:
         if key is not None and key in memo:
@@ -278,7 +293,7 @@ def measure(
     on_selection = selection_queries(
         lf, schema, names, selection=s, selected=selected, per_query=STATS_COLUMNS, numbers=numbers
     )
-    engine = engine_for(n_rows, columns, in_memory=selected is not None)
+    engine = engine_for(rows, columns, in_memory=selected is not None)
     for quantiles in _collect(on_selection, "measuring columns", STATS_BATCH, engine=engine):
         row.update(quantiles.row(0, named=True))
     return totals_from_row(row, split), row

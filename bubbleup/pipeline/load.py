@@ -9,7 +9,7 @@ the columns and rows their query needs.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
@@ -32,7 +32,9 @@ class Loaded:
     ``time_column`` names the events' time column when the kind of source says which it is
     (OTLP spans: ``start_time``; OTLP logs: ``time``); ``scanned`` lists the Parquet files
     the frame reads as they are (CSV and NDJSON files' cached copies among them), empty when
-    the frame is more than a plain scan of Parquet files.
+    the frame is more than a plain scan of Parquet files; ``in_memory``: the frame is a
+    table already in memory (a polars, pyarrow or pandas frame; not a LazyFrame, whose plan
+    may read anything).
     """
 
     frame: pl.LazyFrame
@@ -41,20 +43,21 @@ class Loaded:
     skipped_lines: dict[str, int] = field(default_factory=dict)
     time_column: str | None = None
     scanned: tuple[str, ...] = ()
+    in_memory: bool = False
 
 
 def _in_memory(source: Source) -> Loaded | None:
     if isinstance(source, pl.LazyFrame):
         return Loaded(source, "LazyFrame")
     if isinstance(source, pl.DataFrame):
-        return Loaded(source.lazy(), f"DataFrame ({source.height:,} rows)")
+        return Loaded(source.lazy(), f"DataFrame ({source.height:,} rows)", in_memory=True)
     module = type(source).__module__
     if module.startswith("pyarrow"):
         converted = pl.from_arrow(source)
         table = converted.to_frame() if isinstance(converted, pl.Series) else converted
-        return Loaded(table.lazy(), f"pyarrow {type(source).__name__}")
+        return Loaded(table.lazy(), f"pyarrow {type(source).__name__}", in_memory=True)
     if module.startswith("pandas"):
-        return Loaded(pl.from_pandas(source).lazy(), "pandas DataFrame")
+        return Loaded(pl.from_pandas(source).lazy(), "pandas DataFrame", in_memory=True)
     return None
 
 
@@ -79,7 +82,8 @@ def load(source: Source, *, skip_bad_lines: bool = False) -> Loaded:
     """
     memory = _in_memory(source)
     if memory is not None:
-        return Loaded(flatten(memory.frame, where=memory.description), memory.description)
+        flat = flatten(memory.frame, where=memory.description)
+        return replace(memory, frame=flat)
     if isinstance(source, (list, tuple)):
         paths = [os.fspath(p) for p in source]
     elif isinstance(source, (str, os.PathLike)):
