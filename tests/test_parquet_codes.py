@@ -9,7 +9,7 @@ dictionaries. Each test writes real Parquet files and compares the two counters.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from polars.testing import assert_frame_equal
 
 import bubbleup
 from bubbleup.engines import PolarsEngine, parquet
@@ -498,3 +499,34 @@ def test_integers_beyond_2_53_are_binned_like_polars(tmp_path: Path) -> None:
     assert_same_counts(a, b)
     assert "big" in set(b["attribute"].to_list())
     assert b.filter(pl.col("attribute") == "big")["low"].drop_nulls().len() > 3  # binned
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_each_attributes_rows_come_as_the_polars_path_gives_them(
+    odd_files: list[Path], monkeypatch: pytest.MonkeyPatch, merge: bool
+) -> None:
+    """Built for all attributes at once, the codes path's rows are, attribute by attribute,
+    the polars path's: the same values and counts in the same order (missing first, then
+    the values or bins in order); for a two-phase attribute the values ever selected come
+    first, in order, and the others after them. ``merge``: the pieces of every attribute
+    are merged as they come (as for attributes with very many values)."""
+    if merge:
+        monkeypatch.setattr(parquet, "MERGE_VALUES", 0)
+    p = profiled([str(f) for f in odd_files])
+    attributes = [
+        replace(a, two_phase=True) if a.name == "host" else a for a in p.profile.attributes
+    ]
+    by_polars = counting.count_each(p.engine.frame, p.split, attributes)
+    by_codes = parquet.count_each(p.plan, p.split, attributes, p.engine.schema())
+    assert len(by_codes) == len(attributes)
+    for attr, a, b in zip(attributes, by_polars, by_codes, strict=True):
+        if attr.two_phase:
+            rest = (pl.col("sel_events") == 0) & pl.col("value").is_not_null()
+            assert b.filter(rest).height > 0  # there are values never selected...
+            assert_frame_equal(a.filter(~rest), b.filter(~rest))  # ... after those that were
+            assert b.head(b.filter(~rest).height).equals(b.filter(~rest))
+            assert_frame_equal(a.filter(rest).sort("value"), b.filter(rest).sort("value"))
+        else:
+            assert_frame_equal(a, b, check_exact=False, rel_tol=1e-12)
+    assert any(a.binned for a in attributes)  # bins, booleans and integers were compared
+    assert {"flag", "small"} <= {a.name for a in attributes}

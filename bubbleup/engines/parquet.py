@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from bubbleup.errors import SourceError, first_line
 from bubbleup.io.paths import hive_keys
-from bubbleup.pipeline.count import SUMS, concat_counts, items_table, pack_sizes
+from bubbleup.pipeline.count import LABELS_SCHEMA, SUMS, bin_label, concat_counts, pack_sizes
 from bubbleup.pipeline.profile import Attribute
 from bubbleup.pipeline.split import Split
 
@@ -401,11 +401,16 @@ class _Tally:
         parts = [] if self.merged is None else [self.merged]
         for values, counts in zip(self.values, self.counts, strict=True):
             keys = pl.Series("k", values)
-            parts.append(_counts_frame(keys.append(pl.Series("k", [None], keys.dtype)), counts))
+            parts.append(_counts_frame(_with_missing(keys), counts))
         if not parts:
             return _counts_frame(pl.Series("k", [], pl.Int64), np.empty((0, 4)))
         frame = pl.concat(parts, how="vertical_relaxed")
         return frame.group_by("k").agg(pl.col(SUMS).sum())
+
+
+def _with_missing(keys: pl.Series) -> pl.Series:
+    """``keys`` and a missing one after them (the codes' last count is the missing values')."""
+    return keys.append(pl.Series("k", [None], keys.dtype))
 
 
 def _counts_frame(keys: pl.Series, counts: np.ndarray) -> pl.DataFrame:
@@ -592,11 +597,6 @@ def _codes_of(chunk: pa.Array, attr: Attribute, binner: _Binner | None) -> _Code
     return _Codes(raw, missing, chunk.dictionary, len(chunk.dictionary) + 1)
 
 
-def _bin_frame(attr: Attribute, counts: np.ndarray) -> pl.DataFrame:
-    keys = pl.Series("k", [*range(len(attr.edges) + 1), None], dtype=pl.Int32)
-    return _counts_frame(keys, counts)
-
-
 def count(
     files_plan: Plan,
     split: Split,
@@ -651,14 +651,139 @@ def count_each(
     for counted in _map_tables(files_plan.files, columns, text, one):
         for j, counts, dictionary in counted:
             add(j, counts, dictionary)
-    parts = []
+    return _parts(attributes, bins, tallies, schema)
+
+
+def _parts(
+    attributes: Sequence[Attribute],
+    bins: Sequence[np.ndarray | None],
+    tallies: Sequence[_Tally],
+    schema: Mapping[str, pl.DataType],
+) -> list[pl.DataFrame]:
+    """The counts-table rows of every attribute, as :func:`items_table` gives them, built
+    for all attributes of a key type at once: a polars operation costs 0.1-0.3 ms of
+    planning whatever its size, which one attribute at a time made 1.7 s of 2.7 for 1,000
+    attributes of 2,000 events."""
+    tables: list[pl.DataFrame] = []
+    binned = [j for j, a in enumerate(attributes) if a.binned]
+    if binned:
+        tables.append(_binned_rows(attributes, binned, bins))
+    by_type: dict[pl.DataType, list[int]] = {}
     for j, attr in enumerate(attributes):
-        acc = bins[j]
-        grouped = _bin_frame(attr, acc) if acc is not None else tallies[j].frame()
         if not attr.binned:
-            grouped = grouped.with_columns(pl.col("k").cast(_key_dtype(attr, schema)))
-        parts.append(items_table(attr, grouped))
-    return parts
+            by_type.setdefault(_key_dtype(attr, schema), []).append(j)
+    for dtype, group in by_type.items():
+        tables.append(_value_rows(attributes, group, tallies, dtype))
+    # every attribute's rows together, in the attributes' order (each keeps its own)
+    table = pl.concat(tables, how="vertical").sort("_j", maintain_order=True)
+    sizes = np.bincount(table.get_column("_j").to_numpy(), minlength=len(attributes))
+    table = table.drop("_j")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return [table.slice(int(start), int(size)) for start, size in zip(starts, sizes, strict=True)]
+
+
+def _binned_rows(
+    attributes: Sequence[Attribute], binned: Sequence[int], bins: Sequence[np.ndarray | None]
+) -> pl.DataFrame:
+    """The rows of the binned attributes: missing first, then the bins in order."""
+    index: list[int] = []
+    labels: list[tuple[str, str | None, float | None, float | None]] = []
+    counts: list[np.ndarray] = []
+    for j in binned:
+        acc = bins[j]
+        assert acc is not None
+        edges = attributes[j].edges
+        events = (acc[:, 2] + acc[:, 3]) > 0
+        # the missing values first (the last row of ``acc``), then the bins in order
+        for row, key in [(len(edges) + 1, None), *((i, i) for i in range(len(edges) + 1))]:
+            if events[row]:
+                index.append(j)
+                labels.append(bin_label(edges, key))
+                counts.append(acc[row])
+    return pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "_j": pl.Series(index, dtype=pl.UInt32),
+                    "attribute": pl.Series([attributes[j].name for j in index], dtype=pl.String),
+                }
+            ),
+            pl.DataFrame(labels, schema=LABELS_SCHEMA, orient="row"),
+            pl.DataFrame(_sums(np.vstack(counts) if counts else np.empty((0, 4)))),
+        ],
+        how="horizontal",
+    )
+
+
+def _sums(counts: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        "sel": counts[:, 0],
+        "base": counts[:, 1],
+        "sel_events": counts[:, 2].astype(np.int64),
+        "base_events": counts[:, 3].astype(np.int64),
+    }
+
+
+def _value_rows(
+    attributes: Sequence[Attribute],
+    group: Sequence[int],
+    tallies: Sequence[_Tally],
+    dtype: pl.DataType,
+) -> pl.DataFrame:
+    """The rows of the attributes ``group`` counted value by value, whose keys are of
+    ``dtype``: per attribute, missing first, then the values in order (for an attribute
+    counted in two phases, the values ever selected; then the others, which
+    :func:`~bubbleup.pipeline.profile.finalize` folds into one row)."""
+    keys: list[pl.Series] = []
+    index: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
+    merge = False
+    for j in group:
+        tally = tallies[j]
+        pieces = [
+            (_with_missing(pl.Series("k", values)), piece)
+            for values, piece in zip(tally.values, tally.counts, strict=True)
+        ]  # the last row of a piece's counts is the missing value's
+        if tally.merged is not None:
+            merged = tally.merged
+            pieces.append((merged.get_column("k"), merged.select(SUMS).to_numpy()))
+        merge = merge or len(pieces) > 1
+        for values, piece in pieces:
+            events = (piece[:, 2] + piece[:, 3]) > 0
+            keys.append(values.filter(pl.Series(events)).cast(dtype))
+            counts.append(piece[events])
+            index.append(np.full(int(events.sum()), j, dtype=np.uint32))
+    if not keys:  # no events read
+        keys, counts, index = [pl.Series("k", [], dtype)], [np.empty((0, 4))], [np.empty(0)]
+    frame = pl.DataFrame(
+        {
+            "_j": pl.Series(np.concatenate(index), dtype=pl.UInt32),
+            "k": pl.concat(keys),
+            **_sums(np.vstack(counts)),
+        }
+    )
+    if merge:  # a value counted in several row groups
+        frame = frame.group_by("_j", "k").agg(pl.col(SUMS).sum())
+    k = pl.col("k")
+    two_phase = [j for j in group if attributes[j].two_phase]
+    later = pl.col("_j").is_in(two_phase) & (pl.col("sel_events") == 0) & k.is_not_null()
+    names = {j: attributes[j].name for j in group}
+    return (
+        frame.with_columns(_later=later)
+        .sort(["_j", "_later", "k"], nulls_last=False)
+        .select(
+            "_j",
+            attribute=pl.col("_j").replace_strict(names, return_dtype=pl.String),
+            op=pl.when(k.is_null()).then(pl.lit("is_null")).otherwise(pl.lit("=")),
+            value=k.cast(pl.String),
+            low=pl.lit(None, dtype=pl.Float64),
+            high=pl.lit(None, dtype=pl.Float64),
+            sel=pl.col("sel").cast(pl.Float64),
+            base=pl.col("base").cast(pl.Float64),
+            sel_events=pl.col("sel_events").cast(pl.Int64),
+            base_events=pl.col("base_events").cast(pl.Int64),
+        )
+    )
 
 
 def _columns(

@@ -426,38 +426,11 @@ def items_table(attr: Attribute, grouped: pl.DataFrame) -> pl.DataFrame:
     """
     k = pl.col("k")
     if attr.binned:
-        edges = list(attr.edges)
-        last = len(edges)
         grouped = grouped.sort("k", nulls_last=False)
-        keys = grouped["k"].to_list()
-        ops: list[str] = []
-        values: list[str | None] = []
-        lows: list[float | None] = []
-        highs: list[float | None] = []
-        for key in keys:
-            if key is None:
-                ops.append("is_null")
-                values.append(None)
-                lows.append(None)
-                highs.append(None)
-            elif key == 0:
-                ops.append("<=")
-                values.append(_num_text(edges[0]))
-                lows.append(None)
-                highs.append(edges[0])
-            elif key == last:
-                ops.append(">")
-                values.append(_num_text(edges[-1]))
-                lows.append(edges[-1])
-                highs.append(None)
-            else:
-                ops.append("between")
-                values.append(None)
-                lows.append(edges[key - 1])
-                highs.append(edges[key])
         labels = pl.DataFrame(
-            {"op": ops, "value": values, "low": lows, "high": highs},
-            schema={"op": pl.String, "value": pl.String, "low": pl.Float64, "high": pl.Float64},
+            [bin_label(attr.edges, key) for key in grouped["k"].to_list()],
+            schema=LABELS_SCHEMA,
+            orient="row",
         )
         out = pl.concat([grouped.drop("k"), labels], how="horizontal")
     else:
@@ -480,6 +453,38 @@ def items_table(attr: Attribute, grouped: pl.DataFrame) -> pl.DataFrame:
     return out.with_columns(attribute=pl.lit(attr.name)).select(
         [pl.col(c).cast(t) for c, t in COUNTS_SCHEMA.items()]
     )
+
+
+#: The columns that say which events an item is about.
+LABELS_SCHEMA: dict[str, pl.DataType] = {
+    "op": pl.String(),
+    "value": pl.String(),
+    "low": pl.Float64(),
+    "high": pl.Float64(),
+}
+
+
+def bin_label(
+    edges: Sequence[float], key: int | None
+) -> tuple[str, str | None, float | None, float | None]:
+    """``op``, ``value``, ``low`` and ``high`` of bin ``key`` of a number binned at ``edges``
+    (bin ``i`` holds the numbers above ``edges[i - 1]`` and up to ``edges[i]``; ``None``:
+    the missing values).
+
+    Examples
+    --------
+    >>> [bin_label((10.0, 20.5), key)[0] for key in (0, 1, 2, None)]
+    ['<=', 'between', '>', 'is_null']
+    >>> bin_label((10.0, 20.5), 0), bin_label((10.0, 20.5), 1)
+    (('<=', '10', None, 10.0), ('between', None, 10.0, 20.5))
+    """
+    if key is None:
+        return "is_null", None, None, None
+    if key == 0:
+        return "<=", _num_text(edges[0]), None, edges[0]
+    if key == len(edges):
+        return ">", _num_text(edges[-1]), edges[-1], None
+    return "between", None, edges[key - 1], edges[key]
 
 
 def _num_text(x: float) -> str:
