@@ -38,7 +38,14 @@ import pyarrow.parquet as pq
 
 from bubbleup.errors import SourceError, first_line
 from bubbleup.io.paths import hive_keys
-from bubbleup.pipeline.count import LABELS_SCHEMA, SUMS, bin_label, concat_counts, pack_sizes
+from bubbleup.pipeline.count import (
+    SUMS,
+    concat_counts,
+    label_bins,
+    label_values,
+    pack_sizes,
+    rows_of,
+)
 from bubbleup.pipeline.profile import Attribute
 from bubbleup.pipeline.split import Split
 
@@ -660,59 +667,19 @@ def _parts(
     tallies: Sequence[_Tally],
     schema: Mapping[str, pl.DataType],
 ) -> list[pl.DataFrame]:
-    """The counts-table rows of every attribute, as :func:`items_table` gives them, built
-    for all attributes of a key type at once: a polars operation costs 0.1-0.3 ms of
-    planning whatever its size, which one attribute at a time made 1.7 s of 2.7 for 1,000
-    attributes of 2,000 events."""
+    """The counts-table rows of every attribute, all attributes of a key type at once (see
+    :func:`~bubbleup.pipeline.count.rows_of`)."""
     tables: list[pl.DataFrame] = []
     binned = [j for j, a in enumerate(attributes) if a.binned]
     if binned:
-        tables.append(_binned_rows(attributes, binned, bins))
+        tables.append(label_bins(_bin_counts(binned, bins), attributes))
     by_type: dict[pl.DataType, list[int]] = {}
     for j, attr in enumerate(attributes):
         if not attr.binned:
             by_type.setdefault(_key_dtype(attr, schema), []).append(j)
     for dtype, group in by_type.items():
-        tables.append(_value_rows(attributes, group, tallies, dtype))
-    # every attribute's rows together, in the attributes' order (each keeps its own)
-    table = pl.concat(tables, how="vertical").sort("_j", maintain_order=True)
-    sizes = np.bincount(table.get_column("_j").to_numpy(), minlength=len(attributes))
-    table = table.drop("_j")
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    return [table.slice(int(start), int(size)) for start, size in zip(starts, sizes, strict=True)]
-
-
-def _binned_rows(
-    attributes: Sequence[Attribute], binned: Sequence[int], bins: Sequence[np.ndarray | None]
-) -> pl.DataFrame:
-    """The rows of the binned attributes: missing first, then the bins in order."""
-    index: list[int] = []
-    labels: list[tuple[str, str | None, float | None, float | None]] = []
-    counts: list[np.ndarray] = []
-    for j in binned:
-        acc = bins[j]
-        assert acc is not None
-        edges = attributes[j].edges
-        events = (acc[:, 2] + acc[:, 3]) > 0
-        # the missing values first (the last row of ``acc``), then the bins in order
-        for row, key in [(len(edges) + 1, None), *((i, i) for i in range(len(edges) + 1))]:
-            if events[row]:
-                index.append(j)
-                labels.append(bin_label(edges, key))
-                counts.append(acc[row])
-    return pl.concat(
-        [
-            pl.DataFrame(
-                {
-                    "_j": pl.Series(index, dtype=pl.UInt32),
-                    "attribute": pl.Series([attributes[j].name for j in index], dtype=pl.String),
-                }
-            ),
-            pl.DataFrame(labels, schema=LABELS_SCHEMA, orient="row"),
-            pl.DataFrame(_sums(np.vstack(counts) if counts else np.empty((0, 4)))),
-        ],
-        how="horizontal",
-    )
+        tables.append(label_values(_value_counts(group, tallies, dtype), attributes))
+    return rows_of(tables, len(attributes))
 
 
 def _sums(counts: np.ndarray) -> dict[str, np.ndarray]:
@@ -724,16 +691,13 @@ def _sums(counts: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _value_rows(
-    attributes: Sequence[Attribute],
+def _value_counts(
     group: Sequence[int],
     tallies: Sequence[_Tally],
     dtype: pl.DataType,
 ) -> pl.DataFrame:
-    """The rows of the attributes ``group`` counted value by value, whose keys are of
-    ``dtype``: per attribute, missing first, then the values in order (for an attribute
-    counted in two phases, the values ever selected; then the others, which
-    :func:`~bubbleup.pipeline.profile.finalize` folds into one row)."""
+    """``_j``, ``k`` (a value of type ``dtype``) and the counts of the attributes ``group``
+    counted value by value: the values with events, each once."""
     keys: list[pl.Series] = []
     index: list[np.ndarray] = []
     counts: list[np.ndarray] = []
@@ -764,25 +728,31 @@ def _value_rows(
     )
     if merge:  # a value counted in several row groups
         frame = frame.group_by("_j", "k").agg(pl.col(SUMS).sum())
-    k = pl.col("k")
-    two_phase = [j for j in group if attributes[j].two_phase]
-    later = pl.col("_j").is_in(two_phase) & (pl.col("sel_events") == 0) & k.is_not_null()
-    names = {j: attributes[j].name for j in group}
-    return (
-        frame.with_columns(_later=later)
-        .sort(["_j", "_later", "k"], nulls_last=False)
-        .select(
-            "_j",
-            attribute=pl.col("_j").replace_strict(names, return_dtype=pl.String),
-            op=pl.when(k.is_null()).then(pl.lit("is_null")).otherwise(pl.lit("=")),
-            value=k.cast(pl.String),
-            low=pl.lit(None, dtype=pl.Float64),
-            high=pl.lit(None, dtype=pl.Float64),
-            sel=pl.col("sel").cast(pl.Float64),
-            base=pl.col("base").cast(pl.Float64),
-            sel_events=pl.col("sel_events").cast(pl.Int64),
-            base_events=pl.col("base_events").cast(pl.Int64),
-        )
+    return frame
+
+
+def _bin_counts(binned: Sequence[int], bins: Sequence[np.ndarray | None]) -> pl.DataFrame:
+    """``_j``, ``k`` (the bin; missing: null) and the counts of the bins with events."""
+    index: list[np.ndarray] = []
+    keys: list[np.ndarray] = []
+    missing: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
+    for j in binned:
+        acc = bins[j]
+        assert acc is not None
+        rows = np.flatnonzero((acc[:, 2] + acc[:, 3]) > 0)
+        index.append(np.full(len(rows), j, dtype=np.uint32))
+        keys.append(rows)
+        missing.append(rows == len(acc) - 1)  # the last row of ``acc``: missing values
+        counts.append(acc[rows])
+    k = pl.Series("k", np.concatenate(keys), dtype=pl.Int32)
+    nulls = pl.Series("k", [], dtype=pl.Int32).extend_constant(None, len(k))
+    return pl.DataFrame(
+        {
+            "_j": pl.Series(np.concatenate(index), dtype=pl.UInt32),
+            "k": k.zip_with(pl.Series(~np.concatenate(missing)), nulls),
+            **_sums(np.vstack(counts)),
+        }
     )
 
 
