@@ -420,17 +420,19 @@ def _with_missing(keys: pl.Series) -> pl.Series:
     return keys.append(pl.Series("k", [None], keys.dtype))
 
 
+def _sums(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns of the counts (an array of sel, base, sel_events, base_events)."""
+    return {
+        "sel": counts[:, 0],
+        "base": counts[:, 1],
+        "sel_events": counts[:, 2].astype(np.int64),
+        "base_events": counts[:, 3].astype(np.int64),
+    }
+
+
 def _counts_frame(keys: pl.Series, counts: np.ndarray) -> pl.DataFrame:
     """Keys and their counts (array of sel, base, sel_events, base_events), those with events."""
-    frame = pl.DataFrame(
-        {
-            "k": keys,
-            "sel": counts[:, 0],
-            "base": counts[:, 1],
-            "sel_events": counts[:, 2].astype(np.int64),
-            "base_events": counts[:, 3].astype(np.int64),
-        }
-    )
+    frame = pl.DataFrame({"k": keys, **_sums(counts)})
     return frame.filter((pl.col("sel_events") + pl.col("base_events")) > 0)
 
 
@@ -680,15 +682,6 @@ def _parts(
     for dtype, group in by_type.items():
         tables.append(label_values(_value_counts(group, tallies, dtype), attributes))
     return rows_of(tables, len(attributes))
-
-
-def _sums(counts: np.ndarray) -> dict[str, np.ndarray]:
-    return {
-        "sel": counts[:, 0],
-        "base": counts[:, 1],
-        "sel_events": counts[:, 2].astype(np.int64),
-        "base_events": counts[:, 3].astype(np.int64),
-    }
 
 
 def _value_counts(

@@ -418,42 +418,22 @@ def key_expr(attr: Attribute) -> pl.Expr:
 
 
 def items_table(attr: Attribute, grouped: pl.DataFrame) -> pl.DataFrame:
-    """Turn one attribute's group-by result into counts-table rows, in a stable order.
+    """Turn one attribute's group-by result into counts-table rows, in a stable order (see
+    :func:`label_values` and :func:`label_bins`).
 
     For an attribute counted in two phases, the values never selected (which
     :func:`bubbleup.pipeline.profile.finalize` folds into one ``other`` row) come last, in
     no particular order: sorting the hundreds of thousands of values of an id only to
     drop them cost as much as a third of counting them.
     """
-    k = pl.col("k")
+    frame = grouped.select(pl.lit(0, dtype=pl.UInt32).alias("_j"), "k", *SUMS)
     if attr.binned:
-        grouped = grouped.sort("k", nulls_last=False)
-        labels = pl.DataFrame(
-            [bin_label(attr.edges, key) for key in grouped["k"].to_list()],
-            schema=LABELS_SCHEMA,
-            orient="row",
-        )
-        out = pl.concat([grouped.drop("k"), labels], how="horizontal")
-    else:
-        if attr.two_phase:
-            kept = (pl.col("sel_events") > 0) | k.is_null()
-            grouped = pl.concat(
-                [grouped.filter(kept).sort("k", nulls_last=False), grouped.filter(~kept)]
-            )
-        else:
-            grouped = grouped.sort("k", nulls_last=False)
-        text = k.cast(pl.String)
-        if attr.kind == "boolean":
-            text = pl.when(k).then(pl.lit("true")).otherwise(pl.lit("false"))
-        out = grouped.with_columns(
-            op=pl.when(k.is_null()).then(pl.lit("is_null")).otherwise(pl.lit("=")),
-            value=pl.when(k.is_null()).then(None).otherwise(text),
-            low=pl.lit(None, dtype=pl.Float64),
-            high=pl.lit(None, dtype=pl.Float64),
-        ).drop("k")
-    return out.with_columns(attribute=pl.lit(attr.name)).select(
-        [pl.col(c).cast(t) for c, t in COUNTS_SCHEMA.items()]
-    )
+        return label_bins(frame, [attr]).drop("_j")
+    if not attr.two_phase:
+        return label_values(frame, [attr]).drop("_j")
+    kept = (pl.col("sel_events") > 0) | pl.col("k").is_null()
+    selected = label_values(frame.filter(kept), [attr])
+    return pl.concat([selected, _labelled(frame.filter(~kept), [attr])]).drop("_j")
 
 
 #: The columns that say which events an item is about.
@@ -659,19 +639,22 @@ def label_values(frame: pl.DataFrame, attributes: Sequence[Attribute]) -> pl.Dat
     k = pl.col("k")
     two_phase = [j for j, a in enumerate(attributes) if a.two_phase]
     later = pl.col("_j").is_in(two_phase) & (pl.col("sel_events") == 0) & k.is_not_null()
+    ordered = frame.with_columns(_later=later).sort(["_j", "_later", "k"], nulls_last=False)
+    return _labelled(ordered, attributes)
+
+
+def _labelled(frame: pl.DataFrame, attributes: Sequence[Attribute]) -> pl.DataFrame:
+    """The rows of :func:`label_values`, in the order of ``frame``."""
+    k = pl.col("k")
     names = {j: a.name for j, a in enumerate(attributes)}
-    return (
-        frame.with_columns(_later=later)
-        .sort(["_j", "_later", "k"], nulls_last=False)
-        .select(
-            "_j",
-            pl.col("_j").replace_strict(names, return_dtype=pl.String).alias("attribute"),
-            pl.when(k.is_null()).then(pl.lit("is_null")).otherwise(pl.lit("=")).alias("op"),
-            k.cast(pl.String).alias("value"),
-            pl.lit(None, dtype=pl.Float64).alias("low"),
-            pl.lit(None, dtype=pl.Float64).alias("high"),
-            *[pl.col(c).cast(COUNTS_SCHEMA[c]) for c in SUMS],
-        )
+    return frame.select(
+        "_j",
+        pl.col("_j").replace_strict(names, return_dtype=pl.String).alias("attribute"),
+        pl.when(k.is_null()).then(pl.lit("is_null")).otherwise(pl.lit("=")).alias("op"),
+        k.cast(pl.String).alias("value"),
+        pl.lit(None, dtype=pl.Float64).alias("low"),
+        pl.lit(None, dtype=pl.Float64).alias("high"),
+        *[pl.col(c).cast(COUNTS_SCHEMA[c]) for c in SUMS],
     )
 
 
